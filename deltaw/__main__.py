@@ -1,0 +1,3 @@
+from deltaw.cli import main
+
+main()

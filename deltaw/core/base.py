@@ -1,0 +1,250 @@
+"""The contracts every plugin implements (the math contract of docs/architecture.md).
+
+Batches are rows: ``X`` has shape ``(m, n_in)``; a layer's ``W`` has shape
+``(n_in, n_out)`` and ``b`` shape ``(n_out,)``; ``z = a_prev @ W + b``.
+
+A plugin's hyper-parameters live in a nested ``Params`` model (Pydantic in
+practice, but the core only calls it). ``Plugin(lr=0.1)`` and
+``Plugin(Plugin.Params(lr=0.1))`` are the same thing; the validated model is
+``self.params``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+Array = np.ndarray
+
+
+class Plugin:
+    """Base of every plugin kind: holds the validated ``Params`` as ``self.params``."""
+
+    Params: ClassVar[Any] = None
+
+    def __init__(self, params: Any = None, **kwargs: Any) -> None:
+        if params is not None and kwargs:
+            raise TypeError("pass either a Params object or keyword arguments, not both")
+        if params is None:
+            if self.Params is None:
+                if kwargs:
+                    raise TypeError(f"{type(self).__name__} takes no parameters, got {sorted(kwargs)}")
+            else:
+                params = self.Params(**kwargs)
+        self.params = params
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.params!r})" if self.params is not None else f"{type(self).__name__}()"
+
+
+class Activation(Plugin):
+    """σ(z) applied to a layer's weighted input.
+
+    Elementwise activations implement :meth:`forward` and :meth:`derivative`;
+    the base class derives :meth:`backward` (BP2's ``⊙ σ'(z)``). Others (softmax)
+    set ``elementwise = False`` and implement :meth:`backward` as a
+    vector–Jacobian product.
+    """
+
+    elementwise: ClassVar[bool] = True
+
+    def forward(self, z: Array) -> Array:
+        """a = σ(z), same shape and dtype as ``z``."""
+        raise NotImplementedError
+
+    def derivative(self, z: Array, a: Array) -> Array:
+        """σ'(z) elementwise; ``a = σ(z)`` is passed so it can be reused."""
+        raise NotImplementedError
+
+    def backward(self, z: Array, a: Array, grad: Array) -> Array:
+        """Vector–Jacobian product: ∂C/∂z given ``grad`` = ∂C/∂a, row by row."""
+        return grad * self.derivative(z, a)
+
+    def jacobian(self, z: Array, a: Array) -> Array:
+        """The full Jacobian ∂a_j/∂z_k of one sample (1-D ``z``), shape ``(n, n)``.
+
+        Used by explanations (path sums), never in training. Derived from
+        :meth:`backward` so a plugin only writes one of them.
+        """
+        n = z.shape[-1]
+        eye = np.eye(n, dtype=z.dtype)
+        zs, as_ = np.broadcast_to(z, (n, n)), np.broadcast_to(a, (n, n))
+        # row i of backward(eye) is e_iᵀ J, i.e. row i of J
+        return self.backward(zs, as_, eye)
+
+
+class Cost(Plugin):
+    """C(a, y), a per-sample cost.
+
+    ``value`` is the mean over the batch of the per-sample costs;
+    ``gradient`` is ∂C_x/∂a for each row (not divided by the batch size).
+    """
+
+    def value(self, a: Array, y: Array) -> float:
+        """Mean over the rows of the per-sample cost C_x."""
+        raise NotImplementedError
+
+    def gradient(self, a: Array, y: Array) -> Array:
+        """∂C_x/∂a for each row (same shape as ``a``)."""
+        raise NotImplementedError
+
+    def output_delta(self, z: Array, a: Array, y: Array, activation: Activation) -> Array:
+        """δᴸ = ∂C_x/∂zᴸ (BP1). Override to fuse stable pairs (e.g. cross-entropy + sigmoid)."""
+        return activation.backward(z, a, self.gradient(a, y))
+
+
+class Initializer(Plugin):
+    """Draws a layer's starting weights and biases from ``rng``."""
+
+    def weights(self, fan_in: int, fan_out: int, rng: np.random.Generator) -> Array:
+        """W of shape ``(fan_in, fan_out)``, float64 (the network casts to its dtype)."""
+        raise NotImplementedError
+
+    def biases(self, fan_out: int, rng: np.random.Generator) -> Array:
+        """b of shape ``(fan_out,)``; zeros unless overridden."""
+        return np.zeros(fan_out)
+
+
+class Optimizer(Plugin):
+    """An update rule: only its own math.
+
+    The framework owns the 1-based ``step``, the learning rate after any
+    schedule (``lr``), gradient clipping, decoupled weight decay,
+    regularizers and NaN checks. ``Params`` must have an ``lr`` field: the
+    base rate.
+    """
+
+    def init(self, param: Array) -> dict[str, Array]:
+        """State for one parameter array: a dict of arrays (checkpointable)."""
+        return {}
+
+    def update(self, param: Array, grad: Array, state: dict[str, Array], step: int, lr: float) -> None:
+        """Change ``param`` in place from its mean gradient ``grad``."""
+        raise NotImplementedError
+
+
+class Regularizer(Plugin):
+    """A penalty on the weights (never the biases), scaled by the training-set size ``n``.
+
+    ``penalty`` is added to the cost; ``gradient`` to ∂C/∂w (the batch mean),
+    so with plain SGD L2 gives the book's ``w → (1 − ηλ/n) w − η ∂C₀/∂w``.
+    """
+
+    def penalty(self, weights: list[Array], n: int) -> float:
+        """The term added to the cost for all weight matrices."""
+        raise NotImplementedError
+
+    def gradient(self, w: Array, n: int) -> Array:
+        """Its contribution to ∂C/∂w for one weight matrix."""
+        raise NotImplementedError
+
+
+@dataclass
+class EvalContext:
+    """What a metric may need beyond outputs and targets."""
+
+    cost: Cost
+    penalty: float = 0.0
+
+
+class Metric(Plugin):
+    """A number computed from outputs ``a`` and targets ``y`` of a whole split."""
+
+    higher_is_better: ClassVar[bool] = True
+
+    def compute(self, a: Array, y: Array, context: EvalContext) -> float:
+        raise NotImplementedError
+
+
+@dataclass
+class Split:
+    """Inputs ``x`` (m, n_in) and targets ``y`` (m, n_out) of one split."""
+
+    x: Array
+    y: Array
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+@dataclass
+class DataSplits:
+    """Training, and optionally validation and test, splits of a data set."""
+
+    train: Split
+    validation: Split | None = None
+    test: Split | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def items(self) -> list[tuple[str, Split]]:
+        return [(k, s) for k, s in (("training", self.train), ("validation", self.validation), ("test", self.test)) if s is not None]
+
+
+class Dataset(Plugin):
+    """Loads (or generates, from ``rng``) a data set in the requested dtype."""
+
+    def load(self, rng: np.random.Generator, dtype: np.dtype) -> DataSplits:
+        raise NotImplementedError
+
+
+class Schedule(Plugin):
+    """A learning-rate schedule: the rate for an epoch (and step).
+
+    ``per_step`` schedules are asked every mini-batch; the others once per
+    epoch. ``on_epoch_end`` lets plateau rules react to metrics and returns
+    True to ask training to stop. ``state_dict``/``load_state_dict`` make it
+    checkpointable.
+    """
+
+    per_step: ClassVar[bool] = False
+
+    def lr(self, base_lr: float, epoch: int, step: int) -> float:
+        """The rate for ``epoch`` (0-based) and global ``step`` (1-based)."""
+        raise NotImplementedError
+
+    def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> bool:
+        return False
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+class Callback(Plugin):
+    """Hooks into a training run. Set ``trainer.stop = True`` to stop after the epoch.
+
+    ``on_batch_end`` is only called for callbacks that override it.
+    """
+
+    def on_run_start(self, trainer: Any) -> None:
+        pass
+
+    def on_epoch_end(self, trainer: Any, epoch: int, metrics: dict[str, float]) -> None:
+        pass
+
+    def on_batch_end(self, trainer: Any, epoch: int, batch: int) -> None:
+        pass
+
+    def on_run_end(self, trainer: Any) -> None:
+        pass
+
+
+def overrides(obj: object, base: type, method: str) -> bool:
+    """True when ``obj``'s class overrides ``base.method``."""
+    return getattr(type(obj), method) is not getattr(base, method)
+
+
+class Executor(Plugin):
+    """Runs independent jobs (sweep trials), possibly in parallel.
+
+    ``run(fn, jobs, workers)`` calls ``fn(job)`` for every job and yields
+    ``(job, result_or_exception)`` pairs as they finish; one failing job must
+    not stop the others. ``fn`` and the jobs are picklable.
+    """
+
+    def run(self, fn: Any, jobs: list[Any], workers: int) -> Any:
+        raise NotImplementedError

@@ -1,0 +1,58 @@
+"""Stable numerics helpers, so plugin authors avoid the classic traps.
+
+Every helper preserves the dtype of its input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+Array = np.ndarray
+
+
+def sigmoid(z: Array) -> Array:
+    """σ(z) = 1/(1+e^{−z}) without overflow for large |z| (branch on the sign)."""
+    out = np.empty_like(z)
+    pos = z >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
+    ez = np.exp(z[~pos])
+    out[~pos] = ez / (1.0 + ez)
+    return out
+
+
+def log_sigmoid(z: Array) -> Array:
+    """ln σ(z) = −softplus(−z), finite for every finite z."""
+    return -np.logaddexp(np.zeros((), dtype=z.dtype), -z)
+
+
+def softmax(z: Array, axis: int = -1) -> Array:
+    """e^{z}/Σe^{z}, shifted by the row maximum so it never overflows."""
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    e /= e.sum(axis=axis, keepdims=True)
+    return e
+
+
+def log_softmax(z: Array, axis: int = -1) -> Array:
+    """ln softmax(z) through log-sum-exp: z − max − ln Σ e^{z−max}."""
+    shifted = z - z.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def xlogy(x: Array, y: Array) -> Array:
+    """x·ln y with 0·ln 0 = 0 (and 0·ln y = 0 for every y)."""
+    x, y = np.broadcast_arrays(x, y)
+    out = np.zeros(x.shape, dtype=np.result_type(x, y))
+    nz = x != 0
+    out[nz] = x[nz] * np.log(y[nz])
+    return out
+
+
+def eps_for(dtype: np.dtype) -> float:
+    """The probability clip for a dtype: 1e-12 for float64, 1e-7 for float32 and smaller."""
+    return 1e-12 if np.dtype(dtype).itemsize >= 8 else 1e-7
+
+
+def clip_probs(p: Array) -> Array:
+    """Clip probabilities into [ε, 1 − ε] with ε chosen by :func:`eps_for` for p's dtype."""
+    eps = eps_for(p.dtype)
+    return np.clip(p, eps, 1.0 - eps)
