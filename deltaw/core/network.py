@@ -1,0 +1,89 @@
+"""A feed-forward network of dense layers, with the forward and backward passes.
+
+Batches are rows. Layer l holds ``W[l]`` of shape ``(n_in, n_out)`` and ``b[l]``
+of shape ``(n_out,)``; ``z = a_prev @ W + b`` and ``a = σ(z)``. The backward
+pass is the four equations of backpropagation (Nielsen, ch. 2), in matrix form
+over the whole mini-batch:
+
+* BP1  δᴸ = ∇ₐC ⊙ σ'(zᴸ)                 (or the cost's fused ``output_delta``)
+* BP2  δˡ = (δˡ⁺¹ Wˡ⁺¹ᵀ) ⊙ σ'(zˡ)          (``activation.backward`` for non-elementwise σ)
+* BP3  ∂C/∂bˡ = δˡ                        (mean over the rows)
+* BP4  ∂C/∂Wˡ = aˡ⁻¹ᵀ δˡ                   (mean over the rows)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from deltaw.core.base import Activation, Array, Cost, Initializer
+
+
+class Network:
+    """Dense layers ``sizes[0] → sizes[1] → … → sizes[-1]`` with one activation per layer."""
+
+    def __init__(self, sizes: Sequence[int], activations: Sequence[Activation], dtype: np.dtype | str = np.float64) -> None:
+        if len(sizes) < 2:
+            raise ValueError("a network needs at least an input and an output layer")
+        if len(activations) != len(sizes) - 1:
+            raise ValueError(f"{len(sizes) - 1} layers need {len(sizes) - 1} activations, got {len(activations)}")
+        self.sizes = [int(s) for s in sizes]
+        self.activations = list(activations)
+        self.dtype = np.dtype(dtype)
+        self.weights: list[Array] = [np.zeros((i, o), self.dtype) for i, o in zip(self.sizes[:-1], self.sizes[1:])]
+        self.biases: list[Array] = [np.zeros(o, self.dtype) for o in self.sizes[1:]]
+
+    @property
+    def num_layers(self) -> int:
+        """Number of weight layers (``len(sizes) - 1``)."""
+        return len(self.weights)
+
+    def initialize(self, initializer: Initializer | Sequence[Initializer], rng: np.random.Generator) -> None:
+        """Draw every W and b from ``initializer`` (one, or one per layer), cast to the network's dtype."""
+        inits = list(initializer) if isinstance(initializer, Sequence) else [initializer] * self.num_layers
+        for l, (init, fan_in, fan_out) in enumerate(zip(inits, self.sizes[:-1], self.sizes[1:])):
+            self.weights[l] = np.ascontiguousarray(init.weights(fan_in, fan_out, rng), dtype=self.dtype)
+            self.biases[l] = np.ascontiguousarray(init.biases(fan_out, rng), dtype=self.dtype)
+            if self.weights[l].shape != (fan_in, fan_out) or self.biases[l].shape != (fan_out,):
+                raise ValueError(f"{type(init).__name__} returned shapes {self.weights[l].shape}, {self.biases[l].shape}; "
+                                 f"expected {(fan_in, fan_out)} and {(fan_out,)}")
+
+    def params(self) -> list[Array]:
+        """Every parameter array, in the order W₁, b₁, W₂, b₂, …"""
+        return [p for wb in zip(self.weights, self.biases) for p in wb]
+
+    def feedforward(self, x: Array) -> Array:
+        """The output activations for the rows of ``x``."""
+        a = x
+        for W, b, act in zip(self.weights, self.biases, self.activations):
+            a = act.forward(a @ W + b)  # z = a W + b, a = σ(z)
+        return a
+
+    def forward(self, x: Array) -> tuple[list[Array], list[Array]]:
+        """``(zs, activations)``: every weighted input and every activation (``activations[0] = x``)."""
+        zs, acts = [], [x]
+        for W, b, act in zip(self.weights, self.biases, self.activations):
+            z = acts[-1] @ W + b
+            zs.append(z)
+            acts.append(act.forward(z))
+        return zs, acts
+
+    def backprop(self, x: Array, y: Array, cost: Cost) -> tuple[list[Array], list[Array]]:
+        """``(nabla_w, nabla_b)``: ∂C/∂W and ∂C/∂b, each the mean over the rows of ``x``."""
+        zs, acts = self.forward(x)
+        return self.backward(zs, acts, y, cost)
+
+    def backward(self, zs: list[Array], acts: list[Array], y: Array, cost: Cost) -> tuple[list[Array], list[Array]]:
+        """The backward pass given a forward pass's ``zs`` and ``acts``."""
+        L = self.num_layers
+        nabla_w: list[Array] = [None] * L  # type: ignore[list-item]
+        nabla_b: list[Array] = [None] * L  # type: ignore[list-item]
+        delta = cost.output_delta(zs[-1], acts[-1], y, self.activations[-1])  # BP1
+        delta = delta * (1.0 / len(y))  # so BP3/BP4 below give batch means
+        for l in range(L - 1, -1, -1):
+            nabla_b[l] = delta.sum(axis=0)  # BP3
+            nabla_w[l] = acts[l].T @ delta  # BP4
+            if l:
+                delta = self.activations[l - 1].backward(zs[l - 1], acts[l], delta @ self.weights[l].T)  # BP2
+        return nabla_w, nabla_b
