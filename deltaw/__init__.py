@@ -15,8 +15,8 @@ from deltaw.core.base import (
     Activation,
     Callback,
     Cost,
-    DataSplits,
     Dataset,
+    DataSplits,
     EvalContext,
     Executor,
     Initializer,
@@ -27,7 +27,15 @@ from deltaw.core.base import (
     Schedule,
     Split,
 )
-from deltaw.core.numerics import clip_probs, eps_for, log_sigmoid, log_softmax, sigmoid, softmax, xlogy
+from deltaw.core.numerics import (
+    clip_probs,
+    eps_for,
+    log_sigmoid,
+    log_softmax,
+    sigmoid,
+    softmax,
+    xlogy,
+)
 from deltaw.errors import DeltawError
 from deltaw.registry.hookspecs import hookimpl
 

@@ -2,7 +2,14 @@
 
 from deltaw.registry.hookspecs import hookimpl, hookspec
 from deltaw.registry.kinds import KINDS, Kind
-from deltaw.registry.manager import BUILTIN, Entry, PluginInfo, Registry, get_registry, reset_registry
+from deltaw.registry.manager import (
+    BUILTIN,
+    Entry,
+    PluginInfo,
+    Registry,
+    get_registry,
+    reset_registry,
+)
 
 __all__ = [
     "BUILTIN",

@@ -1,0 +1,264 @@
+"""Mini-batch training: shuffle, forward, backward, update; evaluate per epoch.
+
+The framework's share of every update (design.md, "Optimizer") lives here:
+the 1-based step, the scheduled learning rate, regularizer gradients,
+gradient clipping, decoupled weight decay and the non-finite check. An update
+rule only does its own math.
+
+Everything plugin-related is resolved before :meth:`Trainer.fit`; the inner
+loop only calls methods on objects it already holds, and per-batch callbacks
+only run when one overrides ``on_batch_end``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from deltaw.core.base import (
+    Array,
+    Callback,
+    Cost,
+    DataSplits,
+    EvalContext,
+    Metric,
+    Optimizer,
+    Regularizer,
+    Schedule,
+    Split,
+    overrides,
+)
+from deltaw.core.network import Network
+
+
+class NonFiniteError(ArithmeticError):
+    """The cost or the weights became NaN or infinite during training."""
+
+    def __init__(self, epoch: int, batch: int | None, what: str) -> None:
+        self.epoch, self.batch, self.what = epoch, batch, what
+        where = f"epoch {epoch}" + (f", mini-batch {batch}" if batch is not None else "")
+        super().__init__(f"{what} became NaN or infinite in {where}")
+
+
+@dataclass
+class Clipping:
+    """Gradient clipping applied before every update: by global norm, then by value."""
+
+    norm: float | None = None
+    value: float | None = None
+
+
+class Trainer:
+    """Trains ``network`` with ``optimizer`` on mini-batches of a :class:`DataSplits`.
+
+    Args:
+        network: the network to train (changed in place).
+        cost: the cost C whose batch mean is minimised.
+        optimizer: the update rule; its ``params.lr`` is the base rate η.
+        epochs: number of passes over the training split.
+        batch_size: mini-batch size m.
+        rng: the generator used for shuffling (its state is checkpointed).
+        regularizers: weight penalties, scaled by the training-set size n.
+        schedule: learning-rate schedule (constant η when None).
+        metrics: name → metric, evaluated per epoch on each of ``evaluate_on``.
+        evaluate_on: which splits to evaluate ("training", "validation", "test"),
+            the book's ``monitor_*`` flags.
+        callbacks: objects with ``on_run_start/on_epoch_end/on_batch_end/on_run_end``.
+        clipping: optional gradient clipping.
+        weight_decay: decoupled weight decay λ: ``w ← w − η λ w`` before each update.
+        shuffle: shuffle the training split every epoch.
+    """
+
+    def __init__(
+        self,
+        network: Network,
+        cost: Cost,
+        optimizer: Optimizer,
+        *,
+        epochs: int,
+        batch_size: int,
+        rng: np.random.Generator,
+        regularizers: Sequence[Regularizer] = (),
+        schedule: Schedule | None = None,
+        metrics: dict[str, Metric] | None = None,
+        evaluate_on: Sequence[str] = ("training", "validation"),
+        callbacks: Sequence[Callback] = (),
+        clipping: Clipping | None = None,
+        weight_decay: float = 0.0,
+        shuffle: bool = True,
+    ) -> None:
+        self.network, self.cost, self.optimizer = network, cost, optimizer
+        self.epochs, self.batch_size, self.rng = int(epochs), int(batch_size), rng
+        self.regularizers = list(regularizers)
+        self.schedule = schedule
+        self.metrics = dict(metrics or {})
+        self.evaluate_on = list(evaluate_on)
+        self.callbacks = list(callbacks)
+        self.clipping = clipping if clipping and (clipping.norm or clipping.value) else None
+        self.weight_decay = float(weight_decay)
+        self.shuffle = shuffle
+        self.base_lr = float(optimizer.params.lr)
+        self.lr = self.base_lr
+        self.epoch = 0  # epochs completed
+        self.step = 0  # updates done; the next update is step + 1 (1-based)
+        self.history: list[dict[str, float]] = []
+        self.stop = False
+        self.stop_reason: str | None = None
+        self.state: list[dict[str, Array]] = [optimizer.init(p) for p in network.params()]
+        self._snapshot: dict[str, Any] | None = None
+
+    # -- the loop ------------------------------------------------------------------------
+    def fit(self, data: DataSplits) -> list[dict[str, float]]:
+        """Train until ``epochs`` are done or a callback/schedule sets ``stop``; returns the history."""
+        train = data.train
+        n = len(train)
+        batch_enders = [c for c in self.callbacks if overrides(c, Callback, "on_batch_end")]
+        for c in self.callbacks:
+            c.on_run_start(self)
+        try:
+            while self.epoch < self.epochs and not self.stop:
+                self._snapshot = self.state_dict()
+                started = time.perf_counter()
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+                    self._train_epoch(train, n, batch_enders)
+                    if not self._all_finite():
+                        raise self._locate_non_finite(train, n)
+                train_time = time.perf_counter() - started
+                self.epoch += 1
+                record: dict[str, float] = {"epoch": self.epoch, "lr": self.lr, "train_time": train_time}
+                started = time.perf_counter()
+                record.update(self.evaluate(data))
+                record["eval_time"] = time.perf_counter() - started
+                self.history.append(record)
+                if self.schedule is not None and self.schedule.on_epoch_end(self.epoch - 1, record):
+                    self.stop, self.stop_reason = True, self.stop_reason or "the schedule asked to stop"
+                for c in self.callbacks:
+                    c.on_epoch_end(self, self.epoch, record)
+        except KeyboardInterrupt:
+            self.restore_snapshot()
+            raise
+        finally:
+            for c in self.callbacks:
+                c.on_run_end(self)
+        return self.history
+
+    def _train_epoch(self, train: Split, n: int, batch_enders: list[Callback], check_batches: bool = False) -> None:
+        net, opt, m = self.network, self.optimizer, self.batch_size
+        if self.shuffle:
+            perm = self.rng.permutation(n)
+            x, y = train.x[perm], train.y[perm]  # contiguous copies, once per epoch
+        else:
+            x, y = train.x, train.y
+        params, states, regs = net.params(), self.state, self.regularizers
+        schedule = self.schedule
+        per_step = schedule is not None and schedule.per_step
+        if schedule is not None and not per_step:
+            self.lr = float(schedule.lr(self.base_lr, self.epoch, self.step + 1))
+        decay, clip = self.weight_decay, self.clipping
+        for batch, k in enumerate(range(0, n, m)):
+            self.step += 1
+            if per_step:
+                self.lr = float(schedule.lr(self.base_lr, self.epoch, self.step))  # type: ignore[union-attr]
+            lr = self.lr
+            nabla_w, nabla_b = net.backprop(x[k : k + m], y[k : k + m], self.cost)
+            for reg in regs:
+                for l, W in enumerate(net.weights):
+                    nabla_w[l] += reg.gradient(W, n)
+            grads = [g for gw in zip(nabla_w, nabla_b) for g in gw]
+            if clip is not None:
+                _clip(grads, clip)
+            for p, g, s in zip(params, grads, states):
+                if decay:
+                    p *= 1.0 - lr * decay  # decoupled weight decay (Loshchilov & Hutter)
+                opt.update(p, g, s, self.step, lr)
+            if check_batches and not self._all_finite():
+                raise NonFiniteError(self.epoch + 1, batch + 1, "the weights")
+            for c in batch_enders:
+                c.on_batch_end(self, self.epoch + 1, batch + 1)
+
+    def _all_finite(self) -> bool:
+        return all(math.isfinite(float(np.sum(p))) for p in self.network.params())
+
+    def _locate_non_finite(self, train: Split, n: int) -> NonFiniteError:
+        """Replay the failed epoch from its snapshot, checking every batch, to name the batch."""
+        self.restore_snapshot()
+        try:
+            self._train_epoch(train, n, [], check_batches=True)
+        except NonFiniteError as exc:
+            self.restore_snapshot()
+            return exc
+        self.restore_snapshot()
+        return NonFiniteError(self.epoch + 1, None, "the weights")
+
+    # -- evaluation ----------------------------------------------------------------------
+    def penalty(self, n: int) -> float:
+        """The regularizers' total penalty, for the book's total cost."""
+        return float(sum(r.penalty(self.network.weights, n) for r in self.regularizers))
+
+    def evaluate(self, data: DataSplits) -> dict[str, float]:
+        """Every metric on every split in ``evaluate_on`` (one batched pass per split)."""
+        out: dict[str, float] = {}
+        if not self.metrics:
+            return out
+        context = EvalContext(self.cost, self.penalty(len(data.train)))
+        for name, split in data.items():
+            if name not in self.evaluate_on:
+                continue
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+                a = self.network.feedforward(split.x)
+                for metric_name, metric in self.metrics.items():
+                    out[f"{name}_{metric_name}"] = float(metric.compute(a, split.y, context))
+        return out
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume bit for bit: weights, optimizer state, counters, RNG, schedule."""
+        return {
+            "weights": [w.copy() for w in self.network.weights],
+            "biases": [b.copy() for b in self.network.biases],
+            "optimizer": [{k: v.copy() for k, v in s.items()} for s in self.state],
+            "epoch": self.epoch,
+            "step": self.step,
+            "lr": self.lr,
+            "rng": self.rng.bit_generator.state,
+            "schedule": self.schedule.state_dict() if self.schedule is not None else {},
+            "history": [dict(h) for h in self.history],
+            "stop": self.stop,
+            "stop_reason": self.stop_reason,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict` (in place, so the optimizer's views stay valid)."""
+        for dst, src in zip(self.network.weights + self.network.biases, state["weights"] + state["biases"]):
+            dst[...] = src
+        for dst, src in zip(self.state, state["optimizer"]):
+            for k in dst:
+                dst[k][...] = src[k]
+        self.epoch, self.step, self.lr = int(state["epoch"]), int(state["step"]), float(state["lr"])
+        self.rng.bit_generator.state = state["rng"]
+        if self.schedule is not None:
+            self.schedule.load_state_dict(state.get("schedule", {}))
+        self.history = [dict(h) for h in state.get("history", [])]
+        self.stop, self.stop_reason = bool(state.get("stop", False)), state.get("stop_reason")
+
+    def restore_snapshot(self) -> None:
+        """Go back to the state at the start of the current epoch (the last complete one)."""
+        if self._snapshot is not None:
+            self.load_state_dict(self._snapshot)
+
+
+def _clip(grads: list[Array], clip: Clipping) -> None:
+    """Clip in place: scale all gradients so their global L2 norm ≤ ``norm``, then each entry to ±``value``."""
+    if clip.norm:
+        total = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+        if total > clip.norm:
+            for g in grads:
+                g *= clip.norm / total
+    if clip.value:
+        for g in grads:
+            np.clip(g, -clip.value, clip.value, out=g)

@@ -1,0 +1,1 @@
+"""Specs: Pydantic models, file loading, ``--set`` overrides, building and running experiments."""

@@ -1,0 +1,126 @@
+"""Pydantic models of an experiment spec (the skeleton; plugin parameters are validated per plugin)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PluginRef(BaseModel):
+    """A plugin reference: a bare name, or a mapping with ``name`` and that plugin's parameters."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(description="Registered name, or 'plugin:name' to pick one of two plugins that share a name.")
+    _params: Any = PrivateAttr(default=None)
+    _cls: Any = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_name(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+    @property
+    def given(self) -> dict[str, Any]:
+        """The parameters as written (everything but ``name``)."""
+        return dict(self.model_extra or {})
+
+    def build(self) -> Any:
+        """A fresh plugin instance with the validated parameters."""
+        return self._cls(self._params) if self._params is not None else self._cls()
+
+    def resolved(self) -> dict[str, Any]:
+        params = self._params.model_dump(mode="json") if self._params is not None else {}
+        return {"name": self.name, **params}
+
+
+class NetworkSpec(Strict):
+    layers: list[int] = Field(min_length=2, description="Layer sizes, input first: [784, 30, 10].")
+    activation: PluginRef = Field(default_factory=lambda: PluginRef(name="sigmoid"), description="Activation of every layer (hidden layers when output_activation is set).")
+    output_activation: PluginRef | None = Field(None, description="Activation of the output layer; defaults to `activation`.")
+    init: PluginRef = Field(default_factory=lambda: PluginRef(name="nielsen"), description="Weight initializer.")
+
+    @field_validator("layers")
+    @classmethod
+    def _positive(cls, v: list[int]) -> list[int]:
+        if any(n < 1 for n in v):
+            raise ValueError("every layer size must be at least 1")
+        return v
+
+
+class ClipSpec(Strict):
+    norm: float | None = Field(None, gt=0, description="Scale the gradients so their global L2 norm is at most this.")
+    value: float | None = Field(None, gt=0, description="Clip every gradient entry to [-value, value].")
+
+
+EvalSplit = Literal["training", "validation", "test"]
+
+
+class TrainingSpec(Strict):
+    epochs: int = Field(30, ge=1, description="Passes over the training split.")
+    batch_size: int = Field(10, ge=1, description="Mini-batch size m.")
+    shuffle: bool = Field(True, description="Shuffle the training split every epoch.")
+    evaluate: list[EvalSplit] = Field(default_factory=lambda: ["training", "validation"], description="Splits evaluated after every epoch (the book's monitor_* flags).")
+    clip: ClipSpec = Field(default_factory=ClipSpec, description="Gradient clipping, for every optimizer.")
+    weight_decay: float = Field(0.0, ge=0, description="Decoupled weight decay λ: w ← w − ηλw before every update.")
+    threads: int | None = Field(None, ge=1, description="BLAS threads (needs threadpoolctl); default: leave BLAS as it is.")
+
+
+class Spec(Strict):
+    """An experiment: data, network, cost, optimizer and how to train."""
+
+    name: str = Field("experiment", description="A label for the run folder and reports.")
+    seed: int = Field(0, description="Seeds initialization, shuffling and synthetic data: same seed, same run.")
+    dtype: Literal["float64", "float32"] = Field("float64", description="Floating-point type of every array.")
+    data: PluginRef = Field(description="The data set.")
+    network: NetworkSpec
+    cost: PluginRef = Field(default_factory=lambda: PluginRef(name="quadratic"), description="The cost function.")
+    optimizer: PluginRef = Field(default_factory=lambda: PluginRef(name="sgd"), description="The update rule and its hyper-parameters (lr = η).")
+    regularizers: list[PluginRef] = Field(default_factory=list, description="Weight penalties, e.g. [{name: l2, lmbda: 5.0}].")
+    metrics: list[PluginRef] = Field(default_factory=lambda: [PluginRef(name="cost"), PluginRef(name="accuracy")], description="Metrics computed on every evaluated split.")
+    schedule: PluginRef | None = Field(None, description="Learning-rate schedule; constant η when absent.")
+    callbacks: list[PluginRef] = Field(default_factory=list, description="Training callbacks (early stopping, checkpoints, …).")
+    training: TrainingSpec = Field(default_factory=TrainingSpec)
+    sweep: dict[str, Any] | None = Field(None, description="Sweep definition, used by `deltaw sweep` (ignored by `deltaw run`).")
+
+    def plugin_refs(self) -> list[tuple[str, str, PluginRef]]:
+        """Every plugin reference as ``(kind, location, ref)``."""
+        refs: list[tuple[str, str, PluginRef]] = [
+            ("dataset", "data", self.data),
+            ("activation", "network.activation", self.network.activation),
+            ("initializer", "network.init", self.network.init),
+            ("cost", "cost", self.cost),
+            ("optimizer", "optimizer", self.optimizer),
+        ]
+        if self.network.output_activation is not None:
+            refs.append(("activation", "network.output_activation", self.network.output_activation))
+        refs += [("regularizer", f"regularizers[{i}]", r) for i, r in enumerate(self.regularizers)]
+        refs += [("metric", f"metrics[{i}]", r) for i, r in enumerate(self.metrics)]
+        if self.schedule is not None:
+            refs.append(("schedule", "schedule", self.schedule))
+        refs += [("callback", f"callbacks[{i}]", r) for i, r in enumerate(self.callbacks)]
+        return refs
+
+    def resolved(self) -> dict[str, Any]:
+        """The spec with every default filled in, plugin parameters included."""
+        out = self.model_dump(mode="json", exclude_none=False)
+
+        def put(path: str, value: dict[str, Any]) -> None:
+            node: Any = out
+            parts = path.replace("[", ".").replace("]", "").split(".")
+            for p in parts[:-1]:
+                node = node[int(p)] if p.isdigit() else node[p]
+            last = parts[-1]
+            if last.isdigit():
+                node[int(last)] = value
+            else:
+                node[last] = value
+
+        for _, where, ref in self.plugin_refs():
+            put(where, ref.resolved())
+        return out
