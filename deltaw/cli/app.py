@@ -1,0 +1,74 @@
+"""The Typer app, shared options and error handling of the ``deltaw`` command line.
+
+The command line parses and prints, nothing else.
+
+Exit codes: 0 success; 1 other expected error; 2 spec error; 3 plugin error;
+4 data error; 5 training error (diverged); 6 gradient check failed;
+130 interrupted by Ctrl-C (the last checkpoint is kept).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="deltaw",
+    help="Backpropagation you can see, check and extend.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+_disabled: list[str] = []
+
+
+@contextlib.contextmanager
+def friendly_errors() -> Iterator[None]:
+    """Turn expected errors into a message and an exit code; never a traceback."""
+    from deltaw.errors import DeltawError
+
+    try:
+        yield
+    except DeltawError as exc:
+        err.print(f"[bold red]Error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
+
+
+def registry():  # noqa: ANN201 - lazy import keeps --help fast
+    from deltaw.registry import get_registry
+
+    return get_registry(disable=_disabled)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from deltaw import __version__
+
+        out.print(f"deltaw {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+    disable_plugin: Annotated[Optional[list[str]], typer.Option("--disable-plugin", help="Do not load this plugin (entry-point name); repeatable.")] = None,  # noqa: UP045
+) -> None:
+    """Backpropagation you can see, check and extend."""
+    _disabled[:] = disable_plugin or []
+
+
+SpecArg = Annotated[Path, typer.Argument(help="Spec file (.yaml, .yml, .toml or .json).", show_default=False)]
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a spec key: --set optimizer.lr=0.5 (repeatable).")]  # noqa: UP045
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,68 @@
+"""Terminal display of training progress (rich), used by the CLI."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from deltaw.core.base import Callback
+
+SHOWN = ("training_cost", "training_accuracy", "validation_cost", "validation_accuracy", "test_cost", "test_accuracy")
+
+
+def epoch_line(record: dict[str, Any]) -> str:
+    """``Epoch 3: training_cost 0.0912 · validation_accuracy 94.21% · 1.20s``"""
+    parts = []
+    for key, value in record.items():
+        if key in ("epoch", "lr", "train_time", "eval_time"):
+            continue
+        label = key.replace("_", " ")
+        parts.append(f"{label} {value:.2%}" if key.endswith("accuracy") else f"{label} {value:.4g}")
+    parts.append(f"{record.get('train_time', 0.0):.2f}s")
+    return f"Epoch {int(record['epoch'])}: " + " · ".join(parts)
+
+
+class ProgressDisplay(Callback):
+    """A progress bar over epochs with ETA, and one line per epoch."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        super().__init__()
+        self.console = console or Console(stderr=True)
+        self.progress: Progress | None = None
+        self.task: Any = None
+
+    def on_run_start(self, trainer: Any) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
+            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=self.console, transient=True,
+        )
+        self.progress.start()
+        self.task = self.progress.add_task("train", total=trainer.epochs, completed=trainer.epoch)
+
+    def on_epoch_end(self, trainer: Any, epoch: int, metrics: dict[str, float]) -> None:
+        assert self.progress is not None
+        self.progress.console.print(epoch_line(metrics))
+        self.progress.update(self.task, completed=epoch)
+
+    def on_run_end(self, trainer: Any) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+class JsonLines(Callback):
+    """One JSON object per epoch on stdout, for other programs."""
+
+    def on_epoch_end(self, trainer: Any, epoch: int, metrics: dict[str, float]) -> None:
+        sys.stdout.write(json.dumps(metrics) + "\n")
+        sys.stdout.flush()

@@ -1,0 +1,111 @@
+"""Turning a validated spec into core objects: every plugin is resolved once, here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from deltaw.core.base import Callback, Cost, DataSplits, Metric, Optimizer, Regularizer, Schedule
+from deltaw.core.network import Network
+from deltaw.core.training import Clipping, Trainer
+from deltaw.errors import DataError
+from deltaw.registry import Registry, get_registry
+from deltaw.spec.models import Spec
+
+
+@dataclass
+class Experiment:
+    """Everything a run needs, built from a spec."""
+
+    spec: Spec
+    network: Network
+    cost: Cost
+    optimizer: Optimizer
+    regularizers: list[Regularizer]
+    metrics: dict[str, Metric]
+    schedule: Schedule | None
+    callbacks: list[Callback]
+    data: DataSplits | None
+    shuffle_rng: np.random.Generator
+    plugins_used: dict[str, str] = field(default_factory=dict)  # "kind:name" → origin
+
+    def trainer(self, extra_callbacks: Sequence[Callback] = ()) -> Trainer:
+        t = self.spec.training
+        return Trainer(
+            self.network,
+            self.cost,
+            self.optimizer,
+            epochs=t.epochs,
+            batch_size=t.batch_size,
+            rng=self.shuffle_rng,
+            regularizers=self.regularizers,
+            schedule=self.schedule,
+            metrics=self.metrics,
+            evaluate_on=t.evaluate,
+            callbacks=[*self.callbacks, *extra_callbacks],
+            clipping=Clipping(t.clip.norm, t.clip.value),
+            weight_decay=t.weight_decay,
+            shuffle=t.shuffle,
+        )
+
+
+def seeds(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
+    """Independent generators for data, initialization and shuffling, all from one seed."""
+    data, init, shuffle = np.random.SeedSequence(seed).spawn(3)
+    return np.random.default_rng(data), np.random.default_rng(init), np.random.default_rng(shuffle)
+
+
+def build_network(spec: Spec, rng: np.random.Generator) -> Network:
+    """The spec's network, initialized from ``rng``."""
+    n = spec.network
+    hidden = n.activation.build()
+    output = n.output_activation.build() if n.output_activation is not None else hidden
+    layers = len(n.layers) - 1
+    net = Network(n.layers, [hidden] * (layers - 1) + [output], dtype=spec.dtype)
+    net.initialize(n.init.build(), rng)
+    return net
+
+
+def build(spec: Spec, load_data: bool = True, registry: Registry | None = None, source: str = "the spec") -> Experiment:
+    """Build the experiment; ``load_data=False`` skips the (possibly slow) data set."""
+    registry = registry or get_registry()
+    data_rng, init_rng, shuffle_rng = seeds(spec.seed)
+    data = spec.data.build().load(data_rng, np.dtype(spec.dtype)) if load_data else None
+    if data is not None:
+        check_data_fits(data, spec.network.layers, spec.data.name, source)
+    used = {}
+    for kind, where, ref in spec.plugin_refs():
+        entry = registry.entry(kind, ref.name, where=where)
+        used[f"{kind}:{entry.name}"] = entry.plugin.origin
+    return Experiment(
+        spec=spec,
+        network=build_network(spec, init_rng),
+        cost=spec.cost.build(),
+        optimizer=spec.optimizer.build(),
+        regularizers=[r.build() for r in spec.regularizers],
+        metrics={r.name.rpartition(":")[2]: r.build() for r in spec.metrics},
+        schedule=spec.schedule.build() if spec.schedule is not None else None,
+        callbacks=[c.build() for c in spec.callbacks],
+        data=data,
+        shuffle_rng=shuffle_rng,
+        plugins_used=used,
+    )
+
+
+def check_data_fits(data: DataSplits, layers: list[int], name: str, source: str) -> None:
+    """The data set's input and target widths must match the first and last layers."""
+    for split_name, split in data.items():
+        n_in, n_out = split.x.shape[1], split.y.shape[1]
+        if n_in != layers[0] or n_out != layers[-1]:
+            raise DataError(
+                f"{source}: data set {name!r} has {n_in} inputs and {n_out} targets per sample ({split_name} split), "
+                f"but network.layers is {layers}. Set network.layers to start with {n_in} and end with {n_out}."
+            )
+
+
+def describe(spec: Spec) -> dict[str, Any]:
+    """A short summary of the experiment for display."""
+    return {"name": spec.name, "layers": spec.network.layers, "cost": spec.cost.name, "optimizer": spec.optimizer.resolved()}
