@@ -1,0 +1,194 @@
+"""MNIST from the four original IDX files, split as in the book's ``mnist_loader``.
+
+Where the files are looked for, in order:
+
+1. ``data.path`` in the spec — when set, the only place looked (a spec means
+   exactly the files it names);
+2. otherwise the folder in the environment variable ``DELTAW_MNIST_DIR``, then
+   the default data folder ``$DELTAW_DATA_DIR/mnist``, with ``DELTAW_DATA_DIR``
+   defaulting to ``~/.deltaw/data``; the first folder holding all four files
+   is used.
+
+Each file may be gzip-compressed (``name.gz``, as distributed) or raw. Nothing
+is cached on disk: decoding the full set with numpy takes about a second.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zlib
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+import deltaw
+from deltaw.errors import DataError
+from deltaw.plugins.datasets.files import as_split, one_hot
+
+FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+MNIST_DIR_ENV = "DELTAW_MNIST_DIR"
+DATA_DIR_ENV = "DELTAW_DATA_DIR"
+DEFAULT_DATA_DIR = "~/.deltaw/data"
+CLASSES = 10
+HOW_TO_GET = (
+    "Download the four files of the MNIST database (LeCun, Cortes, Burges) — "
+    + ", ".join(FILES.values())
+    + " — each gzip-compressed (.gz) or not, into one folder, and point deltaw at it with "
+    f"data.path in the spec or the environment variable {MNIST_DIR_ENV} (or put them in "
+    f"$DELTAW_DATA_DIR/mnist, by default {DEFAULT_DATA_DIR}/mnist)."
+)
+
+
+def data_dir() -> Path:
+    """deltaw's data folder: ``$DELTAW_DATA_DIR``, else ``~/.deltaw/data``."""
+    return Path(os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR).expanduser()
+
+
+def candidates(path: str | None) -> list[tuple[Path, str]]:
+    """The folders to search, in order, each with the setting it came from."""
+    if path:
+        return [(Path(path).expanduser(), "data.path in the spec")]
+    found = []
+    if os.environ.get(MNIST_DIR_ENV):
+        found.append((Path(os.environ[MNIST_DIR_ENV]).expanduser(), f"environment variable {MNIST_DIR_ENV}"))
+    if os.environ.get(DATA_DIR_ENV):
+        found.append((data_dir() / "mnist", f"$DELTAW_DATA_DIR/mnist (environment variable {DATA_DIR_ENV})"))
+    else:
+        found.append((data_dir() / "mnist", f"the default data folder {DEFAULT_DATA_DIR}/mnist ({DATA_DIR_ENV} is not set)"))
+    return found
+
+
+def _file_in(folder: Path, name: str) -> Path | None:
+    for candidate in (folder / f"{name}.gz", folder / name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def locate(path: str | None) -> dict[str, Path]:
+    """The four files, from the first folder that holds all of them; a DataError listing every place looked."""
+    places = candidates(path)
+    report = []
+    for i, (folder, source) in enumerate(places, 1):
+        files = {k: _file_in(folder, n) for k, n in FILES.items()}
+        missing = [FILES[k] for k, f in files.items() if f is None]
+        if not missing:
+            return files  # type: ignore[return-value]
+        if len(missing) < len(FILES):
+            raise DataError(
+                f"MNIST is incomplete in {folder} (from {source}): missing {', '.join(missing)} (looked for each "
+                f"name with and without .gz). Add the missing files. {HOW_TO_GET}"
+            )
+        state = "no such folder" if not folder.exists() else "not a folder" if not folder.is_dir() else "none of the four files"
+        report.append(f"{i}. {folder} (from {source}): {state}")
+    skipped = f" Only data.path was searched because it is set; without it deltaw looks in ${MNIST_DIR_ENV} and then $DELTAW_DATA_DIR/mnist." if path else ""
+    raise DataError(f"MNIST files not found. Looked in: {'; '.join(report)}.{skipped} {HOW_TO_GET}")
+
+
+def read_idx(path: Path, ndim: int) -> np.ndarray:
+    """An IDX file of unsigned bytes with ``ndim`` dimensions (gzip or raw) as a read-only uint8 array."""
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DataError(f"{path} is not a valid gzip file ({exc}): it is probably truncated or damaged. Download it again, or use the uncompressed file.") from None
+    elif path.suffix == ".gz":
+        raise DataError(f"{path} is named .gz but is not gzip data (it starts with {raw[:4].hex() or 'nothing'}). Download it again, or remove the .gz suffix if it is a raw IDX file.")
+    header = 4 + 4 * ndim
+    expected = 0x800 | ndim  # 0x00 0x00, type 0x08 = unsigned byte, number of dimensions
+    if len(raw) < header:
+        raise DataError(f"{path} is truncated: {len(raw)} bytes, shorter than the {header}-byte header of an IDX file with {ndim} dimensions. Download it again.")
+    magic = int.from_bytes(raw[:4], "big")
+    if magic != expected:
+        raise DataError(
+            f"{path} has the magic number 0x{magic:08x}, but an IDX file of unsigned bytes with {ndim} dimension(s) starts "
+            f"with 0x{expected:08x}. It is not the expected MNIST file (images have 3 dimensions, labels 1); check the file name and download it again."
+        )
+    dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    size = int(np.prod(dims, dtype=np.int64))
+    if len(raw) - header != size:
+        what = "truncated" if len(raw) - header < size else "longer than its header says"
+        raise DataError(f"{path} is {what}: its header promises {' × '.join(map(str, dims))} = {size} bytes of data, but it has {len(raw) - header}. Download it again.")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def _pixels(images: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Flattened rows of grey levels scaled from 0–255 to [0, 1]."""
+    out = np.empty((len(images), images[0].size if len(images) else 0), dtype=dtype)
+    np.multiply(images.reshape(len(images), -1), dtype.type(1 / 255), out=out)
+    return out
+
+
+class Mnist(deltaw.Dataset):
+    """MNIST handwritten digits: 28×28 grey images, 10 classes, split as in Nielsen's mnist_loader.
+
+    Yields x of shape (m, 784), pixels scaled to [0, 1], and one-hot y of shape
+    (m, 10). Splits: the first 50,000 training images for training, the last
+    ``validation`` (10,000) of them for validation, and the 10,000 test images.
+    Parameters: ``path`` (folder of the four IDX files, .gz or raw; default:
+    $DELTAW_MNIST_DIR, then $DELTAW_DATA_DIR/mnist with DELTAW_DATA_DIR
+    defaulting to ~/.deltaw/data), ``validation`` 10000 (0 = no validation
+    split), ``limit`` none (e.g. 1000 to train on the first 1,000 images, as in
+    the book's overfitting experiments).
+    Reference: Y. LeCun, C. Cortes, C. J. C. Burges, "The MNIST database of
+    handwritten digits"; M. Nielsen, Neural Networks and Deep Learning, ch. 1.
+    """
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+        path: str | None = Field(None, description="Folder holding the four IDX files (.gz or raw); default: $DELTAW_MNIST_DIR, then $DELTAW_DATA_DIR/mnist (~/.deltaw/data/mnist).")
+        validation: int = Field(10000, ge=0, description="Training images held out for validation, taken from the end of the training file (0 = none).")
+        limit: int | None = Field(None, ge=1, description="Train on only the first N training images (the book's overfitting runs use 1000); null = all.")
+
+    def load(self, rng: np.random.Generator, dtype: np.dtype) -> deltaw.DataSplits:
+        p, dtype = self.params, np.dtype(dtype)
+        files = locate(p.path)
+        arrays = {k: read_idx(f, 3 if k.endswith("images") else 1) for k, f in files.items()}
+        for part in ("train", "test"):
+            images, labels = arrays[f"{part}_images"], arrays[f"{part}_labels"]
+            if len(images) != len(labels):
+                raise DataError(
+                    f"{files[f'{part}_images']} has {len(images)} images but {files[f'{part}_labels']} has {len(labels)} labels; "
+                    f"they must come from the same download. Replace both with a matching pair."
+                )
+            if len(labels) and labels.max() >= CLASSES:
+                raise DataError(f"{files[f'{part}_labels']} contains the label {labels.max()}; MNIST labels are the digits 0–9. Download the file again.")
+        if arrays["train_images"].shape[1:] != arrays["test_images"].shape[1:]:
+            raise DataError(
+                f"{files['train_images']} holds {arrays['train_images'].shape[1:]} images but {files['test_images']} holds "
+                f"{arrays['test_images'].shape[1:]}; training and test images must have the same size."
+            )
+        n = len(arrays["train_images"])
+        if p.validation >= n:
+            raise DataError(f"data.validation = {p.validation} leaves no training images: {files['train_images']} has only {n}. Use a smaller validation count.")
+        end = n - p.validation
+        keep = min(end, p.limit) if p.limit else end
+
+        def split(images: np.ndarray, labels: np.ndarray) -> deltaw.Split:
+            return as_split(_pixels(images, dtype), one_hot(labels, CLASSES, dtype), dtype)
+
+        train_i, train_l = arrays["train_images"], arrays["train_labels"]
+        validation = split(train_i[end:], train_l[end:]) if p.validation else None
+        return deltaw.DataSplits(
+            train=split(train_i[:keep], train_l[:keep]),
+            validation=validation,
+            test=split(arrays["test_images"], arrays["test_labels"]),
+            info={
+                "classes": CLASSES,
+                "input_dim": int(np.prod(train_i.shape[1:])),
+                "outputs": CLASSES,
+                "kind": "image",
+                "image_shape": list(train_i.shape[1:]),
+                "task": "classification",
+                "source": str(files["train_images"].parent),
+            },
+        )
