@@ -1,0 +1,131 @@
+"""Spec files: formats, overrides, resolution, and one test per error class."""
+
+import json
+
+import pytest
+
+from deltaw.errors import SpecError, UnknownNameError
+from deltaw.spec.loading import apply_overrides, load_spec, parse_override, validate_spec
+
+BASE = {
+    "name": "tiny",
+    "data": {"name": "xor", "samples": 200},
+    "network": {"layers": [2, 4, 2], "activation": "tanh", "output_activation": "sigmoid"},
+    "cost": "cross-entropy",
+    "optimizer": {"name": "sgd", "lr": 0.5},
+    "training": {"epochs": 2, "batch_size": 10},
+}
+
+
+def write(tmp_path, data, name="spec.yaml"):
+    import yaml
+
+    path = tmp_path / name
+    if name.endswith(".json"):
+        path.write_text(json.dumps(data))
+    else:
+        path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def messages(data):
+    with pytest.raises(SpecError) as info:
+        validate_spec(data, source="spec.yaml")
+    return str(info.value)
+
+
+def test_yaml_json_and_toml_specs_resolve_to_the_same_spec(tmp_path):
+    yaml_spec, _ = load_spec(write(tmp_path, BASE))
+    json_spec, _ = load_spec(write(tmp_path, BASE, "spec.json"))
+    toml = tmp_path / "spec.toml"
+    toml.write_text(
+        'name = "tiny"\ncost = "cross-entropy"\n[data]\nname = "xor"\nsamples = 200\n'
+        '[network]\nlayers = [2, 4, 2]\nactivation = "tanh"\noutput_activation = "sigmoid"\n'
+        '[optimizer]\nname = "sgd"\nlr = 0.5\n[training]\nepochs = 2\nbatch_size = 10\n'
+    )
+    toml_spec, _ = load_spec(toml)
+    assert yaml_spec.resolved() == json_spec.resolved() == toml_spec.resolved()
+
+
+def test_resolved_spec_fills_in_every_plugin_default():
+    resolved = validate_spec(BASE).resolved()
+    assert resolved["optimizer"]["name"] == "sgd" and resolved["optimizer"]["lr"] == 0.5
+    assert resolved["network"]["init"]["name"] == "nielsen"
+    assert resolved["training"]["shuffle"] is True
+    assert {m["name"] for m in resolved["metrics"]} == {"cost", "accuracy"}
+
+
+def test_overrides_reach_nested_keys_and_turn_bare_names_into_mappings():
+    data = apply_overrides({"optimizer": "sgd", "training": {"epochs": 3}}, [parse_override("optimizer.lr=0.25"), parse_override("training.epochs=7")])
+    assert data == {"optimizer": {"name": "sgd", "lr": 0.25}, "training": {"epochs": 7}}
+
+
+def test_override_values_are_parsed_as_yaml_scalars_and_lists():
+    assert parse_override("network.layers=[2, 8, 2]") == ("network.layers", [2, 8, 2])
+    assert parse_override("training.shuffle=false") == ("training.shuffle", False)
+    assert parse_override("name=run 1") == ("name", "run 1")
+
+
+def test_override_without_equals_sign_is_an_error():
+    with pytest.raises(SpecError, match="KEY=VALUE"):
+        parse_override("optimizer.lr")
+
+
+def test_unknown_plugin_name_names_kind_location_and_closest_names():
+    text = messages({**BASE, "optimizer": {"name": "adamm"}})
+    assert "Unknown optimizer 'adamm' at optimizer" in text
+    assert "adam" in text and "deltaw plugins" in text
+
+
+def test_unknown_name_is_an_unknown_name_error_from_the_registry():
+    from deltaw.registry import get_registry
+
+    with pytest.raises(UnknownNameError, match=r"network.activation"):
+        get_registry().entry("activation", "sigmoidd", where="network.activation")
+
+
+def test_bad_type_names_the_location_and_the_value():
+    text = messages({**BASE, "training": {"epochs": "many"}})
+    assert "training.epochs" in text and "'many'" in text
+
+
+def test_out_of_range_plugin_parameter_names_the_plugin_and_the_bound():
+    text = messages({**BASE, "optimizer": {"name": "adam", "beta1": 1.5}})
+    assert "optimizer.beta1" in text and "1.5" in text and "adam" in text
+
+
+def test_unknown_key_lists_the_accepted_keys():
+    text = messages({**BASE, "trainig": {"epochs": 3}})
+    assert "trainig: unknown key" in text and "training" in text
+    text = messages({**BASE, "optimizer": {"name": "sgd", "learning_rate": 0.1}})
+    assert "optimizer.learning_rate: unknown key" in text and "lr" in text
+
+
+def test_every_error_is_reported_at_once_with_the_file_name():
+    text = messages({**BASE, "optimizer": {"name": "sgd", "lr": -1}, "cost": "nope", "seed": "x"})
+    assert text.startswith("spec.yaml:")
+    assert "seed" in text  # the skeleton fails first: its errors are complete on their own
+    text = messages({**BASE, "optimizer": {"name": "sgd", "lr": -1}, "cost": "nope"})
+    assert "optimizer.lr" in text and "Unknown cost 'nope'" in text and "2 problems" in text
+
+
+def test_plugin_without_parameters_rejects_parameters():
+    text = messages({**BASE, "cost": {"name": "quadratic", "scale": 2}})
+    assert "takes no parameters" in text and "scale" in text
+
+
+def test_bad_file_errors_name_the_file(tmp_path):
+    with pytest.raises(SpecError, match="no such spec file"):
+        load_spec(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed\n")
+    with pytest.raises(SpecError, match=r"bad.yaml: not valid YAML"):
+        load_spec(bad)
+    other = tmp_path / "spec.ini"
+    other.write_text("x=1")
+    with pytest.raises(SpecError, match=r"unsupported spec format '.ini'"):
+        load_spec(other)
+    listy = tmp_path / "list.json"
+    listy.write_text("[1, 2]")
+    with pytest.raises(SpecError, match="must be a mapping"):
+        load_spec(listy)
