@@ -46,14 +46,16 @@ class ProgressDisplay(Callback):
         self.progress = Progress(
             TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
             TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=self.console, transient=True,
+            auto_refresh=False,  # a refresh thread would compete with BLAS and slow training
         )
         self.progress.start()
         self.task = self.progress.add_task("train", total=trainer.epochs, completed=trainer.epoch)
+        self.progress.refresh()
 
     def on_epoch_end(self, trainer: Any, epoch: int, metrics: dict[str, float]) -> None:
         assert self.progress is not None
         self.progress.console.print(epoch_line(metrics))
-        self.progress.update(self.task, completed=epoch)
+        self.progress.update(self.task, completed=epoch, refresh=True)
 
     def on_run_end(self, trainer: Any) -> None:
         if self.progress is not None:
