@@ -49,6 +49,8 @@ class Activation(Plugin):
     """
 
     elementwise: ClassVar[bool] = True
+    kinks: ClassVar[tuple[float, ...]] = ()
+    """Values of z where σ is not differentiable (ReLU: ``(0.0,)``); gradient checks report, not fail, near them."""
 
     def forward(self, z: Array) -> Array:
         """a = σ(z), same shape and dtype as ``z``."""
