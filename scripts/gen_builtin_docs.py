@@ -23,6 +23,7 @@ NAME` prints the same for any plugin, built-in or installed.
 def render() -> str:
     os.environ["DELTAW_LOAD_PLUGINS"] = ""  # built-ins only
     from deltaw.registry import BUILTIN, KINDS, Registry
+    from deltaw.spec.describe import param_rows
 
     registry = Registry()
     registry.load_builtins()
@@ -36,16 +37,12 @@ def render() -> str:
         for e in entries:
             parts.append(f"\n### <a id=\"{kind}-{e.name}\"></a>{kind} `{e.name}`\n\n")
             parts.append(inspect.cleandoc(e.cls.__doc__ or "") + "\n")
-            params = getattr(e.cls, "Params", None)
-            if params is not None and params.model_fields:
+            rows = param_rows(e.cls)
+            if rows:
                 parts.append("\n| parameter | type | default | description |\n|---|---|---|---|\n")
-                for name, field in params.model_fields.items():
-                    default = "required" if field.is_required() else f"`{field.get_default(call_default_factory=True)!r}`"
-                    ann = getattr(field.annotation, "__name__", None) or str(field.annotation).replace("typing.", "")
-                    constraints = ", ".join(str(m) for m in field.metadata)
-                    desc = (field.description or "") + (f" ({constraints})" if constraints else "")
-                    desc = desc.replace("|", "\\|")
-                    parts.append(f"| `{name}` | `{ann}` | {default} | {desc} |\n")
+                for name, ann, default, desc in rows:
+                    cells = [f"`{name}`", f"`{ann}`", default if default == "required" else f"`{default}`", desc]
+                    parts.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |\n")
     return "".join(parts)
 
 
