@@ -149,9 +149,10 @@ def check_activation(activation: Activation | type[Activation], *, seed: int = 0
     * ``forward``, ``derivative`` (elementwise activations) and ``backward``
       return arrays of the input's shape and dtype (float32 and float64),
       finite, without changing their inputs;
-    * ``derivative`` matches central finite differences of ``forward``;
+    * an ``elementwise`` activation really is: its finite-difference
+      Jacobian is diagonal, and ``derivative`` matches that diagonal;
     * ``backward(z, a, g)`` matches gᵀJ with J the finite-difference Jacobian
-      of each row (so a wrongly declared ``elementwise`` is caught too);
+      of each row;
     * at z = ±``extreme`` (pass ``None`` to skip) every method returns finite
       values without a numpy ``RuntimeWarning`` (overflow in ``exp`` etc.).
 
@@ -170,21 +171,25 @@ def check_activation(activation: Activation | type[Activation], *, seed: int = 0
             _call(check, "derivative", act.derivative, {"z": zd, "a": a}, z.shape, dtype)
         _call(check, "backward", act.backward, {"z": zd, "a": a, "grad": gd}, z.shape, dtype)
 
-    h = FD_STEP
-    a = act.forward(z)
-    if act.elementwise:
-        fd = (act.forward(z + h) - act.forward(z - h)) / (2 * h)
-        _assert_close(check, act.derivative(z, a), fd, FD_TOL,
-                      lambda i: f"derivative at z{_idx(i)}={z[i]:.4g}", "finite differences")
-
-    # column k of the VJP: Σ_j g_j ∂a_j/∂z_k, with ∂a/∂z_k from perturbing z_k in every row
-    vjp_fd = np.empty_like(z)
-    for k in range(z.shape[1]):
+    # jac[r, j, k] = ∂a[r,j]/∂z[r,k] by central differences, perturbing column k of every row
+    h, (m, n) = FD_STEP, z.shape
+    jac = np.empty((m, n, n))
+    for k in range(n):
         zp, zm = z.copy(), z.copy()
         zp[:, k] += h
         zm[:, k] -= h
-        vjp_fd[:, k] = (g * (act.forward(zp) - act.forward(zm))).sum(axis=1) / (2 * h)
-    _assert_close(check, act.backward(z, a, g), vjp_fd, FD_TOL,
+        jac[:, :, k] = (act.forward(zp) - act.forward(zm)) / (2 * h)
+    a = act.forward(z)
+    if act.elementwise:
+        off = np.abs(jac * (1.0 - np.eye(n)))
+        r, j, k = np.unravel_index(np.argmax(off), off.shape)
+        if off[r, j, k] > FD_TOL:
+            _fail(check, f"declares elementwise = True but a[{r},{j}] changes with z[{r},{k}] "
+                         f"(∂a/∂z = {jac[r, j, k]:.4g} by finite differences); set elementwise = False "
+                         "and implement backward as a vector–Jacobian product")
+        _assert_close(check, act.derivative(z, a), np.diagonal(jac, axis1=1, axis2=2), FD_TOL,
+                      lambda i: f"derivative at z{_idx(i)}={z[i]:.4g}", "finite differences")
+    _assert_close(check, act.backward(z, a, g), np.einsum("rj,rjk->rk", g, jac), FD_TOL,
                   lambda i: f"backward (vector–Jacobian product) at z{_idx(i)}={z[i]:.4g}",
                   "finite differences of the Jacobian")
 

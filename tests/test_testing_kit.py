@@ -1,0 +1,264 @@
+"""deltaw.testing catches broken plugins and says which check failed, where, and by how much."""
+
+import numpy as np
+import pytest
+from pydantic import BaseModel, Field
+
+import deltaw
+from deltaw.plugins.activations import Sigmoid, Softmax, Tanh
+from deltaw.plugins.costs import CrossEntropy, LogLikelihood, Quadratic
+from deltaw.plugins.optimizers import SGD, Adam
+from deltaw.plugins.regularizers import L2
+from deltaw.testing import (
+    check_activation,
+    check_cost,
+    check_initializer,
+    check_optimizer,
+    check_regularizer,
+)
+
+ERR = r"relative error \d\.\de[+-]\d\d, tolerance 1e-0\d"  # every finite-difference failure says by how much
+
+# -- activations -------------------------------------------------------------------------------
+
+
+class SlightlyWrongDerivative(Sigmoid):
+    def derivative(self, z, a):
+        return 1.06 * a * (1.0 - a)
+
+
+class SoftmaxWithoutTheCrossTerm(Softmax):
+    def backward(self, z, a, grad):
+        return a * grad  # forgets −⟨g, a⟩: only the diagonal of the Jacobian
+
+
+class SoftmaxClaimingToBeElementwise(Softmax):
+    elementwise = True
+
+    def derivative(self, z, a):
+        return a * (1.0 - a)  # the diagonal; the Jacobian's off-diagonal terms are lost
+
+
+class Upcasting(Tanh):
+    def forward(self, z):
+        return np.tanh(z.astype(np.float64))
+
+
+class Mutating(Tanh):
+    def forward(self, z):
+        np.tanh(z, out=z)
+        return z.copy()
+
+
+class NaiveSigmoid(Sigmoid):
+    def forward(self, z):
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+class RowSum(Tanh):
+    def forward(self, z):
+        return np.tanh(z).sum(axis=1)
+
+
+def test_a_wrong_derivative_is_reported_with_its_index_value_and_error():
+    pattern = (r"^check_activation\(SlightlyWrongDerivative\): derivative at z\[\d,\d\]=-?[\d.]+ is [\d.]+ "
+               rf"but finite differences give [\d.]+ \({ERR}\)$")
+    with pytest.raises(AssertionError, match=pattern):
+        check_activation(SlightlyWrongDerivative())
+
+
+def test_a_wrong_vector_jacobian_product_is_caught_against_the_fd_jacobian():
+    pattern = rf"check_activation\(SoftmaxWithoutTheCrossTerm\): backward \(vector–Jacobian product\) at z\[\d,\d\].*finite differences of the Jacobian.*{ERR}"
+    with pytest.raises(AssertionError, match=pattern):
+        check_activation(SoftmaxWithoutTheCrossTerm)
+
+
+def test_an_activation_wrongly_declared_elementwise_is_caught():
+    with pytest.raises(AssertionError, match=r"declares elementwise = True but a\[\d,\d\] changes with z\[\d,\d\]"):
+        check_activation(SoftmaxClaimingToBeElementwise)
+
+
+def test_an_activation_that_changes_the_dtype_is_caught():
+    with pytest.raises(AssertionError, match=r"check_activation\(Upcasting\): forward returned float64 for float32 inputs"):
+        check_activation(Upcasting)
+
+
+def test_an_activation_that_mutates_its_input_is_caught():
+    with pytest.raises(AssertionError, match=r"forward changed its input z \(float64\)"):
+        check_activation(Mutating)
+
+
+def test_an_activation_returning_the_wrong_shape_is_caught():
+    with pytest.raises(AssertionError, match=r"forward returned shape \(6,\) .* expected \(6, 5\)"):
+        check_activation(RowSum)
+
+
+def test_an_overflowing_activation_is_caught_at_large_z_and_can_be_exempted():
+    with pytest.raises(AssertionError, match=r"NaiveSigmoid\): forward at z=\[-1000.0, .*\] \(float64\) warned overflow"):
+        check_activation(NaiveSigmoid)
+    check_activation(NaiveSigmoid, extreme=None)
+
+
+def test_a_class_is_checked_with_its_default_parameters_and_a_class_needing_parameters_is_refused():
+    check_activation(Sigmoid)
+    with pytest.raises(TypeError, match="pass an instance"):
+        check_regularizer(L2)
+
+
+# -- costs ---------------------------------------------------------------------------------------
+
+
+class DoubledGradient(Quadratic):
+    def gradient(self, a, y):
+        return 2.0 * (a - y)
+
+
+class GradientDividedByBatch(Quadratic):
+    def gradient(self, a, y):
+        return (a - y) / len(a)
+
+
+class SummedValue(Quadratic):
+    def value(self, a, y):
+        return float(0.5 * np.sum((a - y) ** 2))
+
+
+class WrongFusedDelta(CrossEntropy):
+    def output_delta(self, z, a, y, activation):
+        if isinstance(activation, Sigmoid):
+            return (a - y) * a * (1.0 - a)  # the quadratic cost's δ, not cross-entropy's
+        return super().output_delta(z, a, y, activation)
+
+
+@pytest.mark.parametrize("cls", [DoubledGradient, GradientDividedByBatch])
+def test_a_wrong_cost_gradient_is_reported_with_index_and_error(cls):
+    with pytest.raises(AssertionError, match=rf"check_cost\({cls.__name__}\): gradient at a\[\d,\d\]=.* finite differences of m·value give .*{ERR}"):
+        check_cost(cls)
+
+
+def test_a_value_summed_instead_of_averaged_over_rows_is_caught():
+    with pytest.raises(AssertionError, match=r"value\(a, y\) = .* but the mean of the per-row values is"):
+        check_cost(SummedValue)
+
+
+def test_a_fused_output_delta_that_disagrees_with_the_generic_path_is_caught():
+    with pytest.raises(AssertionError, match=r"WrongFusedDelta\): output_delta at z\[\d,\d\]=.*with Sigmoid outputs\) is .* but the generic path .* would give .*relative error"):
+        check_cost(WrongFusedDelta)
+
+
+def test_costs_are_only_paired_with_outputs_in_their_domain():
+    check_cost(LogLikelihood)  # sigmoid and identity outputs are skipped: they aren't distributions
+    with pytest.raises(ValueError, match=r"outputs of Tanh \(real\) don't fit the cost's domain 'unit'"):
+        check_cost(CrossEntropy, output_activations=[Tanh()])
+
+
+# -- optimizers ------------------------------------------------------------------------------------
+
+
+class NotInPlace(SGD):
+    def update(self, param, grad, state, step, lr):
+        param = param - lr * grad  # rebinds the name; the caller's array never changes
+
+
+class MutatesGrad(SGD):
+    def update(self, param, grad, state, step, lr):
+        grad *= lr
+        param -= grad
+
+
+class Uphill(SGD):
+    def update(self, param, grad, state, step, lr):
+        param += lr * grad
+
+
+class Float64State(Adam):
+    def init(self, param):
+        return {"exp_avg": np.zeros(param.shape), "exp_avg_sq": np.zeros(param.shape)}
+
+
+class HiddenCounter(Adam):
+    """Counts steps itself instead of using ``step``: the count is lost in a checkpoint."""
+
+    t = 0
+
+    def update(self, param, grad, state, step, lr):
+        self.t += 1
+        super().update(param, grad, state, self.t, lr)
+
+
+class CounterInState(SGD):
+    def init(self, param):
+        return {"t": 0}
+
+    def update(self, param, grad, state, step, lr):
+        param -= lr * grad
+
+
+class NoLearningRate(deltaw.Optimizer):
+    class Params(BaseModel):
+        beta: float = Field(0.9)
+
+    def update(self, param, grad, state, step, lr):
+        param -= lr * grad
+
+
+@pytest.mark.parametrize(
+    ("cls", "pattern"),
+    [
+        (NotInPlace, r"5 update steps \(float64\) left param unchanged; update must change param in place"),
+        (MutatesGrad, r"after update step 1 \(float64\): update changed grad"),
+        (Uphill, r"200 steps at its default lr=0.001 did not decrease the convex quadratic .* f went from [\d.]+ to [\d.]+"),
+        (Float64State, r"after init \(float32\) state\['exp_avg'\] is float64 for a float32 param"),
+        (HiddenCounter, r"resuming from a state saved with np.savez after step 3 gives a different param .* \(max \|difference\| \d\.\de[+-]\d\d\)"),
+        (CounterInState, r"after init \(float64\) state\['t'\] is int; the state must hold numpy arrays only"),
+        (NoLearningRate, r"Params must have a positive `lr` field"),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_a_broken_optimizer_is_caught_by_the_check_that_names_its_fault(cls, pattern):
+    with pytest.raises(AssertionError, match=rf"^check_optimizer\({cls.__name__}.*\): {pattern}"):
+        check_optimizer(cls)
+
+
+# -- initializers and regularizers ----------------------------------------------------------------
+
+
+class HeNormalOnFanOut(deltaw.Initializer):
+    def weights(self, fan_in, fan_out, rng):
+        return rng.normal(0.0, np.sqrt(2.0 / fan_out), (fan_in, fan_out))
+
+
+class OwnRandomness(deltaw.Initializer):
+    def weights(self, fan_in, fan_out, rng):
+        return np.random.default_rng().standard_normal((fan_in, fan_out))
+
+
+class Transposed(deltaw.Initializer):
+    def weights(self, fan_in, fan_out, rng):
+        return rng.standard_normal((fan_out, fan_in))
+
+
+def test_an_initializer_with_the_wrong_variance_is_caught_by_the_moment_check():
+    pattern = r"sample variance of weights\(500, 200\) is [\d.]+ but expected 0.004 \(relative error .*; [\d.]+ standard errors off, tolerance 5\)"
+    with pytest.raises(AssertionError, match=pattern):
+        check_initializer(HeNormalOnFanOut, expected_mean=0.0, expected_var=lambda fan_in, fan_out: 2.0 / fan_in)
+
+
+def test_an_initializer_not_drawing_from_the_rng_passed_in_is_caught():
+    with pytest.raises(AssertionError, match="different weights for the same seed"):
+        check_initializer(OwnRandomness)
+
+
+def test_an_initializer_returning_the_wrong_shape_is_caught():
+    with pytest.raises(AssertionError, match=r"weights\(3, 7\) returned \(7, 3\), expected shape \(3, 7\)"):
+        check_initializer(Transposed)
+
+
+class L2WithoutTheHalf(L2):
+    def gradient(self, w, n):
+        return (2.0 * self.params.lmbda / n) * w
+
+
+def test_a_regularizer_gradient_that_does_not_match_its_penalty_is_caught():
+    with pytest.raises(AssertionError, match=rf"check_regularizer\(L2WithoutTheHalf\(lmbda=5.0\)\): gradient of weights\[0\] at \[\d,\d\] .* finite differences of penalty .*{ERR}"):
+        check_regularizer(L2WithoutTheHalf(lmbda=5.0))
