@@ -40,6 +40,9 @@ BUILTIN_MODULES = (
     "deltaw.plugins.regularizers",
     "deltaw.plugins.metrics",
     "deltaw.plugins.datasets",
+    "deltaw.plugins.schedules",
+    "deltaw.plugins.callbacks",
+    "deltaw.plugins.executors",
 )
 
 
