@@ -248,6 +248,9 @@ def check_cost(cost: Cost | type[Cost], *, output_activations: Sequence[Activati
     * ``gradient`` and ``output_delta`` keep the shape and dtype (float32 and
       float64) and no method changes its inputs.
 
+    A cost without a ``domain`` attribute counts as ``"real"`` and is also
+    paired with identity outputs; a cost meant for probabilities should set
+    ``domain = "unit"`` or ``"simplex"`` (or pass ``output_activations``).
     Explicitly given ``output_activations`` must fit the cost's domain.
     """
     c = _instance(cost, Cost, "check_cost")

@@ -72,7 +72,7 @@ def test_biases_are_standard_normal_for_the_books_initializers_and_zero_otherwis
         (LecunNormal, lambda i, o: 1 / i),
         (Orthogonal, lambda i, o: 1 / max(i, o)),
     ],
-    ids=lambda v: getattr(v, "__name__", ""),
+    ids=lambda v: v.__name__ if isinstance(v, type) else "",
 )
 def test_gain_multiplies_the_standard_deviation(cls, var):
     gain = 5 / 3  # PyTorch's tanh gain
@@ -81,7 +81,7 @@ def test_gain_multiplies_the_standard_deviation(cls, var):
 
 @pytest.mark.parametrize(("cls", "limit"), [(GlorotUniform, lambda i, o: math.sqrt(6 / (i + o))),
                                             (HeUniform, lambda i, o: math.sqrt(6 / i))],
-                         ids=lambda v: getattr(v, "__name__", ""))
+                         ids=lambda v: v.__name__ if isinstance(v, type) else "")
 def test_uniform_initializers_stay_within_their_published_limit(cls, limit):
     w = cls().weights(300, 100, np.random.default_rng(0))
     assert np.abs(w).max() <= limit(300, 100)
