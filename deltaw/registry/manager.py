@@ -19,6 +19,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
+import re
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -54,7 +55,7 @@ class PluginInfo:
     distribution: str | None = None
     version: str | None = None
     status: str = "loaded"  # loaded | disabled | failed
-    error: str | None = None
+    error: str | None = None  # why it failed, or why it is disabled
     registers: list[tuple[str, str]] = field(default_factory=list)  # (kind, name)
 
     @property
@@ -111,61 +112,90 @@ class Registry:
         info = PluginInfo(BUILTIN, "deltaw", _version("deltaw"))
         self.plugins[BUILTIN] = info
         for modname in BUILTIN_MODULES:
-            self._add(importlib.import_module(modname), info, pm_name=modname)
+            error = self._add(importlib.import_module(modname), info, pm_name=modname)
+            if error:  # a bug in deltaw itself: never hide it
+                raise PluginError(f"deltaw's built-in module {modname} is broken: {error}")
 
     def load_entrypoints(self, disable: list[str] | tuple[str, ...] = ()) -> None:
         """Load every entry point of the group ``deltaw``, each on its own."""
         allow = _env_list("DELTAW_LOAD_PLUGINS")
-        block = set(_env_list("DELTAW_DISABLE_PLUGINS") or []) | set(disable)
-        for ep in sorted(metadata.entry_points(group="deltaw"), key=lambda e: e.name):
+        block_env = set(_env_list("DELTAW_DISABLE_PLUGINS") or [])
+        eps = sorted(metadata.entry_points(group="deltaw"), key=lambda e: e.name)
+        for ep in eps:
             dist = getattr(ep, "dist", None)
             info = PluginInfo(ep.name, dist.name if dist else None, dist.version if dist else None)
             if ep.name in self.plugins:
-                info.status, info.error = "failed", f"another plugin is already called {ep.name!r}"
+                other = self.plugins[ep.name]
+                info.status, info.error = "failed", f"another plugin is already called {ep.name!r} ({other.origin})"
                 self._failed(info)
                 continue
             self.plugins[ep.name] = info
-            if (allow is not None and ep.name not in allow) or ep.name in block:
-                info.status = "disabled"
+            if allow is not None and ep.name not in allow:
+                info.status, info.error = "disabled", "not in DELTAW_LOAD_PLUGINS"
+                continue
+            if ep.name in block_env or ep.name in disable:
+                where = "DELTAW_DISABLE_PLUGINS" if ep.name in block_env else "--disable-plugin"
+                info.status, info.error = "disabled", f"named in {where}"
                 continue
             try:
                 obj = ep.load()
             except BaseException as exc:  # noqa: BLE001 - a broken plugin must not break deltaw
                 if isinstance(exc, KeyboardInterrupt):
                     raise
-                info.status, info.error = "failed", _describe(exc)
+                info.status, info.error = "failed", f"cannot import {ep.value!r}: {_describe(exc)}"
                 self._failed(info)
                 continue
-            self._add(obj, info, pm_name=ep.name)
+            error = self._add(obj, info, pm_name=ep.name)
+            if error:
+                info.status, info.error = "failed", error
+                self._failed(info)
+        self._warn_unknown_switches(allow, block_env, disable)
 
     def register_plugin(self, obj: Any, name: str, distribution: str | None = None, version: str | None = None) -> PluginInfo:
-        """Register a plugin object in code (tests, notebooks): same path as an entry point."""
+        """Register a plugin object in code (tests, notebooks): same checks as an entry point.
+
+        Unlike an entry point, a plugin registered in code that fails is an
+        error (:class:`~deltaw.errors.PluginError`), and the registry is left
+        as it was.
+        """
+        if not isinstance(name, str) or not name or ":" in name:
+            raise PluginError(f"Plugin names must be non-empty strings without ':', got {name!r}.")
         if name in self.plugins:
             raise PluginError(f"A plugin called {name!r} is already registered ({self.plugins[name].origin}).")
         info = PluginInfo(name, distribution, version)
+        error = self._add(obj, info, pm_name=name)
+        if error:
+            raise PluginError(f"Plugin {name!r} could not be registered: {error}")
         self.plugins[name] = info
-        self._add(obj, info, pm_name=name)
         return info
 
     def unregister_plugin(self, name: str) -> None:
         """Remove a plugin and every name it registered."""
+        if name == BUILTIN or name not in self.plugins:
+            raise PluginError(f"No plugin called {name!r} can be unregistered; registered: {', '.join(p for p in self.plugins if p != BUILTIN) or 'none'}.")
         info = self.plugins.pop(name)
         self._rollback(info)
         if self.pm.has_plugin(name):
             self.pm.unregister(name=name)
 
-    def _add(self, obj: Any, info: PluginInfo, pm_name: str) -> None:
+    def _add(self, obj: Any, info: PluginInfo, pm_name: str) -> str | None:
+        """Register ``obj`` and collect its names; on any error undo everything and return it."""
         try:
             self.pm.register(obj, name=pm_name)
             self.pm.check_pending()
         except Exception as exc:
             if self.pm.has_plugin(pm_name):
                 self.pm.unregister(name=pm_name)
-            info.status, info.error = "failed", _describe(exc)
-            self._failed(info)
-            return
+            return _describe(exc)
         staged: list[Entry] = []
         try:
+            unmarked = _unmarked_hooks(obj)
+            if unmarked:
+                raise PluginError(
+                    f"{', '.join(unmarked)} {'is' if len(unmarked) == 1 else 'are'} not decorated with "
+                    "@deltaw.hookimpl, so deltaw would never call "
+                    f"{'it' if len(unmarked) == 1 else 'them'}"
+                )
             for hook in KINDS.values():
                 for impl in getattr(self.pm.hook, hook.hook).get_hookimpls():
                     if impl.plugin is obj:
@@ -173,12 +203,11 @@ class Registry:
                         impl.function(**{arg: register for arg in impl.argnames})
         except Exception as exc:
             self.pm.unregister(name=pm_name)
-            info.status, info.error = "failed", _describe(exc)
-            self._failed(info)
-            return
+            return _describe(exc)
         for e in staged:
             self._entries[e.kind].setdefault(e.name, []).append(e)
             info.registers.append((e.kind, e.name))
+        return None
 
     def _stager(self, kind_name: str, info: PluginInfo, staged: list[Entry]) -> Any:
         k = KINDS[kind_name]
@@ -208,7 +237,26 @@ class Registry:
         message = f"deltaw: plugin {info.name!r}{where} failed to load and was skipped: {info.error}"
         if strict():
             raise PluginError(message + " [DELTAW_STRICT_PLUGINS is set]")
-        print(message, file=sys.stderr)
+        print(message + " (set DELTAW_STRICT_PLUGINS=1 to make this an error)", file=sys.stderr)
+
+    def _warn_unknown_switches(self, allow: list[str] | None, block: set[str], disable: list[str] | tuple[str, ...]) -> None:
+        """A switch naming no plugin would silently do nothing: say so, and suggest the real name."""
+        named = [("DELTAW_LOAD_PLUGINS", n) for n in allow or []]
+        named += [("DELTAW_DISABLE_PLUGINS", n) for n in sorted(block)] + [("--disable-plugin", n) for n in disable]
+        for where, name in named:
+            if name in self.plugins and name != BUILTIN:
+                continue
+            if name == BUILTIN:
+                print(f"deltaw: {where} names {name!r}: the built-ins are always loaded.", file=sys.stderr)
+                continue
+            by_dist = [p.name for p in self.plugins.values() if p.distribution and _norm(p.distribution) == _norm(name)]
+            hint = f" {name!r} is a distribution; its plugin name is {' / '.join(repr(n) for n in by_dist)}." if by_dist else ""
+            if not hint:
+                others = [p for p in self.plugins if p != BUILTIN]
+                close = difflib.get_close_matches(name, others, n=3, cutoff=0.5)
+                hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            print(f"deltaw: {where} names {name!r}, but no installed plugin has that name.{hint} "
+                  "Run `deltaw plugins` to see plugin names.", file=sys.stderr)
 
     # -- lookup --------------------------------------------------------------------------
     def names(self, kind_name: str) -> list[str]:
@@ -218,6 +266,23 @@ class Registry:
         kinds = [kind(kind_name).name] if kind_name else list(KINDS)
         return [e for k in kinds for name in sorted(self._entries[k]) for e in self._entries[k][name]]
 
+    def report(self) -> dict[str, Any]:
+        """Every plugin and every name as plain data (``deltaw plugins --json``)."""
+        plugins = [
+            {"name": p.name, "distribution": p.distribution, "version": p.version, "status": p.status,
+             "error": p.error, "registers": [{"kind": k, "name": n} for k, n in p.registers]}
+            for p in self.plugins.values()
+        ]
+        names = [
+            {"kind": e.kind, "name": e.name, "plugin": e.plugin.name, "qualified": e.qualified, "summary": e.summary}
+            for e in self.entries()
+        ]
+        return {"plugins": plugins, "names": names}
+
+    def conflicts(self) -> list[list[Entry]]:
+        """Every (kind, name) registered by more than one plugin: naming it bare is an error."""
+        return [found for k in KINDS for _, found in sorted(self._entries[k].items()) if len(found) > 1]
+
     def entry(self, kind_name: str, name: str, where: str | None = None) -> Entry:
         """The entry for ``name`` (or ``plugin:name``); errors say where and suggest names."""
         k = kind(kind_name)
@@ -225,7 +290,14 @@ class Registry:
         qualifier, _, bare = name.rpartition(":")
         found = self._entries[k.name].get(bare, [])
         if qualifier:
-            found = [e for e in found if qualifier in (e.plugin.name, e.plugin.distribution)]
+            picked = [e for e in found if qualifier == e.plugin.name or (e.plugin.distribution and _norm(qualifier) == _norm(e.plugin.distribution))]
+            if not picked and found:
+                offered = ", ".join(f"{e.qualified!r} ({e.plugin.origin})" for e in found)
+                raise UnknownNameError(
+                    f"The {k.name} {name!r} at {where} asks for plugin {qualifier!r}, which does not register "
+                    f"{k.name} {bare!r}. It is registered as: {offered}. Run `deltaw plugins` to see every plugin."
+                )
+            found = picked
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
@@ -237,22 +309,64 @@ class Registry:
         raise UnknownNameError(self.unknown_message(k.name, name, where))
 
     def unknown_message(self, kind_name: str, name: str, where: str) -> str:
+        """'Unknown …': who used to provide the name (if known), the 3 closest names, what to run."""
         k = KINDS[kind_name]
         known = sorted(self._entries[k.name])
         bare = name.rpartition(":")[2]
         close = difflib.get_close_matches(bare, known, n=3, cutoff=0.0)[:3] if known else []
         msg = f"Unknown {k.name} {name!r} at {where}."
+        msg += self._former_provider(k.name, bare)
         if close:
             msg += f" Closest registered {k.name}s: {', '.join(close)}."
+        else:
+            msg += f" No {k.name} is registered at all."
         inactive = [p for p in self.plugins.values() if p.status != "loaded"]
         if inactive:
             msg += " Not loaded: " + ", ".join(f"{p.name} ({p.status})" for p in inactive) + "."
         return msg + " Run `deltaw plugins` to see every registered name."
 
+    def _former_provider(self, kind_name: str, name: str) -> str:
+        from deltaw.registry import provenance
+
+        was = provenance.provider(kind_name, name)
+        if was is None:
+            return ""
+        dist, plugin = was.get("distribution") or "?", was["plugin"]
+        version = f" {was['version']}" if was.get("version") else ""
+        head = f" It was provided by plugin {plugin!r} of the package {dist}{version},"
+        now = self.plugins.get(plugin)
+        if now is None:
+            return (f"{head} which is not installed in this Python environment ({sys.executable}); "
+                    f"install it with `deltaw install {dist}`.")
+        if now.status == "disabled":
+            return f"{head} which is disabled ({now.error}); enable it to use {name!r}."
+        if now.status == "failed":
+            return f"{head} which failed to load: {now.error}."
+        return f"{head} but the installed {now.origin} no longer registers it."
+
+
+def _norm(dist: str) -> str:
+    """A distribution name normalized as PEP 503 does: 'Deltaw_Lion' == 'deltaw-lion'."""
+    return re.sub(r"[-_.]+", "-", dist).lower()
+
+
+def _unmarked_hooks(obj: Any) -> list[str]:
+    """Functions named like a registration hook that lack ``@deltaw.hookimpl`` (a silent no-op otherwise)."""
+    out = []
+    for hook in [*HOOK_TO_KIND, "deltaw_run_start", "deltaw_epoch_end", "deltaw_batch_end", "deltaw_run_end"]:
+        fn = getattr(obj, hook, None)
+        if callable(fn) and not hasattr(fn, "deltaw_impl"):
+            out.append(f"{hook}()")
+    return out
+
 
 def _describe(exc: BaseException) -> str:
-    last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
-    where = f" at {last[0].filename}:{last[0].lineno}" if last else ""
+    """``Type: message at file:line`` — the deepest frame that is not import machinery."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f"SyntaxError: {exc.msg} at {exc.filename}:{exc.lineno}"
+    machinery = (os.path.dirname(importlib.__file__), os.path.dirname(pluggy.__file__), os.path.dirname(__file__))
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(("<", *machinery))]
+    where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
     return f"{type(exc).__name__}: {exc}{where}"
 
 
@@ -270,11 +384,21 @@ def get_registry(disable: list[str] | tuple[str, ...] = ()) -> Registry:
     """The process-wide registry, built on first use (never at import time)."""
     global _REGISTRY
     if _REGISTRY is None:
+        from deltaw.registry import provenance
+
         reg = Registry()
         reg.load_builtins()
         reg.load_entrypoints(disable)
+        provenance.remember(reg.plugins.values())
         _REGISTRY = reg
     return _REGISTRY
+
+
+def set_registry(registry: Registry | None) -> Registry | None:
+    """Make ``registry`` the process-wide one (tests, the pytest fixture); returns the previous one."""
+    global _REGISTRY
+    previous, _REGISTRY = _REGISTRY, registry
+    return previous
 
 
 def reset_registry() -> None:
@@ -283,4 +407,4 @@ def reset_registry() -> None:
     _REGISTRY = None
 
 
-__all__ = ["BUILTIN", "Entry", "PluginInfo", "Registry", "get_registry", "reset_registry", "HOOK_TO_KIND"]
+__all__ = ["BUILTIN", "Entry", "PluginInfo", "Registry", "get_registry", "reset_registry", "set_registry", "HOOK_TO_KIND"]
