@@ -98,6 +98,7 @@ class FileParams(BaseModel):
     test: Amount = Field(0, description="Rows held out for testing from the training rows: a fraction (<1) or a count; 0 = none.")
     shuffle: bool = Field(True, description="Shuffle the rows (with the run's rng) before carving validation and test rows off the end.")
     limit: int | None = Field(None, ge=1, description="Use only the first N training rows (after carving); null = all.")
+    scale: float = Field(1.0, gt=0, description="Multiply every input by this, e.g. 0.00392156862745098 (1/255) for byte pixels.")
 
 
 def assemble(
@@ -156,7 +157,7 @@ def assemble(
         ys = {k: one_hot(v, classes, dtype) for k, v in labels.items()}
     elif p.classes is not None:
         raise DataError(f"{source}: data.classes only applies to one-hot targets; remove it or set data.one_hot: true.")
-    parts = {k: (v[0], ys[k]) for k, v in splits.items()}
+    parts = {k: (v[0] * p.scale if p.scale != 1 else v[0], ys[k]) for k, v in splits.items()}
     # carve the splits the file does not provide: shuffle, then take them off the end
     x, y = parts["training"]
     total = len(x)
@@ -213,7 +214,8 @@ class Npz(deltaw.Dataset):
     Parameters: ``path`` (required), ``x_key`` "x", ``y_key`` "y",
     ``one_hot`` auto, ``classes`` auto, ``validation`` 0, ``test`` 0 (each a
     fraction below 1 or a count, taken off the end after a shuffle),
-    ``shuffle`` true, ``limit`` none.
+    ``shuffle`` true, ``limit`` none, ``scale`` 1 (inputs are multiplied by
+    it: 1/255 for byte pixels).
     Reference: numpy.savez / numpy.load (arrays are read with allow_pickle=False).
     """
 
@@ -317,7 +319,8 @@ class Csv(deltaw.Dataset):
     header when it has text above a number), true or false; ``delimiter`` ",";
     ``one_hot`` auto; ``classes`` auto; ``validation`` 0 and ``test`` 0 (each a
     fraction below 1 or a count, carved off the end after a shuffle with the
-    run's rng); ``shuffle`` true; ``limit`` none.
+    run's rng); ``shuffle`` true; ``limit`` none; ``scale`` 1 (inputs are
+    multiplied by it).
     Reference: RFC 4180 (quoting), read with Python's csv module.
     """
 
