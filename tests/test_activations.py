@@ -88,6 +88,11 @@ def test_relu_family_derivative_at_the_kink_is_the_left_slope(act):
     assert act.derivative(z, act.forward(z))[0, 0] == expected
 
 
+def test_activations_with_a_corner_at_zero_declare_it_as_a_kink():
+    assert ReLU.kinks == LeakyReLU.kinks == ELU.kinks == (0.0,)
+    assert Sigmoid.kinks == Softplus.kinks == ()
+
+
 def test_softplus_derivative_is_the_sigmoid():
     z = np.linspace(-5, 5, 11)
     np.testing.assert_allclose(Softplus().derivative(z, Softplus().forward(z)), sigmoid_ref(z), rtol=1e-14)

@@ -99,6 +99,20 @@ def test_an_overflowing_activation_is_caught_at_large_z_and_can_be_exempted():
     check_activation(NaiveSigmoid, extreme=None)
 
 
+class HardTanh(deltaw.Activation):
+    kinks = (-1.0, 1.0)
+
+    def forward(self, z):
+        return np.clip(z, -1.0, 1.0)
+
+    def derivative(self, z, a):
+        return (np.abs(z) < 1.0).astype(z.dtype)
+
+
+def test_an_activation_with_declared_kinks_is_checked_away_from_them():
+    check_activation(HardTanh)
+
+
 def test_a_class_is_checked_with_its_default_parameters_and_a_class_needing_parameters_is_refused():
     check_activation(Sigmoid)
     with pytest.raises(TypeError, match="pass an instance"):

@@ -71,6 +71,8 @@ class ReLU(deltaw.Activation):
     Keras and numpy-ml (Nielsen ch. 3; PyTorch ``nn.ReLU``).
     """
 
+    kinks = (0.0,)
+
     def forward(self, z):
         return np.maximum(z, 0.0)
 
@@ -86,6 +88,8 @@ class LeakyReLU(deltaw.Activation):
     Maas et al., 2013, "Rectifier nonlinearities improve neural network
     acoustic models".
     """
+
+    kinks = (0.0,)
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -106,6 +110,8 @@ class ELU(deltaw.Activation):
     al., 2015, "Fast and accurate deep network learning by exponential linear
     units (ELUs)".
     """
+
+    kinks = (0.0,)
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
