@@ -71,6 +71,68 @@ class TrainingSpec(Strict):
     threads: int | None = Field(None, ge=1, description="BLAS threads (needs threadpoolctl); default: leave BLAS as it is.")
 
 
+class RandomParam(Strict):
+    """How one key of a random sweep is drawn: exactly one of ``range``, ``log_range``, ``int_range``, ``choice``."""
+
+    range: tuple[float, float] | None = Field(None, description="Uniform between the two numbers.")
+    log_range: tuple[float, float] | None = Field(None, description="Log-uniform between two positive numbers (learning rates).")
+    int_range: tuple[int, int] | None = Field(None, description="A whole number between the two, both included.")
+    choice: list[Any] | None = Field(None, min_length=1, description="One of these values, each as likely.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> RandomParam:
+        given = [k for k in ("range", "log_range", "int_range", "choice") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of range, log_range, int_range, choice (got {', '.join(given) or 'none'})")
+        bounds = self.range or self.log_range or self.int_range
+        if bounds is not None and not bounds[0] < bounds[1]:
+            raise ValueError(f"{given[0]} needs [low, high] with low < high, got {list(bounds)}")
+        if self.log_range is not None and self.log_range[0] <= 0:
+            raise ValueError(f"log_range needs two positive numbers, got {list(self.log_range)}")
+        return self
+
+
+class RandomSweep(Strict):
+    samples: int = Field(ge=1, description="How many random draws.")
+    seed: int | None = Field(None, description="Seed of the draws; default: the spec's seed.")
+    params: dict[str, RandomParam] = Field(min_length=1, description="Dotted key → how to draw it, e.g. optimizer.lr: {log_range: [0.01, 10]}.")
+
+
+class SweepSpec(Strict):
+    """Trials of a sweep: every combination of ``grid``, times the paired rows of ``zip``, times ``random`` draws."""
+
+    grid: dict[str, list[Any]] = Field(default_factory=dict, description="Dotted key → values; every combination is a trial.")
+    zip: dict[str, list[Any]] = Field(default_factory=dict, description="Dotted key → values of one length; the i-th values go together.")
+    random: RandomSweep | None = Field(None, description="Random draws from ranges, log-ranges or choices.")
+    metric: str | None = Field(None, description="Metric that ranks the trials (best over epochs), e.g. validation_accuracy; default: the first of validation, test, training accuracy or cost.")
+    mode: Literal["auto", "max", "min"] = Field("auto", description="Whether a higher metric is better; auto asks the metric plugin.")
+    executor: PluginRef = Field(default_factory=lambda: PluginRef(name="local"), description="What runs the trials (local processes by default).")
+    workers: int | None = Field(None, ge=1, description="Trials at once; default: the number of CPU cores.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SweepSpec:
+        if not self.grid and not self.zip and self.random is None:
+            raise ValueError("a sweep needs grid, zip or random, e.g. grid: {optimizer.lr: [0.025, 0.25, 2.5]}")
+        for part in ("grid", "zip"):
+            for key, values in getattr(self, part).items():
+                if not values:
+                    raise ValueError(f"{part}.{key} has no values")
+        lengths = {k: len(v) for k, v in self.zip.items()}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"zip lists must have one length, got {', '.join(f'{k}: {n}' for k, n in lengths.items())}")
+        seen: dict[str, str] = {}
+        for part, keys in (("grid", self.grid), ("zip", self.zip), ("random", self.random.params if self.random else {})):
+            for key in keys:
+                if not key or key.startswith(".") or key.endswith(".") or ".." in key:
+                    raise ValueError(f"{part} key {key!r} is not a dotted spec key like optimizer.lr")
+                if key == "sweep" or key.startswith("sweep."):
+                    raise ValueError(f"{part} key {key!r}: a sweep cannot change the sweep section")
+                if key in seen:
+                    raise ValueError(f"{key!r} appears in both {seen[key]} and {part}; give each key in one place")
+                seen[key] = part
+        return self
+
+
 class Spec(Strict):
     """An experiment: data, network, cost, optimizer and how to train."""
 
@@ -86,7 +148,7 @@ class Spec(Strict):
     schedule: PluginRef | None = Field(None, description="Learning-rate schedule; constant η when absent.")
     callbacks: list[PluginRef] = Field(default_factory=list, description="Training callbacks (early stopping, checkpoints, …).")
     training: TrainingSpec = Field(default_factory=TrainingSpec)
-    sweep: dict[str, Any] | None = Field(None, description="Sweep definition, used by `deltaw sweep` (ignored by `deltaw run`).")
+    sweep: SweepSpec | None = Field(None, description="Sweep definition, used by `deltaw sweep` (ignored by `deltaw run`).")
 
     def plugin_refs(self) -> list[tuple[str, str, PluginRef]]:
         """Every plugin reference as ``(kind, location, ref)``."""
@@ -104,6 +166,8 @@ class Spec(Strict):
         if self.schedule is not None:
             refs.append(("schedule", "schedule", self.schedule))
         refs += [("callback", f"callbacks[{i}]", r) for i, r in enumerate(self.callbacks)]
+        if self.sweep is not None:
+            refs.append(("executor", "sweep.executor", self.sweep.executor))
         return refs
 
     def resolved(self) -> dict[str, Any]:
