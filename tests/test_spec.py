@@ -129,3 +129,8 @@ def test_bad_file_errors_name_the_file(tmp_path):
     listy.write_text("[1, 2]")
     with pytest.raises(SpecError, match="must be a mapping"):
         load_spec(listy)
+
+
+def test_two_weight_decays_at_once_are_an_error():
+    text = messages({**BASE, "optimizer": {"name": "adamw", "weight_decay": 0.01}, "training": {"weight_decay": 0.1}})
+    assert "training.weight_decay" in text and "adamw" in text and "Set one of them to 0" in text

@@ -84,6 +84,9 @@ class Cost(Plugin):
     ``gradient`` is ∂C_x/∂a for each row (not divided by the batch size).
     """
 
+    domain: ClassVar[str] = "real"
+    """Outputs the cost is defined for: ``"real"``, ``"unit"`` (each a in (0, 1)) or ``"simplex"`` (rows summing to 1)."""
+
     def value(self, a: Array, y: Array) -> float:
         """Mean over the rows of the per-sample cost C_x."""
         raise NotImplementedError

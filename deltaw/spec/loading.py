@@ -133,9 +133,21 @@ def validate_spec(data: dict[str, Any], source: str = "<spec>", registry: Regist
             problems += _pydantic_errors(exc, tuple(where.split(".")), kind_name, ref.name, model)
             continue
         ref._cls = entry.cls
+    problems += _conflicts(spec)
     if problems:
         raise SpecError(format_errors(source, problems))
     return spec
+
+
+def _conflicts(spec: Spec) -> list[str]:
+    """Combinations that validate one by one but contradict each other."""
+    own_decay = getattr(spec.optimizer._params, "weight_decay", 0.0)
+    if own_decay and spec.training.weight_decay:
+        return [
+            f"training.weight_decay: {spec.training.weight_decay} would decay the weights a second time: optimizer "
+            f"{spec.optimizer.name!r} has its own weight_decay ({own_decay}). Set one of them to 0."
+        ]
+    return []
 
 
 _STRICT: dict[type, type[BaseModel]] = {}
