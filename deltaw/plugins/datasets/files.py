@@ -337,6 +337,8 @@ class Csv(deltaw.Dataset):
             text = path.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError as exc:
             raise DataError(f"{path} is not UTF-8 text ({exc}); save it as UTF-8 CSV.") from None
+        except OSError as exc:
+            raise DataError(f"{path} cannot be read ({exc.strerror or exc}). Check its permissions.") from None
         try:
             rows = [r for r in csv.reader(io.StringIO(text), delimiter=p.delimiter) if any(c.strip() for c in r)]
         except csv.Error as exc:
@@ -420,6 +422,8 @@ class Csv(deltaw.Dataset):
                 raise DataError(f"{path}, row {row}, column {names[targets[0]]!r}: an empty target cell; every row needs a class name.")
         else:
             y = numbers(targets, "Target")
+            if not np.isfinite(y).all():
+                raise DataError(f"{path}: the target column(s) {_listing([names[i] for i in targets])} contain NaN or infinite values; clean them before training.")
             if p.one_hot is None:
                 y = y.reshape(len(y), -1)  # numbers stay numbers unless one_hot: true
         info = {"columns": [names[i] for i in features], "targets": [names[i] for i in targets]}

@@ -59,9 +59,9 @@ def candidates(path: str | None) -> list[tuple[Path, str]]:
     if os.environ.get(MNIST_DIR_ENV):
         found.append((Path(os.environ[MNIST_DIR_ENV]).expanduser(), f"environment variable {MNIST_DIR_ENV}"))
     if os.environ.get(DATA_DIR_ENV):
-        found.append((data_dir() / "mnist", f"$DELTAW_DATA_DIR/mnist (environment variable {DATA_DIR_ENV})"))
+        found.append((data_dir() / "mnist", f"environment variable {DATA_DIR_ENV}, plus /mnist"))
     else:
-        found.append((data_dir() / "mnist", f"the default data folder {DEFAULT_DATA_DIR}/mnist ({DATA_DIR_ENV} is not set)"))
+        found.append((data_dir() / "mnist", f"the default data folder; {DATA_DIR_ENV} is not set"))
     return found
 
 
@@ -94,7 +94,10 @@ def locate(path: str | None) -> dict[str, Path]:
 
 def read_idx(path: Path, ndim: int) -> np.ndarray:
     """An IDX file of unsigned bytes with ``ndim`` dimensions (gzip or raw) as a read-only uint8 array."""
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path} cannot be read ({exc.strerror or exc}). Check its permissions.") from None
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)

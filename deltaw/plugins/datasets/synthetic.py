@@ -85,10 +85,10 @@ class Spirals(Synthetic):
     """Interleaved spiral arms, one per class: the classic set a linear model cannot separate.
 
     Yields 2-D points in about [-1, 1]² and one-hot targets (``classes``
-    columns). Arm k starts at radius 0.1 and angle 2πk/classes and winds
-    outwards ``turns`` times to radius 1 (the centre, where every arm meets, is
-    left out); points are spread uniformly along the arm, and gaussian ``noise`` (standard deviation, in units of the outer
-    radius) is added to each coordinate.
+    columns). The point of arm k at radius r (uniform in [0.1, 1]: the centre,
+    where every arm meets, is left out) has the angle 2πk/classes + 2π·turns·r;
+    gaussian ``noise`` (standard deviation, in units of the outer radius) is
+    then added to each coordinate.
     Parameters: ``classes`` 3, ``samples`` 1500 (total), ``turns`` 0.75,
     ``noise`` 0.05, ``validation`` 0.1, ``test`` 0.2 (fractions below 1, or
     counts).
