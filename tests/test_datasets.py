@@ -436,6 +436,15 @@ def test_npz_split_keys_and_custom_names(tmp_path):
         Npz(path=str(tmp_path / "k.npz"), x_key="inputs", y_key="targets", test=0.2).load(RNG(0), np.float32)
 
 
+def test_npz_validation_keys(tmp_path):
+    np.savez(tmp_path / "v.npz", x_train=np.ones((8, 2)), y_train=np.arange(8) % 2, x_validation=np.zeros((3, 2)), y_validation=np.array([0, 1, 2]))
+    data = Npz(path=str(tmp_path / "v.npz")).load(RNG(0), np.float64)
+    assert len(data.validation) == 3 and data.test is None and data.train.y.shape == (8, 3)
+    np.savez(tmp_path / "w.npz", x_train=np.ones((8, 2)), y_train=np.arange(8) % 2, x_test=np.zeros((3, 2)))
+    with pytest.raises(DataError, match="has 'x_test' but no 'y_test'"):
+        Npz(path=str(tmp_path / "w.npz")).load(RNG(0), np.float64)
+
+
 def test_npz_regression_targets_and_one_hot_switch(tmp_path):
     np.savez(tmp_path / "r.npz", x=np.ones((10, 2)), y=np.linspace(0, 1, 10))
     data = Npz(path=str(tmp_path / "r.npz")).load(RNG(0), np.float64)
@@ -554,6 +563,9 @@ def test_csv_errors_name_the_file_and_the_columns(tmp_path):
         Csv(path=str(tmp_path / "e.csv")).load(RNG(0), np.float64)
     with pytest.raises(DataError, match="does not exist"):
         Csv(path=str(tmp_path / "nope.csv")).load(RNG(0), np.float64)
+    (tmp_path / "nan.csv").write_text("a,b\n1,0\n2,nan\n")
+    with pytest.raises(DataError, match="'b' contain NaN"):
+        Csv(path=str(tmp_path / "nan.csv")).load(RNG(0), np.float64)
     path.write_text(IRIS)
     with pytest.raises(DataError, match="both a target and a feature"):
         Csv(path=str(path), features=["species", "sepal_width"]).load(RNG(0), np.float64)
