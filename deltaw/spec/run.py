@@ -1,12 +1,17 @@
-"""Running an experiment into its own run folder.
+"""Running an experiment into its own run folder, and resuming it.
 
 A run folder holds: ``spec<ext>`` (the file as written), ``overrides.json``,
 ``resolved.yaml`` (every default filled in), ``environment.json`` (Python,
-numpy, BLAS, deltaw and every plugin used), ``metrics.jsonl`` and
+numpy, BLAS, deltaw and every plugin's version), ``metrics.jsonl`` and
 ``metrics.csv`` (one row per epoch), ``checkpoint.npz`` (the last complete
-epoch: weights, optimizer state, counters, RNG and schedule state),
-``weights.npz`` (the final weights) and ``run.json`` (status and summary).
-Every file is written atomically; an interrupted run keeps its last checkpoint.
+epoch: weights, optimizer state, counters, RNG, schedule and callback state),
+``weights.npz`` (the final weights), ``run.json`` (status and summary) and,
+when matplotlib is installed, ``curves.png`` (and ``regions.png`` for 2-D
+data). Every file is written atomically; an interrupted run keeps its last
+checkpoint, and :func:`resume_run` continues it exactly where it stopped.
+
+Callbacks find the folder as ``trainer.run_dir`` and save a full checkpoint
+with ``trainer.save_checkpoint(path)``; both are set here before training.
 """
 
 from __future__ import annotations
@@ -14,12 +19,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
+import os
 import platform
+import shlex
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +37,22 @@ import yaml
 
 from deltaw.core.base import Callback
 from deltaw.core.training import NonFiniteError, Trainer
-from deltaw.errors import TrainingError
+from deltaw.errors import DeltawError, SpecError, TrainingError
 from deltaw.registry import Registry, get_registry
 from deltaw.spec.build import Experiment, build
-from deltaw.spec.files import save_arrays, save_checkpoint, write_json, write_text
-from deltaw.spec.loading import load_spec
-from deltaw.spec.models import Spec
+from deltaw.spec.checkpoint import load_run_checkpoint, save_run_checkpoint
+from deltaw.spec.files import save_arrays, write_json, write_text
+from deltaw.spec.loading import SUFFIXES, load_spec, parse_override
+
+RESUMABLE = ("interrupted", "running", "failed")
 
 
 @dataclass
 class RunResult:
+    """How a run ended: ``status`` is completed, stopped (a callback or schedule) or interrupted (Ctrl-C)."""
+
     folder: Path
-    status: str  # completed | interrupted | stopped
+    status: str
     history: list[dict[str, float]]
     wall_time: float
     message: str = ""
@@ -60,22 +73,49 @@ def new_run_folder(parent: Path, name: str) -> Path:
 
 
 def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip("-") or "run"
+    return "".join(c if c.isalnum() or c in "-_.=" else "-" for c in name).strip("-") or "run"
 
 
-def environment(exp: Experiment) -> dict[str, Any]:
+def resume_command(folder: Path) -> str:
+    return f"deltaw run --resume {shlex.quote(str(folder))}"
+
+
+# -- environment -------------------------------------------------------------------------
+def environment(exp: Experiment, registry: Registry | None = None) -> dict[str, Any]:
     """Versions of everything that shaped the numbers."""
     import deltaw
 
-    return {
+    env: dict[str, Any] = {
         "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
         "platform": platform.platform(),
         "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
         "numpy": np.__version__,
         "blas": blas_info(),
         "deltaw": deltaw.__version__,
-        "plugins": exp.plugins_used,
+        "libraries": {name: _version(name) for name in ("pydantic", "pluggy", "typer", "rich", "PyYAML", "matplotlib")},
+        "plugins_used": exp.plugins_used,
+        "command": sys.argv[:],
+        "started": _now(),
     }
+    if registry is not None:
+        env["plugins"] = {
+            p.name: {"distribution": p.distribution, "version": p.version, "status": p.status}
+            for p in registry.plugins.values()
+        }
+    return env
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def blas_info() -> dict[str, Any]:
@@ -94,18 +134,36 @@ def blas_info() -> dict[str, Any]:
     return info
 
 
+# -- what runs alongside training ---------------------------------------------------------
 class RunWriter(Callback):
-    """Writes metrics and the checkpoint of every completed epoch into the run folder."""
+    """Writes metrics and the checkpoint of every completed epoch into the run folder.
 
-    def __init__(self, folder: Path) -> None:
+    ``stateful`` are the spec's callbacks whose state goes into the checkpoint.
+    """
+
+    def __init__(self, folder: Path, stateful: Sequence[Callback] = ()) -> None:
         super().__init__()
         self.folder = folder
+        self.stateful = list(stateful)
+        self.saved_epoch: int | None = None
+
+    def on_run_start(self, trainer: Trainer) -> None:
+        # rewrite from the (possibly resumed) history, so a resumed run has no duplicate rows
+        write_text(self.folder / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in trainer.history))
+        write_metrics_csv(self.folder / "metrics.csv", trainer.history)
+        if (self.folder / "checkpoint.npz").exists():
+            self.saved_epoch = trainer.epoch
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, metrics: dict[str, float]) -> None:
         with open(self.folder / "metrics.jsonl", "a", encoding="utf-8") as f:
             f.write(json.dumps(metrics) + "\n")
         write_metrics_csv(self.folder / "metrics.csv", trainer.history)
-        save_checkpoint(self.folder / "checkpoint.npz", trainer.state_dict())
+        save_run_checkpoint(self.folder / "checkpoint.npz", trainer.state_dict(), callback_states(self.stateful))
+        self.saved_epoch = epoch
+
+
+def callback_states(callbacks: Sequence[Callback]) -> list[dict[str, Any] | None]:
+    return [cb.state_dict() if callable(getattr(cb, "state_dict", None)) else None for cb in callbacks]
 
 
 def write_metrics_csv(path: Path, history: list[dict[str, float]]) -> None:
@@ -113,10 +171,10 @@ def write_metrics_csv(path: Path, history: list[dict[str, float]]) -> None:
     for row in history:
         keys += [k for k in row if k not in keys]
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=keys)
+    writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
     writer.writeheader()
     writer.writerows(history)
-    write_text(path, buf.getvalue())
+    write_text(path, buf.getvalue() if keys else "")
 
 
 class HookCallbacks(Callback):
@@ -153,67 +211,276 @@ def hook_callbacks(registry: Registry) -> list[Callback]:
     return [cls(registry)]
 
 
+# -- running -----------------------------------------------------------------------------
 def run_spec(
     spec_path: str | Path,
     overrides: Sequence[str] = (),
     out: str | Path = "runs",
     callbacks: Sequence[Callback] = (),
     registry: Registry | None = None,
+    *,
+    folder: Path | None = None,
+    plots: bool = True,
 ) -> RunResult:
-    """Validate, build and train the spec at ``spec_path`` into a new run folder under ``out``."""
+    """Validate, build and train the spec at ``spec_path`` into a new run folder under ``out``.
+
+    ``folder`` (an existing, empty folder) is used instead of a new one under
+    ``out``; sweeps use it for their trials. ``plots`` writes the learning
+    curves when matplotlib is installed.
+    """
     registry = registry or get_registry()
     spec_path = Path(spec_path)
-    spec, raw = load_spec(spec_path, list(overrides), registry=registry)
+    spec, _ = load_spec(spec_path, list(overrides), registry=registry)
     exp = build(spec, registry=registry, source=str(spec_path))
-    folder = new_run_folder(Path(out), spec.name)
+    folder = folder if folder is not None else new_run_folder(Path(out), spec.name)
     write_text(folder / f"spec{spec_path.suffix.lower()}", spec_path.read_text(encoding="utf-8"))
     write_json(folder / "overrides.json", list(overrides))
     write_text(folder / "resolved.yaml", yaml.safe_dump(spec.resolved(), sort_keys=False))
-    write_json(folder / "environment.json", environment(exp))
-    return train_experiment(exp, folder, callbacks, registry)
+    write_json(folder / "environment.json", environment(exp, registry))
+    return train_experiment(exp, folder, callbacks, registry, plots=plots, source=str(spec_path))
 
 
-def train_experiment(exp: Experiment, folder: Path, callbacks: Sequence[Callback], registry: Registry) -> RunResult:
+def run_spec_file(folder: Path) -> Path:
+    """The spec as written inside a run folder (``spec.yaml``, ``spec.toml`` or ``spec.json``)."""
+    for suffix in SUFFIXES:
+        path = folder / f"spec{suffix}"
+        if path.exists():
+            return path
+    raise DeltawError(
+        f"{folder} is not a deltaw run folder: it has no spec.yaml/spec.toml/spec.json. "
+        f"Give the folder that `deltaw run` printed (it holds run.json, metrics.csv, checkpoint.npz)."
+    )
+
+
+def read_run_info(folder: Path) -> dict[str, Any]:
+    """``run.json`` of a run folder ({} when the run never got as far as writing it)."""
+    try:
+        return json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DeltawError(f"{folder / 'run.json'} cannot be read ({exc}).") from None
+
+
+def run_overrides(folder: Path) -> list[str]:
+    try:
+        data = json.loads((folder / "overrides.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DeltawError(f"{folder / 'overrides.json'} cannot be read ({exc}).") from None
+    return [str(o) for o in data]
+
+
+def resume_run(
+    folder: str | Path,
+    overrides: Sequence[str] = (),
+    callbacks: Sequence[Callback] = (),
+    registry: Registry | None = None,
+    *,
+    plots: bool = True,
+) -> RunResult:
+    """Continue the run in ``folder`` from its last checkpoint, in the same folder.
+
+    The result is bit for bit what an uninterrupted run would have given.
+    ``overrides`` may only change ``training.epochs`` (to train a finished
+    run for longer); anything else needs a new run.
+    """
+    registry = registry or get_registry()
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DeltawError(f"--resume {folder}: no such folder. Give a run folder printed by `deltaw run`.")
+    spec_path = run_spec_file(folder)
+    info = read_run_info(folder)
+    for text in overrides:
+        key, _ = parse_override(text)
+        if key != "training.epochs":
+            raise SpecError(
+                f"--resume {folder}: --set {text!r} would change the experiment; when resuming only training.epochs "
+                f"may change (to train for longer). Start a new run to change {key}."
+            )
+    previous = run_overrides(folder)
+    spec, _ = load_spec(spec_path, previous + list(overrides), registry=registry)
+    status, done = info.get("status", "running"), int(info.get("epochs", 0))
+    if status == "diverged":
+        raise TrainingError(
+            f"{folder}: this run diverged ({info.get('message', '')}); resuming would diverge again the same way. "
+            f"Start a new run with a smaller optimizer.lr."
+        )
+    if status == "stopped":
+        raise TrainingError(f"{folder}: this run was stopped ({info.get('message', 'by a callback')}); there is nothing to resume.")
+    if status == "completed" and spec.training.epochs <= done:
+        raise TrainingError(
+            f"{folder}: this run already completed its {done} epochs. To train it for longer: "
+            f"deltaw run --resume {shlex.quote(str(folder))} --set training.epochs={done + 10}"
+        )
+    exp = build(spec, registry=registry, source=str(spec_path))
+    ckpt = folder / "checkpoint.npz"
+    state = load_run_checkpoint(ckpt) if ckpt.exists() else None
+    if overrides:
+        write_json(folder / "overrides.json", previous + list(overrides))
+        write_text(folder / "resolved.yaml", yaml.safe_dump(spec.resolved(), sort_keys=False))
+    resumes = list(info.get("resumed", [])) + [{"at": _now(), "from_epoch": state[0]["epoch"] if state else 0}]
+    return train_experiment(
+        exp, folder, callbacks, registry, resume=state, plots=plots, source=str(spec_path),
+        wall_before=float(info.get("wall_time", 0.0)), extra={"resumed": resumes},
+    )
+
+
+def train_experiment(
+    exp: Experiment,
+    folder: Path,
+    callbacks: Sequence[Callback],
+    registry: Registry,
+    *,
+    resume: tuple[dict[str, Any], list[dict[str, Any] | None] | None] | None = None,
+    plots: bool = True,
+    source: str = "the spec",
+    wall_before: float = 0.0,
+    extra: dict[str, Any] | None = None,
+) -> RunResult:
     """Train ``exp`` writing into ``folder``; on Ctrl-C or a non-finite cost, keep the last checkpoint."""
     assert exp.data is not None
-    trainer = exp.trainer([RunWriter(folder), *hook_callbacks(registry), *callbacks])
+    check_monitors(exp, source)
+    writer = RunWriter(folder, exp.callbacks)
+    trainer = exp.trainer([writer, *hook_callbacks(registry), *callbacks])
+    prepare(trainer, exp, folder)
+    if resume is not None:
+        restore(trainer, exp, resume, folder)
+    extra = dict(extra or {}, train_size=len(exp.data.train), epochs_planned=exp.spec.training.epochs)
     started = time.perf_counter()
+
+    def wall() -> float:
+        return wall_before + time.perf_counter() - started
+
+    write_info(folder, trainer, exp, "running", wall_before, "", extra)
     status, message = "completed", ""
     try:
         with blas_threads(exp.spec.training.threads):
             trainer.fit(exp.data)
         if trainer.stop:
-            status, message = "stopped", trainer.stop_reason or ""
+            status, message = "stopped", stop_reason(trainer)
     except KeyboardInterrupt:
         status = "interrupted"
-        message = f"Interrupted during epoch {trainer.epoch + 1}; kept the checkpoint of epoch {trainer.epoch}."
+        saved = writer.saved_epoch
+        where = f"during epoch {trainer.epoch + 1}"
+        if saved and saved > trainer.epoch:  # Ctrl-C after the epoch's checkpoint was written: keep that epoch
+            restore(trainer, exp, load_run_checkpoint(folder / "checkpoint.npz"), folder)
+            where = f"at the end of epoch {saved}"
+        kept = f"kept the checkpoint of epoch {saved}" if saved else "no epoch had finished, so there is no checkpoint yet"
+        message = f"Interrupted {where}; {kept}. Resume with: {resume_command(folder)}"
     except NonFiniteError as exc:
-        finish(folder, trainer, exp.spec, "diverged", time.perf_counter() - started, str(exc))
+        finish(folder, trainer, exp, "diverged", wall(), str(exc), extra)
         lr = exp.optimizer.params.lr
+        good = f"The last good checkpoint (epoch {exc.epoch - 1}) is in {folder}." if exc.epoch > 1 else f"The run folder is {folder}."
         raise TrainingError(
-            f"Training diverged: {exc} (learning rate {lr:g}). The last good checkpoint (epoch {exc.epoch - 1}) is in {folder}. "
-            f"The learning rate is most likely too large: try optimizer.lr={lr / 10:g}, "
+            f"Training diverged: {exc} (learning rate {lr:g}). {good} "
+            f"The learning rate is most likely too large: try --set optimizer.lr={lr / 10:g}, "
             f"or clip gradients (training.clip.norm)."
         ) from None
-    wall = time.perf_counter() - started
-    finish(folder, trainer, exp.spec, status, wall, message)
-    return RunResult(folder, status, trainer.history, wall, message)
+    except BaseException as exc:
+        finish(folder, trainer, exp, "failed", wall(), f"{type(exc).__name__}: {exc}", extra)
+        raise
+    finish(folder, trainer, exp, status, wall(), message, extra)
+    if plots:
+        write_plots(folder, trainer, exp)
+    return RunResult(folder, status, trainer.history, wall(), message)
 
 
-def finish(folder: Path, trainer: Trainer, spec: Spec, status: str, wall: float, message: str) -> None:
-    """Write the final weights and ``run.json``."""
-    net = trainer.network
-    arrays = {f"w{i}": w for i, w in enumerate(net.weights)} | {f"b{i}": b for i, b in enumerate(net.biases)}
-    save_arrays(folder / "weights.npz", arrays)
-    write_json(folder / "run.json", {
-        "name": spec.name,
+def prepare(trainer: Trainer, exp: Experiment, folder: Path) -> None:
+    """What the built-in plugins expect of a run: its folder, a checkpoint writer, the schedule's horizon."""
+    assert exp.data is not None
+    trainer.run_dir = folder  # type: ignore[attr-defined]
+    stateful = exp.callbacks
+
+    def save_checkpoint(path: str | Path) -> None:
+        save_run_checkpoint(Path(path), trainer.state_dict(), callback_states(stateful))
+
+    trainer.save_checkpoint = save_checkpoint  # type: ignore[attr-defined]
+    configure = getattr(exp.schedule, "configure", None)
+    if callable(configure):
+        configure(trainer.epochs, math.ceil(len(exp.data.train) / trainer.batch_size))
+
+
+def restore(trainer: Trainer, exp: Experiment, resume: tuple[dict[str, Any], Any], folder: Path) -> None:
+    """Load a checkpoint into the trainer and the spec's callbacks."""
+    state, cb_states = resume
+    shapes = [w.shape for w in trainer.network.weights]
+    if [tuple(w.shape) for w in state["weights"]] != shapes:
+        raise TrainingError(
+            f"{folder / 'checkpoint.npz'} holds weights of shapes {[tuple(w.shape) for w in state['weights']]}, "
+            f"but the run's spec builds {shapes}; the folder's spec and checkpoint do not belong together."
+        )
+    trainer.load_state_dict(state)
+    for cb, cb_state in zip(exp.callbacks, cb_states or []):
+        if cb_state is not None and callable(getattr(cb, "load_state_dict", None)):
+            cb.load_state_dict(cb_state)
+
+
+def stop_reason(trainer: Trainer) -> str:
+    reason = trainer.stop_reason or ""
+    if reason == "the schedule asked to stop" and getattr(trainer.schedule, "stop_reason", None):
+        reason = trainer.schedule.stop_reason  # type: ignore[union-attr]
+    return reason
+
+
+def check_monitors(exp: Experiment, source: str) -> None:
+    """Every ``monitor`` of the schedule and callbacks names a metric this run records; bind auto modes."""
+    from deltaw.plugins.callbacks import Monitor
+
+    assert exp.data is not None
+    splits = [name for name, _ in exp.data.items() if name in exp.spec.training.evaluate]
+    recorded = [f"{s}_{m}" for s in splits for m in exp.metrics]
+    watchers: list[tuple[str, Any]] = [("schedule", exp.schedule)] + [(f"callbacks[{i}]", c) for i, c in enumerate(exp.callbacks)]
+    for where, obj in watchers:
+        monitor = getattr(obj, "monitor", None)
+        if not isinstance(monitor, Monitor):
+            continue
+        if monitor.key not in recorded:
+            raise SpecError(
+                f"{source}: {where}.monitor is {monitor.key!r}, but this run records only: {', '.join(recorded) or 'no metrics'} "
+                f"(training.evaluate × metrics, for the splits the data set has). Pick one of those."
+            )
+        metric = exp.metrics[monitor.key.split("_", 1)[1]]
+        monitor.bind(bool(getattr(metric, "higher_is_better", True)))
+
+
+def write_info(folder: Path, trainer: Trainer, exp: Experiment, status: str, wall: float, message: str, extra: dict[str, Any]) -> None:
+    info = {
+        "name": exp.spec.name,
         "status": status,
         "message": message,
         "epochs": trainer.epoch,
         "steps": trainer.step,
         "wall_time": wall,
+        "updated": _now(),
         "final": trainer.history[-1] if trainer.history else {},
-    })
+        **extra,
+    }
+    if status in RESUMABLE:
+        info["resume"] = resume_command(folder)
+    write_json(folder / "run.json", info)
+
+
+def finish(folder: Path, trainer: Trainer, exp: Experiment, status: str, wall: float, message: str, extra: dict[str, Any]) -> None:
+    """Write the final weights and ``run.json``."""
+    net = trainer.network
+    arrays = {f"w{i}": w for i, w in enumerate(net.weights)} | {f"b{i}": b for i, b in enumerate(net.biases)}
+    save_arrays(folder / "weights.npz", arrays)
+    write_info(folder, trainer, exp, status, wall, message, extra)
+
+
+def write_plots(folder: Path, trainer: Trainer, exp: Experiment) -> None:
+    """``curves.png`` (and ``regions.png`` for 2-D inputs) when matplotlib is installed."""
+    from deltaw.plots import have_matplotlib
+
+    if not have_matplotlib() or not trainer.history:
+        return
+    from deltaw.plots.curves import decision_regions, learning_curves
+
+    learning_curves([trainer.history], [exp.spec.name], folder / "curves.png", title=exp.spec.name)
+    if exp.data is not None and exp.network.sizes[0] == 2:
+        decision_regions(trainer.network, exp.data, folder / "regions.png", title=exp.spec.name)
 
 
 class blas_threads:
