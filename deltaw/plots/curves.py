@@ -72,8 +72,8 @@ def learning_curves(
         ax.xaxis.get_major_locator().set_params(integer=True)
     handles = [Line2D([], [], color=colours[i % len(colours)], linewidth=2, label=label) for i, label in enumerate(labels)]
     handles += [Line2D([], [], color="0.3", linestyle=STYLES[s], label=s) for s in SPLITS if s in splits_seen]
-    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), frameon=False, fontsize=9)
-    rows = math.ceil(len(handles) / 4)
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), frameon=False, fontsize=9)
+    rows = math.ceil(len(handles) / 6)
     if title:
         fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.06 * rows, 1, 1))

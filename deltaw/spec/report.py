@@ -1,0 +1,297 @@
+"""Reading run folders back: the table of ``deltaw report`` and the labels of ``deltaw plot``.
+
+A report lists runs with their status, epochs, wall time, the best and final
+value of a ranking metric, the final value of every metric, and the spec keys
+in which the runs differ (from each folder's ``resolved.yaml``). Paths may
+be run folders, sweep folders (their trials, in order) or folders of runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from deltaw.errors import DeltawError
+
+PREFERRED = ("validation_accuracy", "test_accuracy", "training_accuracy", "validation_cost", "test_cost", "training_cost")
+NOT_METRICS = ("epoch", "lr", "train_time", "eval_time")
+
+
+@dataclass
+class RunRecord:
+    """One run folder as written by ``deltaw run``."""
+
+    folder: Path
+    info: dict[str, Any]
+    resolved: dict[str, Any]
+    history: list[dict[str, float]]
+    overrides: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+    @property
+    def status(self) -> str:
+        return str(self.info.get("status", "unknown"))
+
+    @property
+    def epochs(self) -> int:
+        return int(self.info.get("epochs", len(self.history)))
+
+    @property
+    def wall_time(self) -> float:
+        return float(self.info.get("wall_time", 0.0))
+
+
+def is_run(path: Path) -> bool:
+    return (path / "run.json").is_file() or (path / "resolved.yaml").is_file()
+
+
+def is_sweep(path: Path) -> bool:
+    return (path / "sweep.json").is_file()
+
+
+def load_run(folder: Path) -> RunRecord:
+    """Read a run folder (a missing file reads as empty: a run that failed early still shows up)."""
+    folder = Path(folder)
+    info = _read_json(folder / "run.json", {})
+    resolved = _read_yaml(folder / "resolved.yaml")
+    overrides = _read_json(folder / "overrides.json", [])
+    history: list[dict[str, float]] = []
+    path = folder / "metrics.jsonl"
+    if path.exists():
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if line.strip():
+                try:
+                    history.append(json.loads(line))
+                except json.JSONDecodeError:
+                    raise DeltawError(f"{path}, line {n}: not valid JSON; the file is damaged.") from None
+    return RunRecord(folder, info, resolved, history, overrides)
+
+
+def sweep_trials(folder: Path) -> list[dict[str, Any]]:
+    """The trials recorded in a sweep folder's ``sweep.json``."""
+    return list(_read_json(Path(folder) / "sweep.json", {}).get("trials", []))
+
+
+def collect_runs(paths: Sequence[str | Path]) -> list[RunRecord]:
+    """Every run under ``paths``: run folders, sweep folders (their trials) and folders of runs."""
+    runs: list[RunRecord] = []
+    for p in paths:
+        path = Path(p)
+        if not path.exists():
+            raise DeltawError(f"{path}: no such folder. Give run folders, sweep folders or a folder of runs (e.g. runs/).")
+        if is_run(path):
+            runs.append(load_run(path))
+        elif is_sweep(path):
+            for trial in sweep_trials(path):
+                sub = path / trial["folder"]
+                record = load_run(sub) if sub.exists() else RunRecord(sub, {}, {}, [])
+                if trial.get("error") and not record.info:
+                    record.info = {"status": trial.get("status", "failed"), "message": trial["error"]}
+                runs.append(record)
+        elif path.is_dir() and (subs := sorted(d for d in path.iterdir() if d.is_dir() and (is_run(d) or is_sweep(d)))):
+            runs += collect_runs(subs)
+        else:
+            raise DeltawError(
+                f"{path} is not a run folder (no run.json), a sweep folder (no sweep.json), or a folder that holds them."
+            )
+    return runs
+
+
+# -- comparing ---------------------------------------------------------------------------
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"optimizer": {"lr": 1}}`` → ``{"optimizer.lr": 1}``; lists of mappings are indexed, other lists kept whole."""
+    out: dict[str, Any] = {}
+    if isinstance(data, dict):
+        for k, v in data.items():
+            out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+    elif isinstance(data, list) and any(isinstance(v, dict) for v in data):
+        for i, v in enumerate(data):
+            out.update(flatten(v, f"{prefix}[{i}]"))
+        if not data:
+            out[prefix] = []
+    else:
+        out[prefix] = data
+    return out
+
+
+def differing_keys(runs: Sequence[RunRecord]) -> list[str]:
+    """Spec keys whose resolved values are not the same in every run (the sweep section left out)."""
+    if len(runs) < 2:
+        return []
+    flats = [flatten(r.resolved) for r in runs if r.resolved]
+    keys: list[str] = []
+    for flat in flats:
+        keys += [k for k in flat if k not in keys]
+    keys = [k for k in keys if not k.startswith("sweep.")]
+    return [k for k in keys if len({json.dumps(f.get(k, "<unset>"), sort_keys=True, default=str) for f in flats}) > 1]
+
+
+def short_keys(keys: Sequence[str]) -> dict[str, str]:
+    """The shortest unambiguous tail of each dotted key (``optimizer.lr`` → ``lr``)."""
+    out = {}
+    for key in keys:
+        parts = key.split(".")
+        for n in range(1, len(parts) + 1):
+            tail = ".".join(parts[-n:])
+            if sum(1 for k in keys if k == tail or k.endswith("." + tail)) == 1:
+                out[key] = tail
+                break
+        else:
+            out[key] = key
+    return out
+
+
+def labels(runs: Sequence[RunRecord]) -> list[str]:
+    """A legend label per run: its differing keys (``lr=0.25, lmbda=5``), else its spec name or folder."""
+    keys = differing_keys(runs)
+    short = short_keys(keys)
+    out = []
+    for r in runs:
+        flat = flatten(r.resolved)
+        parts = [f"{short[k]}={fmt_value(flat.get(k))}" for k in keys if k != "name"]
+        out.append(", ".join(parts) if parts else str(r.resolved.get("name") or r.name))
+    if len(set(out)) < len(out):
+        out = [f"{label} ({r.name})" for label, r in zip(out, runs)]
+    return out
+
+
+def fmt_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def metrics_of(runs: Sequence[RunRecord]) -> list[str]:
+    keys: list[str] = []
+    for r in runs:
+        for row in r.history:
+            keys += [k for k in row if k not in NOT_METRICS and k not in keys]
+    return keys
+
+
+def choose_metric(runs: Sequence[RunRecord], metric: str | None = None) -> str | None:
+    """``metric`` if some run records it (else an error naming what they record), or the first of PREFERRED."""
+    recorded = metrics_of(runs)
+    if metric:
+        if recorded and metric not in recorded:
+            raise DeltawError(f"--metric {metric!r}: these runs record {', '.join(recorded)}.")
+        return metric
+    return next((m for m in PREFERRED if m in recorded), recorded[0] if recorded else None)
+
+
+def higher_is_better(metric: str, mode: str = "auto", registry: Any = None) -> bool:
+    """Direction of ``metric`` (``validation_cost``): the mode, else the metric plugin's, else a guess from its name."""
+    if mode in ("max", "min"):
+        return mode == "max"
+    from deltaw.plugins.callbacks import guess_higher_is_better
+
+    name = metric.split("_", 1)[-1]
+    if registry is not None:
+        try:
+            return bool(getattr(registry.entry("metric", name).cls, "higher_is_better", True))
+        except DeltawError:
+            pass
+    return guess_higher_is_better(metric)
+
+
+@dataclass
+class Report:
+    metric: str | None
+    higher: bool
+    keys: list[str]
+    rows: list[dict[str, Any]]
+    by: str = "best"
+
+
+def summarize(
+    runs: Sequence[RunRecord], metric: str | None = None, mode: str = "auto", registry: Any = None, by: str = "best"
+) -> Report:
+    """Rows sorted by the best (``by="best"``) or last (``"final"``) value of ``metric``; runs without it last."""
+    metric = choose_metric(runs, metric)
+    higher = higher_is_better(metric, mode, registry) if metric else True
+    keys = [k for k in differing_keys(runs) if k != "name"]
+    rows = []
+    for r in runs:
+        flat = flatten(r.resolved)
+        values = [(row[metric], int(row.get("epoch", i + 1))) for i, row in enumerate(r.history) if metric and metric in row and _finite(row[metric])]
+        best = (max if higher else min)(values, key=lambda v: v[0]) if values else None
+        final = r.history[-1] if r.history else {}
+        rows.append({
+            "run": r.name,
+            "folder": str(r.folder),
+            "status": r.status,
+            "epochs": r.epochs,
+            "wall_time": r.wall_time,
+            "keys": {k: flat.get(k) for k in keys},
+            "best": best[0] if best else None,
+            "best_epoch": best[1] if best else None,
+            "final": {k: v for k, v in final.items() if k not in NOT_METRICS},
+            "message": str(r.info.get("message", "")),
+        })
+    sign = -1 if higher else 1
+
+    def rank(row: dict[str, Any]) -> tuple[bool, float]:
+        value = row["best"] if by == "best" else row["final"].get(metric) if metric else None
+        ok = _finite(value)
+        return (not ok, sign * value if ok else 0.0)
+
+    rows.sort(key=rank)
+    return Report(metric, higher, keys, rows, by)
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and math.isfinite(v)
+
+
+def report_csv(report: Report) -> str:
+    """The report as CSV: one row per run, differing keys and final metrics as columns."""
+    finals: list[str] = []
+    for row in report.rows:
+        finals += [k for k in row["final"] if k not in finals]
+    m = report.metric or "metric"
+    header = ["run", "status", *report.keys, f"best_{m}", "best_epoch", *(f"final_{k}" for k in finals), "epochs", "wall_time", "folder", "message"]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    for row in report.rows:
+        w.writerow([
+            row["run"], row["status"], *(fmt_value(row["keys"][k]) for k in report.keys), _cell(row["best"]), _cell(row["best_epoch"]),
+            *(_cell(row["final"].get(k)) for k in finals), row["epochs"], f"{row['wall_time']:.3f}", row["folder"], row["message"],
+        ])
+    return buf.getvalue()
+
+
+def _cell(v: Any) -> str:
+    return "" if v is None else repr(v) if isinstance(v, float) else str(v)
+
+
+def _read_json(path: Path, default: Any) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return default
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DeltawError(f"{path} cannot be read ({exc}).") from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise DeltawError(f"{path} cannot be read ({exc}).") from None
+    return data if isinstance(data, dict) else {}
