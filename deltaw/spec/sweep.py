@@ -160,10 +160,12 @@ def run_sweep(
     disable: Sequence[str] = (),
     plots: bool = True,
     on_trial: Callable[[Trial, int], None] | None = None,
+    by: str = "best",
 ) -> SweepResult:
     """Run every trial of the spec's sweep; returns the trials and the summary, best first.
 
-    ``executor``/``workers``/``metric`` override the sweep section's. ``on_trial``
+    ``executor``/``workers``/``metric`` override the sweep section's; ``by`` ranks
+    by the best value over the epochs or the final one. ``on_trial``
     is called as each trial finishes (for progress display). Ctrl-C stops the
     sweep: finished trials are kept, running ones keep their checkpoints.
     """
@@ -211,7 +213,7 @@ def run_sweep(
     info["status"] = "interrupted" if interrupted else "finished"
     _write_sweep(folder, info, trials)
     runs = collect_runs([folder])
-    report = summarize(runs, metric, sweep.mode, registry)
+    report = summarize(runs, metric, sweep.mode, registry, by=by)
     write_text(folder / "sweep.csv", report_csv(report))
     if plots:
         from deltaw.plots import have_matplotlib

@@ -1,0 +1,139 @@
+"""Using a trained run: load its network and report its metrics on data it may never have seen.
+
+The input is a data-set spec (a YAML/TOML/JSON file holding a ``data:``
+section, or a data-set reference on its own such as ``{name: moons,
+samples: 500}``), an array file (``.npz`` or ``.csv``, read by the built-in
+``npz``/``csv`` data sets with their defaults), or nothing: the run's own
+data set. Metrics are the run's (its cost and metrics); the cost includes the
+run's regularization penalty, as during training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deltaw.core.base import DataSplits, EvalContext
+from deltaw.core.network import Network
+from deltaw.errors import DataError, DeltawError
+from deltaw.registry import Registry, get_registry
+from deltaw.spec.build import Experiment, build, check_data_fits, seeds
+from deltaw.spec.files import save_arrays
+from deltaw.spec.loading import SUFFIXES, load_spec, read_spec_file, validate_spec
+from deltaw.spec.run import read_run_info, run_overrides, run_spec_file
+
+
+@dataclass
+class Trained:
+    """A trained run: its experiment (data not loaded) with the trained weights in its network."""
+
+    folder: Path
+    exp: Experiment
+    raw: dict[str, Any]
+    train_size: int
+
+    @property
+    def network(self) -> Network:
+        return self.exp.network
+
+
+def load_trained(folder: str | Path, registry: Registry | None = None, weights: str | Path | None = None) -> Trained:
+    """The run in ``folder`` with the weights of ``weights.npz`` (or another file with w0, b0, … arrays)."""
+    registry = registry or get_registry()
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DeltawError(f"{folder}: no such run folder.")
+    spec_path = run_spec_file(folder)
+    spec, raw = load_spec(spec_path, run_overrides(folder), registry=registry)
+    exp = build(spec, load_data=False, registry=registry, source=str(spec_path))
+    path = Path(weights) if weights is not None else folder / "weights.npz"
+    if not path.exists():
+        hint = " The run has not finished an epoch yet." if weights is None else ""
+        raise DeltawError(f"{path}: no such weights file.{hint}")
+    load_weights(exp.network, path)
+    info = read_run_info(folder)
+    return Trained(folder, exp, raw, int(info.get("train_size", 0)))
+
+
+def load_weights(net: Network, path: Path) -> None:
+    """Copy ``w0, b0, w1, …`` from an ``.npz`` (weights.npz, checkpoint.npz or best.npz) into ``net``."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            for i in range(net.num_layers):
+                w, b = z[f"w{i}"], z[f"b{i}"]
+                if w.shape != net.weights[i].shape or b.shape != net.biases[i].shape:
+                    raise DataError(
+                        f"{path}: layer {i} has shapes {w.shape}, {b.shape}, but the run's network needs "
+                        f"{net.weights[i].shape}, {net.biases[i].shape}."
+                    )
+                net.weights[i][...] = w
+                net.biases[i][...] = b
+    except KeyError as exc:
+        raise DataError(f"{path} has no array {exc}; it is not a deltaw weights file (w0, b0, w1, …).") from None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path} cannot be read as weights ({exc}).") from None
+
+
+def input_data(trained: Trained, source: str | Path | None, registry: Registry | None = None) -> tuple[DataSplits, str]:
+    """The data to evaluate on, and a description of where it came from."""
+    registry = registry or get_registry()
+    raw = dict(trained.raw)
+    where = "the run's data set"
+    if source is not None:
+        path = Path(source)
+        suffix = path.suffix.lower()
+        if not path.exists():
+            raise DeltawError(f"{path}: no such file. Give a data-set spec (.yaml, .toml, .json) or an array file (.npz, .csv).")
+        if suffix in (".npz", ".csv"):
+            raw["data"] = {"name": suffix[1:], "path": str(path)}
+            where = str(path)
+        elif suffix in SUFFIXES:
+            mapping = read_spec_file(path)
+            ref = mapping.get("data", mapping)
+            if not (isinstance(ref, (dict, str)) and (isinstance(ref, str) or "name" in ref)):
+                raise DeltawError(
+                    f"{path}: expected a data-set spec: a `data:` section, or a mapping with `name` (e.g. name: moons)."
+                )
+            raw["data"] = ref
+            where = str(path)
+        else:
+            raise DeltawError(f"{path}: give a data-set spec (.yaml, .toml, .json) or an array file (.npz, .csv).")
+    raw.pop("sweep", None)
+    spec = validate_spec(raw, source=where, registry=registry)
+    data_rng, _, _ = seeds(spec.seed)
+    data = spec.data.build().load(data_rng, np.dtype(spec.dtype))
+    check_data_fits(data, spec.network.layers, spec.data.name, where)
+    return data, where
+
+
+def evaluate(trained: Trained, data: DataSplits) -> dict[str, dict[str, float]]:
+    """Every metric of the run on every split of ``data``: ``{split: {metric: value}}``."""
+    exp = trained.exp
+    penalty = sum(r.penalty(exp.network.weights, trained.train_size) for r in exp.regularizers) if trained.train_size else 0.0
+    context = EvalContext(exp.cost, float(penalty))
+    out: dict[str, dict[str, float]] = {}
+    for name, split in data.items():
+        with np.errstate(over="ignore", under="ignore"):
+            a = exp.network.feedforward(split.x)
+        out[name] = {m: float(metric.compute(a, split.y, context)) for m, metric in exp.metrics.items()}
+        out[name]["samples"] = len(split)
+    return out
+
+
+def save_predictions(trained: Trained, data: DataSplits, path: str | Path) -> Path:
+    """Outputs for every split in an ``.npz``: ``<split>_outputs`` (a), ``<split>_predicted`` (class) and ``<split>_targets``."""
+    path = Path(path)
+    arrays: dict[str, np.ndarray] = {}
+    for name, split in data.items():
+        with np.errstate(over="ignore", under="ignore"):
+            a = trained.network.feedforward(split.x)
+        arrays[f"{name}_outputs"] = a
+        arrays[f"{name}_predicted"] = (a[:, 0] > 0.5).astype(np.int64) if a.shape[1] == 1 else a.argmax(axis=1)
+        arrays[f"{name}_targets"] = split.y
+    if path.suffix.lower() != ".npz":
+        raise DeltawError(f"--output {path}: predictions are written as .npz; give a file name ending in .npz.")
+    save_arrays(path, arrays)
+    return path
