@@ -45,7 +45,7 @@ def test_run_writes_a_complete_run_folder(tmp_path):
     assert [r["epoch"] for r in rows] == [1, 2, 3]
     assert {"training_cost", "validation_accuracy", "test_accuracy"} <= set(rows[-1])
     env = json.loads((folder / "environment.json").read_text())
-    assert env["numpy"] == np.__version__ and env["plugins"]["optimizer:sgd"] == "built-in"
+    assert env["numpy"] == np.__version__ and env["plugins_used"]["optimizer:sgd"] == "built-in"
     with np.load(folder / "weights.npz") as w:
         assert w["w0"].shape == (2, 8) and w["b1"].shape == (3,)
     assert json.loads((folder / "run.json").read_text())["status"] == "completed"
