@@ -13,7 +13,7 @@ from deltaw.cli.app import SetOpt, SpecArg, _disabled, app, err, friendly_errors
 
 PathsArg = Annotated[list[Path], typer.Argument(help="Run folders, sweep folders, or folders of runs (e.g. runs/).", show_default=False)]
 MetricOpt = Annotated[Optional[str], typer.Option("--metric", "-m", help="Metric that ranks the runs, e.g. validation_cost; default: validation accuracy when recorded.")]  # noqa: UP045
-ByOpt = Annotated[str, typer.Option("--by", help="Rank by the best value over the epochs, or the final one.")]
+ByOpt = Annotated[str, typer.Option("--by", help="Rank by the final value of the metric, or the best over the epochs.")]
 
 
 def _check_by(by: str) -> str:
@@ -31,7 +31,7 @@ def sweep(
     workers: Annotated[Optional[int], typer.Option("--workers", "-w", min=1, help="Trials at once (default: sweep.workers, else the number of CPU cores).")] = None,  # noqa: UP045
     executor: Annotated[Optional[str], typer.Option("--executor", help="Executor plugin that runs the trials (default: sweep.executor, local processes).")] = None,  # noqa: UP045
     metric: MetricOpt = None,
-    by: ByOpt = "best",
+    by: ByOpt = "final",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate every trial and list them; run nothing.")] = False,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write learning curves (needs matplotlib).")] = True,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
@@ -83,7 +83,7 @@ def sweep(
 def report(
     paths: PathsArg,
     metric: MetricOpt = None,
-    by: ByOpt = "best",
+    by: ByOpt = "final",
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
     csv_path: Annotated[Optional[Path], typer.Option("--csv", help="Also write the report as CSV to this file.")] = None,  # noqa: UP045
 ) -> None:
@@ -205,7 +205,7 @@ def _print_report(rep: Any) -> None:
     direction = "higher" if rep.higher else "lower"
     table = Table(title=f"{len(rep.rows)} runs, ranked by the {rep.by} {metric} ({direction} is better)", title_justify="left")
     table.add_column("#", justify="right")
-    table.add_column("run", overflow="fold")
+    table.add_column("run", no_wrap=True)
     for k in rep.keys:
         table.add_column(short[k], overflow="fold")
     table.add_column("status")

@@ -95,7 +95,9 @@ def decision_regions(
     nets = [network] if isinstance(network, Network) else list(network)
     datas = [data] if isinstance(data, DataSplits) else list(data)
     titles = [title] * len(nets) if title is None or isinstance(title, str) else list(title)
-    fig, axes = plt.subplots(1, len(nets), figsize=(5.0 * len(nets), 4.8), squeeze=False)
+    spans = [np.ptp(np.concatenate([s.x for _, s in d.items()]), axis=0) for d in datas]
+    ratio = float(np.clip(max(s[1] / max(s[0], 1e-9) for s in spans), 0.45, 1.2))
+    fig, axes = plt.subplots(1, len(nets), figsize=(5.0 * len(nets), 1.0 + 4.2 * ratio), squeeze=False)
     cmap = plt.get_cmap("tab10")
     for ax, net, d, t in zip(axes[0], nets, datas, titles):
         if net.sizes[0] != 2:

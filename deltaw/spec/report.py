@@ -213,13 +213,13 @@ class Report:
     higher: bool
     keys: list[str]
     rows: list[dict[str, Any]]
-    by: str = "best"
+    by: str = "final"
 
 
 def summarize(
-    runs: Sequence[RunRecord], metric: str | None = None, mode: str = "auto", registry: Any = None, by: str = "best"
+    runs: Sequence[RunRecord], metric: str | None = None, mode: str = "auto", registry: Any = None, by: str = "final"
 ) -> Report:
-    """Rows sorted by the best (``by="best"``) or last (``"final"``) value of ``metric``; runs without it last."""
+    """Rows sorted by the last (``by="final"``) or best (``"best"``) value of ``metric``; runs without it last."""
     metric = choose_metric(runs, metric)
     higher = higher_is_better(metric, mode, registry) if metric else True
     keys = [k for k in differing_keys(runs) if k != "name"]

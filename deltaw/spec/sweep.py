@@ -160,12 +160,12 @@ def run_sweep(
     disable: Sequence[str] = (),
     plots: bool = True,
     on_trial: Callable[[Trial, int], None] | None = None,
-    by: str = "best",
+    by: str = "final",
 ) -> SweepResult:
     """Run every trial of the spec's sweep; returns the trials and the summary, best first.
 
     ``executor``/``workers``/``metric`` override the sweep section's; ``by`` ranks
-    by the best value over the epochs or the final one. ``on_trial``
+    by the final value of the metric (default) or the best over the epochs. ``on_trial``
     is called as each trial finishes (for progress display). Ctrl-C stops the
     sweep: finished trials are kept, running ones keep their checkpoints.
     """
