@@ -1,0 +1,178 @@
+"""``deltaw gradcheck`` and ``deltaw explain`` from the command line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+import deltaw
+from deltaw.cli import app
+from deltaw.plots import have_matplotlib
+from deltaw.registry import get_registry
+
+runner = CliRunner()
+
+SPEC = {
+    "name": "probe",
+    "seed": 3,
+    "data": {"name": "blobs", "samples": 60, "classes": 3},
+    "network": {"layers": [2, 5, 4, 3], "activation": "tanh", "output_activation": "softmax", "init": "glorot-uniform"},
+    "cost": "log-likelihood",
+}
+
+
+def spec_file(tmp_path, **network):
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump({**SPEC, "network": {**SPEC["network"], **network}}))
+    return path
+
+
+class BrokenTanh(deltaw.Activation):
+    """tanh whose derivative forgot to square: 1 − a instead of 1 − a²."""
+
+    def forward(self, z):
+        return np.tanh(z)
+
+    def derivative(self, z, a):
+        return 1.0 - a
+
+
+class BrokenPlugin:
+    @deltaw.hookimpl
+    def register_activations(self, register):
+        register("broken-tanh", BrokenTanh)
+
+
+def register_broken():
+    get_registry().register_plugin(BrokenPlugin(), "deltaw-broken")
+
+
+@pytest.mark.parametrize(("activation", "output", "cost"), [
+    ("sigmoid", "sigmoid", "quadratic"),
+    ("relu", "softmax", "log-likelihood"),
+    ("gelu", "sigmoid", "cross-entropy"),
+    ("leaky-relu", "identity", "mse"),
+    ("elu", "tanh", "huber"),
+])
+def test_gradcheck_passes_on_builtin_combinations(activation, output, cost):
+    result = runner.invoke(app, ["gradcheck", "--layers", "3,4,4,2", "--activation", activation,
+                                 "--output-activation", output, "--cost", cost])
+    assert result.exit_code == 0, result.output
+    assert "Passed." in result.stdout
+    assert "layer" in result.stdout and "max error" in result.stdout
+
+
+def test_gradcheck_of_a_spec_uses_rows_of_its_training_split(tmp_path):
+    result = runner.invoke(app, ["gradcheck", str(spec_file(tmp_path)), "--samples", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["passed"] is True and data["sizes"] == [2, 5, 4, 3] and len(data["rows"]) == 2
+    assert [(p["layer"], p["param"]) for p in data["params"]] == [(2, "w"), (2, "b"), (3, "w"), (3, "b"), (4, "w"), (4, "b")]
+    assert data["layers"] == ["tanh", "tanh", "softmax"] and data["cost"] == "log-likelihood"
+
+
+def test_gradcheck_of_a_float32_spec_still_checks_in_float64(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump({**SPEC, "dtype": "float32"}))
+    result = runner.invoke(app, ["gradcheck", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["dtype"] == "float32" and data["passed"]
+
+
+def test_gradcheck_names_the_layer_with_a_broken_plugin_derivative_and_exits_6(tmp_path):
+    register_broken()
+    path = spec_file(tmp_path, layers=[2, 5, 4, 3], activation="tanh")
+    text = path.read_text().replace("activation: tanh", "activation: broken-tanh")
+    path.write_text(text)
+    result = runner.invoke(app, ["gradcheck", str(path)])
+    assert result.exit_code == 6, result.output
+    assert "FAIL" in result.stdout  # the table still printed
+    message = " ".join(result.stderr.split())
+    assert "Gradient check failed" in message
+    assert "Layer 4 above it is right" in message
+    assert "layer 3's activation 'broken-tanh'" in message
+    assert "activation 'broken-tanh' (layer 3): backward(z, a, g) gives" in message
+
+
+def test_gradcheck_with_layers_and_a_broken_output_activation_blames_the_output_layer():
+    register_broken()
+    result = runner.invoke(app, ["gradcheck", "--layers", "2,3,2", "--output-activation", "broken-tanh", "--json"])
+    assert result.exit_code == 6
+    data = json.loads(result.stdout)
+    assert data["passed"] is False
+    assert "The output layer is wrong" in data["diagnosis"] and "'broken-tanh'" in data["diagnosis"]
+
+
+def test_a_looser_tolerance_lets_the_same_check_pass():
+    assert runner.invoke(app, ["gradcheck", "--layers", "2,3,2", "--tol", "1e-12"]).exit_code == 6
+    assert runner.invoke(app, ["gradcheck", "--layers", "2,3,2", "--tol", "1e-4"]).exit_code == 0
+
+
+def test_explain_json_has_the_three_views_and_the_costs():
+    result = runner.invoke(app, ["explain", "--layers", "2,3,3,2", "--weight", "3,1,2", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["weight"]["label"] == "w[3][1][2]" and data["weight"]["index"] == [1, 0]
+    assert [layer["layer"] for layer in data["change"]["layers"]] == [3, 4]
+    assert len(data["limit"]) == 6 and data["limit"][0]["dw"] == 0.1
+    assert data["paths"]["count"] == 2 and data["paths"]["listed"] is True
+    assert sorted(data["backprop"]["deltas"]) == ["2", "3", "4"]
+    values = data["compare"]["values"]
+    assert abs(values["path sum"] - values["backprop"]) <= 1e-12 * abs(values["backprop"])
+    assert abs(values["finite difference"] - values["backprop"]) <= 1e-7 * abs(values["backprop"])
+    assert data["costs"][0]["note"] == "this one" and data["costs"][0]["paths_one_weight"] == 6
+    assert data["activations"] == ["sigmoid", "sigmoid", "sigmoid"]
+
+
+def test_explain_prints_every_step_as_tables():
+    result = runner.invoke(app, ["explain", "--layers", "2,3,3,2", "--weight", "2,1,1"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for heading in ("1. Nudge the weight", "2. Sum over every path", "3. Backprop", "4. Side by side"):
+        assert heading in out
+    assert "All 6 paths" in out and "BP4: ∂C/∂w[2][1][1]" in out and "path sum" in out
+
+
+def test_explain_says_when_the_paths_exceed_the_cap_but_still_counts_them():
+    result = runner.invoke(app, ["explain", "--layers", "2,8,8,8,3", "--weight", "2,1,1", "--max-paths", "50"])
+    assert result.exit_code == 0, result.output
+    message = " ".join(result.stdout.split())
+    assert "192 paths exceed the cap of 50 (--max-paths), so they are not listed" in message
+    assert "accumulated layer by layer" in message
+
+
+def test_explain_from_a_spec_uses_the_chosen_row(tmp_path):
+    result = runner.invoke(app, ["explain", str(spec_file(tmp_path)), "--sample", "4", "--weight", "3,2,1", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["sample"]["y"] in ([1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0])
+    assert data["paths"]["count"] == 3 * 3  # softmax output: z and a neuron
+
+
+@pytest.mark.parametrize(("args", "code", "words"), [
+    (["explain"], 1, "Give a SPEC file"),
+    (["explain", "--layers", "2,3,2", "--weight", "4,1,1"], 1, "choose l from 2 to 3"),
+    (["explain", "--layers", "2,3,2", "--weight", "2,1"], 1, "expected three comma-separated numbers"),
+    (["gradcheck", "--layers", "2,x"], 2, "positive layer sizes"),
+    (["gradcheck", "--layers", "2,3", "--activation", "sigmoidd"], 2, "Closest registered activations: sigmoid"),
+    (["gradcheck", "--layers", "2,3", "--activation", "{name: leaky-relu, alpha: -1}"], 2, "alpha"),
+])
+def test_bad_input_gets_a_one_paragraph_error(args, code, words):
+    result = runner.invoke(app, args)
+    assert result.exit_code == code, result.output
+    assert words in " ".join(result.stderr.split())
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.skipif(not have_matplotlib(), reason="matplotlib (deltaw[plot]) not installed")
+def test_plots_are_written_as_png(tmp_path):
+    for command in (["explain", "--weight", "3,1,2"], ["gradcheck"]):
+        target = tmp_path / f"{command[0]}.png"
+        result = runner.invoke(app, [*command, "--layers", "2,3,3,2", "--plot", str(target)])
+        assert result.exit_code == 0, result.output
+        assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
