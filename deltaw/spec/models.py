@@ -69,6 +69,7 @@ class TrainingSpec(Strict):
     clip: ClipSpec = Field(default_factory=ClipSpec, description="Gradient clipping, for every optimizer.")
     weight_decay: float = Field(0.0, ge=0, description="Decoupled weight decay λ: w ← w − ηλw before every update.")
     threads: int | None = Field(None, ge=1, description="BLAS threads (needs threadpoolctl); default: leave BLAS as it is.")
+    stall_check: bool = Field(True, description="Stop as diverged when an epoch leaves some layer's weights unchanged (its units saturated or dead, usually η far too large).")
 
 
 class RandomParam(Strict):
