@@ -60,10 +60,12 @@ def provider(kind: str, name: str) -> dict[str, Any] | None:
 
 def remember(plugins: Iterable[Any]) -> None:
     """Record the names every loaded third-party plugin registers; write only on change."""
+    from deltaw.registry.manager import BUILTIN
+
     known = read()
     merged = {k: dict(v) for k, v in known.items()}
     for p in plugins:
-        if p.status != "loaded" or not p.distribution:
+        if p.status != "loaded" or not p.distribution or p.name == BUILTIN:
             continue
         for kind, name in p.registers:
             merged.setdefault(kind, {})[name] = {"plugin": p.name, "distribution": p.distribution, "version": p.version}

@@ -18,12 +18,14 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
+
+from pydantic import BaseModel
 
 from deltaw.registry import KINDS, Registry
 from deltaw.registry.manager import Entry
 from deltaw.spec.loading import params_model
-from deltaw.spec.models import Spec
+from deltaw.spec.models import PluginRef, Spec
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 _PLUGIN_REF = "#/$defs/PluginRef"
@@ -68,17 +70,40 @@ def write_schema(path: str | Path, registry: Registry) -> None:
 
 
 def _plugin_locations() -> dict[tuple[str, ...], str]:
-    """Spec key path (list indices dropped) → plugin kind, read from ``Spec.plugin_refs``."""
-    probe = Spec.model_validate({
-        "data": "x",
-        "network": {"layers": [1, 1], "activation": "x", "output_activation": "x", "init": "x"},
-        "regularizers": ["x"], "metrics": ["x"], "schedule": "x", "callbacks": ["x"],
-    })
+    """Spec key path (list indices dropped) → plugin kind, read from ``Spec.plugin_refs``.
+
+    ``plugin_refs`` runs on a probe spec with every optional plugin reference
+    and section filled in, so a new reference added to the models is found.
+    """
     out = {}
-    for kind_name, where, _ in probe.plugin_refs():
+    for kind_name, where, _ in _probe(Spec).plugin_refs():
         path = tuple(re.sub(r"\[\d+\]", "", where).split("."))
         out[path] = kind_name
     return out
+
+
+def _probe(model: type[BaseModel]) -> BaseModel:
+    values: dict[str, Any] = {}
+    for name, f in model.model_fields.items():
+        many, inner = _inner_model(f.annotation)
+        if inner is PluginRef:
+            ref = PluginRef(name="x")
+            values[name] = [ref] if many else ref
+        elif inner is not None:
+            values[name] = [_probe(inner)] if many else _probe(inner)
+    return model.model_construct(**values)
+
+
+def _inner_model(annotation: Any, many: bool = False) -> tuple[bool, type[BaseModel] | None]:
+    """``(is a list, the model inside)`` for ``M``, ``M | None``, ``list[M]``, …"""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return many, annotation
+    is_list = get_origin(annotation) in (list, tuple)
+    for arg in get_args(annotation):
+        found = _inner_model(arg, many or is_list)
+        if found[1] is not None:
+            return found
+    return many, None
 
 
 def _ref_name(kind_name: str) -> str:
