@@ -162,6 +162,52 @@ class RunWriter(Callback):
         self.saved_epoch = epoch
 
 
+class StalledError(TrainingError):
+    """An epoch left some layer's weights where they were: its units are saturated or dead."""
+
+    def __init__(self, epoch: int, layers: list[int], lr: float) -> None:
+        self.epoch, self.layers, self.lr = epoch, layers, lr
+        which = ", ".join(str(l + 1) for l in layers)
+        super().__init__(
+            f"training stalled in epoch {epoch}: the weights of layer{'s' if len(layers) > 1 else ''} {which} did not change "
+            f"(every gradient there is zero, so the units are saturated or dead)"
+        )
+
+
+class StallGuard(Callback):
+    """Stops a run when an epoch leaves some layer's W and b unchanged (relative change below ``tolerance``).
+
+    That happens when η is so large that the first updates saturate every
+    sigmoid (σ' = 0) or kill every ReLU: the run would go on at chance level
+    without ever printing a NaN. Epochs whose rate is below 1/1000 of η₀
+    (the tail of a schedule) are not checked. The stalled epoch is undone.
+    """
+
+    def __init__(self, tolerance: float = 1e-5) -> None:
+        super().__init__()
+        self.tolerance = tolerance
+        self.start: list[np.ndarray] = []
+
+    def on_run_start(self, trainer: Trainer) -> None:
+        self.start = [p.copy() for p in trainer.network.params()]
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, metrics: dict[str, float]) -> None:
+        params = trainer.network.params()
+        stalled = []
+        if trainer.lr >= 1e-3 * trainer.base_lr:
+            for l in range(0, len(params), 2):
+                before = math.sqrt(sum(float(np.vdot(p, p)) for p in self.start[l : l + 2]))
+                moved = math.sqrt(sum(float(np.vdot(p - q, p - q)) for p, q in zip(params[l : l + 2], self.start[l : l + 2])))
+                if moved <= self.tolerance * max(before, 1e-300):
+                    stalled.append(l // 2)
+        if stalled:
+            lr = trainer.lr
+            trainer.restore_snapshot()
+            raise StalledError(epoch, stalled, lr)
+        for dst, src in zip(self.start, params):
+            dst[...] = src
+
+
 def callback_states(callbacks: Sequence[Callback]) -> list[dict[str, Any] | None]:
     return [cb.state_dict() if callable(getattr(cb, "state_dict", None)) else None for cb in callbacks]
 
@@ -232,6 +278,7 @@ def run_spec(
     spec_path = Path(spec_path)
     spec, _ = load_spec(spec_path, list(overrides), registry=registry)
     exp = build(spec, registry=registry, source=str(spec_path))
+    check_monitors(exp, str(spec_path))
     folder = folder if folder is not None else new_run_folder(Path(out), spec.name)
     write_text(folder / f"spec{spec_path.suffix.lower()}", spec_path.read_text(encoding="utf-8"))
     write_json(folder / "overrides.json", list(overrides))
@@ -343,7 +390,9 @@ def train_experiment(
     assert exp.data is not None
     check_monitors(exp, source)
     writer = RunWriter(folder, exp.callbacks)
+    guard = [StallGuard()] if exp.spec.training.stall_check else []
     trainer = exp.trainer([writer, *hook_callbacks(registry), *callbacks])
+    trainer.callbacks[:0] = guard  # before the spec's callbacks and the writer: a stalled epoch is never recorded
     prepare(trainer, exp, folder)
     if resume is not None:
         restore(trainer, exp, resume, folder)
@@ -377,6 +426,14 @@ def train_experiment(
             f"Training diverged: {exc} (learning rate {lr:g}). {good} "
             f"The learning rate is most likely too large: try --set optimizer.lr={lr / 10:g}, "
             f"or clip gradients (training.clip.norm)."
+        ) from None
+    except StalledError as exc:
+        finish(folder, trainer, exp, "diverged", wall(), str(exc), extra)
+        lr = exp.optimizer.params.lr
+        raise TrainingError(
+            f"Training diverged: {exc}, at learning rate {exc.lr:g}. The accuracy will not improve from here. "
+            f"The learning rate is most likely far too large: try --set optimizer.lr={lr / 100:g}. The run folder {folder} "
+            f"keeps the checkpoint of epoch {exc.epoch - 1}. (To let such a run go on anyway: --set training.stall_check=false.)"
         ) from None
     except BaseException as exc:
         finish(folder, trainer, exp, "failed", wall(), f"{type(exc).__name__}: {exc}", extra)
