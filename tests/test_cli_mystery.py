@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +15,7 @@ from typer.testing import CliRunner
 import deltaw
 from deltaw.cli import app
 from deltaw.plots import have_matplotlib
-from deltaw.registry import get_registry
+from deltaw.registry import get_registry, reset_registry
 
 runner = CliRunner()
 
@@ -91,7 +94,7 @@ def test_gradcheck_names_the_layer_with_a_broken_plugin_derivative_and_exits_6(t
     path.write_text(text)
     result = runner.invoke(app, ["gradcheck", str(path)])
     assert result.exit_code == 6, result.output
-    assert "FAIL" in result.stdout  # the table still printed
+    assert "✗" in result.stdout and "broken-tanh" in result.stdout  # the table still printed
     message = " ".join(result.stderr.split())
     assert "Gradient check failed" in message
     assert "Layer 4 above it is right" in message
@@ -176,3 +179,47 @@ def test_plots_are_written_as_png(tmp_path):
         result = runner.invoke(app, [*command, "--layers", "2,3,3,2", "--plot", str(target)])
         assert result.exit_code == 0, result.output
         assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- the tutorial's commands print what the tutorial shows -------------------------------------------------
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "backprop.md"
+
+
+def doc_blocks(text: str) -> tuple[dict[str, str], list[tuple[str, list[str]]]]:
+    """The tutorial's files (```python blocks starting with '# NAME.py') and its console blocks."""
+    files, consoles = {}, []
+    for lang, body in re.findall(r"```(python|console)\n(.*?)```", text, flags=re.S):
+        lines = body.rstrip("\n").split("\n")
+        if lang == "python" and lines[0].startswith("# ") and lines[0].endswith(".py"):
+            files[lines[0][2:]] = "\n".join(lines[1:]) + "\n"
+        elif lang == "console":
+            consoles.append((lines[0].removeprefix("$ "), lines[1:]))
+    return files, consoles
+
+
+def run_doc_command(command: str, files: dict[str, str]) -> tuple[int, str]:
+    """Run a tutorial command in-process, 80 columns wide; `python FILE.py ARGS` runs FILE's code first."""
+    words = shlex.split(command)
+    if words[0] == "python":
+        exec(compile(files[words[1]], words[1], "exec"), {"__name__": words[1].removesuffix(".py")})
+    result = runner.invoke(app, words[2:] if words[0] == "python" else words[1:], env={"COLUMNS": "80"})
+    return result.exit_code, result.output
+
+
+def test_every_command_in_the_tutorial_prints_what_the_tutorial_shows():
+    files, consoles = doc_blocks(DOC.read_text(encoding="utf-8"))
+    assert len(consoles) >= 8 and "broken_tanh.py" in files
+    for command, shown in consoles:
+        reset_registry()  # each command on a fresh built-ins-only registry
+        code, output = run_doc_command(command, files)
+        assert code == (6 if any("Gradient check failed" in line for line in shown) else 0), (command, output)
+        actual = [line.rstrip() for line in output.splitlines()]
+        start = 0
+        for chunk in "\n".join(shown).split("\n...\n"):
+            want = [line.rstrip() for line in chunk.strip("\n").split("\n") if line != "..."]
+            found = next((i for i in range(start, len(actual) - len(want) + 1) if actual[i:i + len(want)] == want), None)
+            assert found is not None, (
+                f"docs/backprop.md shows output that `{command}` no longer prints (first shown line: {want[0]!r}). "
+                f"Run it with COLUMNS=80 and paste the real output.")
+            start = found + len(want)

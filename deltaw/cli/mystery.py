@@ -50,6 +50,11 @@ def _probe(spec: Path | None, set_: list[str] | None, layers: str | None, activa
     return from_layers(layers, activation, output_activation, cost, init, samples=samples, seed=seed, registry=registry())
 
 
+def _mark(error: float, passed: bool) -> str:
+    """'1.7e-10 ✓' or '2.0e+00 ✗': readable without colour too."""
+    return f"{_e(error)} {'✓' if passed else '✗'}"
+
+
 def _short(check: str) -> str:
     """'backward(z, a, g) vs finite differences of forward(z)' → 'backward vs FD of forward'."""
     return re.sub(r"\([^()]*(\([^()]*\))?[^()]*\)", "", check).replace("finite differences", "FD")
@@ -62,7 +67,7 @@ def _positive(value: float) -> float:
 
 
 def _g(v: float | None, digits: int = 4) -> str:
-    return "-" if v is None or v != v else f"{v:.{digits}g}"
+    return "-" if v is None or v != v else f"{v + 0.0:.{digits}g}"  # + 0.0 turns -0 into 0
 
 
 def _e(v: float | None) -> str:
@@ -141,23 +146,22 @@ def _print_gradcheck(p: Any, report: Any) -> None:
               f"on {report.samples} sample(s){rows}; ε = {report.eps:g}, tolerance {report.tol:g}, {dtype}.", highlight=False)
     table = Table(title="Backprop against finite differences, per layer (layer 1 = input)", title_justify="left",
                   show_edge=False)
-    for col in ("layer", "param", "checked", "max error", "median", "worst", "bp/fd", ""):
-        table.add_column(col, justify="left" if col in ("layer", "param", "worst", "") else "right", no_wrap=col == "worst")
+    for col in ("layer", "param", "checked", "max error", "median", "worst", "bp/fd"):
+        table.add_column(col, justify="left" if col in ("layer", "param", "worst") else "right",
+                         no_wrap=col in ("param", "worst"))
     for c in report.params:
-        status = "[green]ok[/]" if c.passed else f"[bold red]FAIL {c.failed}[/]"
-        if c.at_kinks:
-            status += f" [yellow]{c.at_kinks} at kink[/]"
-        ratio = c.worst_backprop / c.worst_numeric if c.worst_numeric not in (0.0,) and c.worst is not None else None
+        kinks = f" [yellow]+{c.at_kinks} at kink[/]" if c.at_kinks else ""
+        ratio = c.worst_backprop / c.worst_numeric if c.worst is not None and c.worst_numeric != 0 else None
         table.add_row(f"{c.layer} {report.layer_name(c.layer)}", f"{c.param} {'×'.join(map(str, c.shape))}",
-                      f"{c.checked}/{c.size}", _e(c.max_error), _e(c.median_error), c.label(c.worst), _g(ratio), status)
+                      f"{c.checked}/{c.size}{kinks}", _mark(c.max_error, c.passed), _e(c.median_error), c.label(c.worst), _g(ratio),
+                      style=None if c.passed else "bold red")
     out.print(table)
     parts = Table(title="Each plugin on its own, at this network's values", title_justify="left", show_edge=False)
-    for col in ("plugin", "layer", "check", "max error", "worst at", ""):
+    for col in ("plugin", "layer", "check", "max error", "worst at"):
         parts.add_column(col, justify="right" if col == "max error" else "left")
     for c in report.components:
-        status = "[green]ok[/]" if c.passed else "[bold red]FAIL[/]"
         parts.add_row(f"{c.what} {c.name}", str(c.layer) if c.layer is not None else "", _short(c.check),
-                      _e(c.max_error), c.where, status)
+                      _mark(c.max_error, c.passed), c.where, style=None if c.passed else "bold red")
     out.print(parts)
 
 
@@ -243,10 +247,10 @@ def _print_explanation(p: Any, e: Any, sample: int) -> None:
     for c in e.changes:
         order = np.argsort(-np.abs(c.da), kind="stable")[:12] if len(c.da) > 12 else range(len(c.da))
         for n in sorted(order):
-            table.add_row(f"a[{c.layer}][{n + 1}]", _g(c.z[n]), _g(c.dz[n]), _g(c.a[n]), _g(c.da[n]),
-                          _g(c.da[n] / e.dw), _g(c.derivative[n]))
+            table.add_row(f"a[{c.layer}][{n + 1}]", *(_g(v, 3) for v in (c.z[n], c.dz[n], c.a[n], c.da[n],
+                                                                          c.da[n] / e.dw, c.derivative[n])))
         if len(c.da) > 12:
-            table.add_row(f"[dim]… {len(c.da) - 12} more in layer {c.layer}[/]", *[""] * 6)
+            table.add_row(f"[dim]+{len(c.da) - 12} more[/]", *[""] * 6)
         table.add_section()
     out.print(table)
     out.print(f"The cost changes by ΔC = {e.dC:.6g}, so ΔC/Δw = {e.dC / e.dw:.6g}.", highlight=False)
@@ -270,7 +274,7 @@ def _print_explanation(p: Any, e: Any, sample: int) -> None:
             paths.add_column(col, justify="right" if col in ("#", "product", "share") else "left")
         for i, path in enumerate(ps.top, 1):
             share = path.product / ps.total if ps.total else float("nan")
-            paths.add_row(str(i), path.label(), " × ".join(f"{f:.3g}" for f in path.factors), _g(path.product, 6),
+            paths.add_row(str(i), path.label(), " × ".join(_g(f, 3) for f in path.factors), _g(path.product, 6),
                           f"{share:.1%}" if share == share else "-")
         out.print(paths)
         out.print(f"Sum over all {ps.count:,} paths: [bold]{ps.total:.12g}[/]", highlight=False)
@@ -285,7 +289,9 @@ def _print_explanation(p: Any, e: Any, sample: int) -> None:
         bp.add_column(col)
     for i in range(len(e.deltas) - 1, -1, -1):
         m = i + 2
-        eq = "BP1: δᴸ = ∇ₐC ⊙ σ'(zᴸ)" if m == L else f"BP2: δ[{m}] = (δ[{m + 1}] W[{m + 1}]ᵀ) ⊙ σ'(z[{m}])"
+        rate = "⊙ σ'(z[{m}])" if e.elementwise[i] else "· ∂a[{m}]/∂z[{m}]"  # the Jacobian for softmax & co.
+        eq = ("BP1: δ[{m}] = ∇ₐC " if m == L else f"BP2: δ[{m}] = (δ[{m + 1}] W[{m + 1}]ᵀ) ") + rate
+        eq = eq.format(m=m)
         bp.add_row(str(m), eq, _vec(e.deltas[i], 10))
     out.print(bp)
     a_k = float(e.changes[0].dz[e.j - 1] / e.dw) if e.dw else float("nan")

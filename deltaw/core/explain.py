@@ -155,6 +155,7 @@ class Explanation:
     backprop: float
     edges: list[Array | None]  # per weight layer: each edge's share of ∂C/∂w, None before layer l
     costs: list[MethodCost]
+    elementwise: list[bool] = field(default_factory=list)  # per weight layer: is its activation elementwise?
 
     @property
     def label(self) -> str:
@@ -240,7 +241,7 @@ def explain(
         l=l, j=j, k=k, w=float(net.weights[i][idx]), sizes=list(net.sizes), x=x[0], y=y[0], cost_value=float(c0),
         dw=dw, changes=changes, dC=dC, nudges=nudges, numeric=float(numeric), eps=eps, paths=paths,
         deltas=[d[0] for d in deltas], backprop=backprop, edges=edges,
-        costs=comparison_costs(net.sizes, elementwise[-1]),
+        costs=comparison_costs(net.sizes, elementwise[-1]), elementwise=elementwise,
     )
 
 
