@@ -247,3 +247,13 @@ def test_every_command_in_the_tutorial_prints_what_the_tutorial_shows():
                 f"docs/backprop.md shows output that `{command}` no longer prints (first shown line: {want[0]!r}). "
                 f"Run it with COLUMNS=80 and paste the real output.")
             start = found + len(want)
+
+
+def test_relu_parameters_sitting_on_the_kink_are_reported_not_failed():
+    args = ["gradcheck", "--layers", "3,4,2", "--activation", "relu", "--output-activation", "sigmoid",
+            "--init", "zeros"]  # zero weights: every z of the ReLU layer is exactly 0
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "16 parameter(s) at a kink were reported, not checked" in " ".join(result.stdout.split())
+    data = json.loads(runner.invoke(app, [*args, "--json"]).stdout)
+    assert [p["at_kinks"] for p in data["params"]] == [12, 4, 0, 0]

@@ -150,7 +150,7 @@ def _print_gradcheck(p: Any, report: Any) -> None:
         table.add_column(col, justify="left" if col in ("layer", "param", "worst") else "right",
                          no_wrap=col in ("param", "worst"))
     for c in report.params:
-        kinks = f" [yellow]+{c.at_kinks} at kink[/]" if c.at_kinks else ""
+        kinks = f" [yellow]({c.at_kinks} at kink)[/]" if c.at_kinks else ""
         ratio = c.worst_backprop / c.worst_numeric if c.worst is not None and c.worst_numeric != 0 else None
         table.add_row(f"{c.layer} {report.layer_name(c.layer)}", f"{c.param} {'×'.join(map(str, c.shape))}",
                       f"{c.checked}/{c.size}{kinks}", _mark(c.max_error, c.passed), _e(c.median_error), c.label(c.worst), _g(ratio),
