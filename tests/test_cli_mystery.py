@@ -162,6 +162,8 @@ def test_explain_from_a_spec_uses_the_chosen_row(tmp_path):
     (["explain", "--layers", "2,3,2", "--weight", "4,1,1"], 1, "choose l from 2 to 3"),
     (["explain", "--layers", "2,3,2", "--weight", "2,1"], 1, "expected three comma-separated numbers"),
     (["gradcheck", "--layers", "2,x"], 2, "positive layer sizes"),
+    (["gradcheck", "examples/quickstart.yaml", "--cost", "mse"], 1, "--cost only go with --layers"),
+    (["gradcheck", "--layers", "2,3", "--set", "seed=2"], 1, "--set changes a SPEC file"),
     (["gradcheck", "--layers", "2,3", "--activation", "sigmoidd"], 2, "Closest registered activations: sigmoid"),
     (["gradcheck", "--layers", "2,3", "--activation", "{name: leaky-relu, alpha: -1}"], 2, "alpha"),
 ])
@@ -230,7 +232,8 @@ def same_line(shown: str, actual: str) -> bool:
     return True
 
 
-def test_every_command_in_the_tutorial_prints_what_the_tutorial_shows():
+def test_every_command_in_the_tutorial_prints_what_the_tutorial_shows(monkeypatch):
+    monkeypatch.chdir(DOC.parents[1])  # the tutorial's paths are relative to the repository
     files, consoles = doc_blocks(DOC.read_text(encoding="utf-8"))
     assert len(consoles) >= 8 and "broken_tanh.py" in files
     for command, shown in consoles:
@@ -247,6 +250,14 @@ def test_every_command_in_the_tutorial_prints_what_the_tutorial_shows():
                 f"docs/backprop.md shows output that `{command}` no longer prints (first shown line: {want[0]!r}). "
                 f"Run it with COLUMNS=80 and paste the real output.")
             start = found + len(want)
+
+
+def test_the_cli_defaults_are_the_library_defaults():
+    from deltaw.cli import mystery
+    from deltaw.core import explain, gradcheck
+
+    assert (mystery.EPS, mystery.TOL, mystery.PER_PARAM) == (gradcheck.DEFAULT_EPS, gradcheck.DEFAULT_TOL, gradcheck.DEFAULT_PER_PARAM)
+    assert (mystery.DW, mystery.MAX_PATHS, mystery.TOP) == (explain.DEFAULT_DW, explain.DEFAULT_MAX_PATHS, explain.DEFAULT_TOP)
 
 
 def test_relu_parameters_sitting_on_the_kink_are_reported_not_failed():

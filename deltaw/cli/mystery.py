@@ -26,17 +26,18 @@ TOP = 10
 
 SpecOpt = Annotated[Optional[Path], typer.Argument(help="Spec file; or give --layers instead.", show_default=False)]  # noqa: UP045
 LayersOpt = Annotated[Optional[str], typer.Option("--layers", help="Build a network directly instead of from a spec: sizes, input first, e.g. 2,3,3,2.", show_default=False)]  # noqa: UP045
-ActivationOpt = Annotated[str, typer.Option("--activation", help="With --layers: activation of every layer (name, or '{name: leaky-relu, alpha: 0.1}').")]
+ActivationOpt = Annotated[Optional[str], typer.Option("--activation", help="With --layers: activation of every layer (name, or '{name: leaky-relu, alpha: 0.1}'). [default: sigmoid]", show_default=False)]  # noqa: UP045
 OutputOpt = Annotated[Optional[str], typer.Option("--output-activation", help="With --layers: activation of the output layer (default: --activation).", show_default=False)]  # noqa: UP045
-CostOpt = Annotated[str, typer.Option("--cost", help="With --layers: the cost function.")]
-InitOpt = Annotated[str, typer.Option("--init", help="With --layers: the weight initializer.")]
+CostOpt = Annotated[Optional[str], typer.Option("--cost", help="With --layers: the cost function. [default: quadratic]", show_default=False)]  # noqa: UP045
+InitOpt = Annotated[Optional[str], typer.Option("--init", help="With --layers: the weight initializer. [default: nielsen]", show_default=False)]  # noqa: UP045
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seeds the choice of samples and checked parameters; with --layers also the weights and the random samples.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for programs instead of tables.")]
 PlotOpt = Annotated[Optional[Path], typer.Option("--plot", help="Also draw the network into this PNG file (needs matplotlib: pip install 'deltaw[plot]').", show_default=False)]  # noqa: UP045
 
 
-def _probe(spec: Path | None, set_: list[str] | None, layers: str | None, activation: str, output_activation: str | None,
-           cost: str, init: str, samples: int, seed: int, rows: list[int] | None = None) -> Any:
+def _probe(spec: Path | None, set_: list[str] | None, layers: str | None, activation: str | None,
+           output_activation: str | None, cost: str | None, init: str | None, samples: int, seed: int,
+           rows: list[int] | None = None) -> Any:
     from deltaw.errors import DeltawError
     from deltaw.spec.probe import from_layers, from_spec
 
@@ -46,8 +47,16 @@ def _probe(spec: Path | None, set_: list[str] | None, layers: str | None, activa
         raise DeltawError("Give a SPEC file (e.g. deltaw gradcheck examples/quickstart.yaml) or build a network with "
                           "--layers, e.g. --layers 2,3,3,2 --activation sigmoid --cost quadratic.")
     if spec is not None:
+        given = [o for o, v in (("--activation", activation), ("--output-activation", output_activation),
+                                ("--cost", cost), ("--init", init)) if v is not None]
+        if given:
+            raise DeltawError(f"{', '.join(given)} only go with --layers; to change the spec's network, use --set, "
+                              f"e.g. --set network.activation=relu or --set cost=cross-entropy.")
         return from_spec(spec, set_ or [], samples=samples, seed=seed, rows=rows, registry=registry())
-    return from_layers(layers, activation, output_activation, cost, init, samples=samples, seed=seed, registry=registry())
+    if set_:
+        raise DeltawError("--set changes a SPEC file; with --layers, use --activation, --output-activation, --cost and --init.")
+    return from_layers(layers, activation or "sigmoid", output_activation, cost or "quadratic", init or "nielsen",
+                       samples=samples, seed=seed, registry=registry())
 
 
 def _mark(error: float, passed: bool) -> str:
@@ -95,10 +104,10 @@ def gradcheck(
     spec: SpecOpt = None,
     set_: SetOpt = None,
     layers: LayersOpt = None,
-    activation: ActivationOpt = "sigmoid",
+    activation: ActivationOpt = None,
     output_activation: OutputOpt = None,
-    cost: CostOpt = "quadratic",
-    init: InitOpt = "nielsen",
+    cost: CostOpt = None,
+    init: InitOpt = None,
     samples: Annotated[int, typer.Option("--samples", min=1, help="Samples (rows of the training split) the cost is averaged over.")] = 3,
     eps: Annotated[float, typer.Option("--eps", callback=_positive, help="Finite-difference step ε.")] = EPS,
     tol: Annotated[float, typer.Option("--tol", callback=_positive, help="Largest accepted error |bp − fd| / max(|bp|, |fd|, 1e-3·max(1, C)).")] = TOL,
@@ -173,10 +182,10 @@ def explain(
     spec: SpecOpt = None,
     set_: SetOpt = None,
     layers: LayersOpt = None,
-    activation: ActivationOpt = "sigmoid",
+    activation: ActivationOpt = None,
     output_activation: OutputOpt = None,
-    cost: CostOpt = "quadratic",
-    init: InitOpt = "nielsen",
+    cost: CostOpt = None,
+    init: InitOpt = None,
     weight: Annotated[Optional[str], typer.Option("--weight", "-w", help="The weight w[l][j][k] as l,j,k: from neuron k of layer l−1 to neuron j of layer l (from 1; layer 1 = input). Default: into neuron 1 of layer 2 from the input with the largest |x|.", show_default=False)] = None,  # noqa: UP045
     sample: Annotated[int, typer.Option("--sample", min=0, help="Which sample: a row of the spec's training split, or of the random samples of --layers.")] = 0,
     dw: Annotated[float, typer.Option("--dw", callback=_positive, help="The nudge Δw followed through the network; the limit table divides it by 10 each row.")] = DW,
