@@ -29,7 +29,7 @@ def run(
     from deltaw.spec.run import resume_run, run_spec
 
     if (spec is None) == (resume is None):
-        err.print("[bold red]Error:[/] give a spec file to start a run, or --resume RUN_DIR to continue one (not both).")
+        err.print("[bold red]Error:[/] give a spec file to start a run, or --resume RUN_DIR to continue one (not both).", soft_wrap=True)
         raise typer.Exit(2)
     shown = [] if quiet or json_lines else [ProgressDisplay(err)]
     if json_lines:

@@ -291,10 +291,10 @@ def run_spec_file(folder: Path) -> Path:
     """The spec as written inside a run folder (``spec.yaml``, ``spec.toml`` or ``spec.json``)."""
     for suffix in SUFFIXES:
         path = folder / f"spec{suffix}"
-        if path.exists():
+        if path.exists() and (folder / "resolved.yaml").exists():
             return path
     raise DeltawError(
-        f"{folder} is not a deltaw run folder: it has no spec.yaml/spec.toml/spec.json. "
+        f"{folder} is not a deltaw run folder: it has no spec.yaml (or .toml, .json) beside a resolved.yaml. "
         f"Give the folder that `deltaw run` printed (it holds run.json, metrics.csv, checkpoint.npz)."
     )
 
