@@ -177,6 +177,8 @@ class GradCheckReport:
         """A paragraph: which layer is wrong, by how much, and the plugin most likely at fault."""
         worst = max(self.params, key=lambda p: _sortable(p.max_error))
         kinks = f" {self.at_kinks} parameter(s) at a kink were reported, not checked." if self.at_kinks else ""
+        if self.passed and np.isnan(worst.max_error):
+            return f"Nothing could be judged: every checked parameter sits at a kink.{kinks}"
         if self.passed:
             return (f"Backprop agrees with finite differences: {self.checked} parameters checked, largest error "
                     f"{worst.max_error:.1e} ({worst.label(worst.worst)}), tolerance {self.tol:.0e}.{kinks}")
