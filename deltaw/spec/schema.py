@@ -176,7 +176,8 @@ def _kind_defs(kind_name: str, registry: Registry) -> dict[str, Any]:
         ref = f"#/$defs/{key}"
         variants.append({"$ref": ref})
         mapping.update({n: ref for n in names})
-        strings += names
+        if not out[key]["required"][1:]:  # a bare name means "all defaults": only without required parameters
+            strings += names
     what = KINDS[kind_name]
     ref_name = _ref_name(kind_name)
     if not entries:
@@ -186,7 +187,7 @@ def _kind_defs(kind_name: str, registry: Registry) -> dict[str, Any]:
         "title": f"{kind_name} reference",
         "description": f"A {kind_name} (deltaw.{what.base.__name__}): a registered name, or a mapping with `name` and that {kind_name}'s parameters.",
         "anyOf": [
-            {"type": "string", "enum": strings},
+            {"type": "string", "enum": strings} if strings else {"type": "string", "not": {}},
             {"type": "object", "required": ["name"], "oneOf": variants,
              "discriminator": {"propertyName": "name", "mapping": mapping}},
         ],
