@@ -11,33 +11,39 @@ This module is the public face for plugin authors::
         register("my-cost", MyCost)
 """
 
-from deltaw.core.base import (
-    Activation,
-    Callback,
-    Cost,
-    Dataset,
-    DataSplits,
-    EvalContext,
-    Executor,
-    Initializer,
-    Metric,
-    Optimizer,
-    Plugin,
-    Regularizer,
-    Schedule,
-    Split,
-)
-from deltaw.core.numerics import (
-    clip_probs,
-    eps_for,
-    log_sigmoid,
-    log_softmax,
-    sigmoid,
-    softmax,
-    xlogy,
-)
-from deltaw.errors import DeltawError
-from deltaw.registry.hookspecs import hookimpl
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load on first use
+    from deltaw.core.base import (
+        Activation,
+        Callback,
+        Cost,
+        Dataset,
+        DataSplits,
+        EvalContext,
+        Executor,
+        Initializer,
+        Metric,
+        Optimizer,
+        Plugin,
+        Regularizer,
+        Schedule,
+        Split,
+    )
+    from deltaw.core.numerics import (
+        clip_probs,
+        eps_for,
+        log_sigmoid,
+        log_softmax,
+        sigmoid,
+        softmax,
+        xlogy,
+    )
+    from deltaw.errors import DeltawError
+    from deltaw.registry.hookspecs import hookimpl
 
 __version__ = "0.1.0"
 
@@ -67,3 +73,29 @@ __all__ = [
     "softmax",
     "xlogy",
 ]
+
+# Public name → the module defining it. Loaded on first access (PEP 562), so that
+# `import deltaw` — and so `deltaw --help` — does not pay for numpy and pluggy.
+_LAZY = {
+    **dict.fromkeys(
+        ("Activation", "Callback", "Cost", "DataSplits", "Dataset", "EvalContext", "Executor", "Initializer",
+         "Metric", "Optimizer", "Plugin", "Regularizer", "Schedule", "Split"),
+        "deltaw.core.base",
+    ),
+    **dict.fromkeys(("clip_probs", "eps_for", "log_sigmoid", "log_softmax", "sigmoid", "softmax", "xlogy"), "deltaw.core.numerics"),
+    "DeltawError": "deltaw.errors",
+    "hookimpl": "deltaw.registry.hookspecs",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'deltaw' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

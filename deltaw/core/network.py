@@ -9,6 +9,13 @@ over the whole mini-batch:
 * BP2  δˡ = (δˡ⁺¹ Wˡ⁺¹ᵀ) ⊙ σ'(zˡ)          (``activation.backward`` for non-elementwise σ)
 * BP3  ∂C/∂bˡ = δˡ                        (mean over the rows)
 * BP4  ∂C/∂Wˡ = aˡ⁻¹ᵀ δˡ                   (mean over the rows)
+
+Speed without changing the math: δᴸ is scaled by 1/m once, in place, so BP3
+and BP4 give batch means directly; ``Wᵀ`` and ``aᵀ`` are transposed views that
+BLAS reads as they are (no copies); an elementwise σ multiplies σ'(z) into the
+``δ Wᵀ`` product in place (BP2 without the generic ``backward`` call); and
+:meth:`Network.backward` can write ∂C/∂W and ∂C/∂b into arrays the caller keeps
+(:meth:`Network.gradient_buffers`), so training allocates no gradients.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from deltaw.core.base import Activation, Array, Cost, Initializer
+
+Gradients = tuple[list[Array], list[Array]]  # (nabla_w, nabla_b)
 
 
 class Network:
@@ -53,37 +62,61 @@ class Network:
         """Every parameter array, in the order W₁, b₁, W₂, b₂, …"""
         return [p for wb in zip(self.weights, self.biases) for p in wb]
 
+    def gradient_buffers(self) -> Gradients:
+        """Zeroed ``(nabla_w, nabla_b)`` shaped like the weights and biases, for ``backward(..., out=)``."""
+        return [np.zeros_like(W) for W in self.weights], [np.zeros_like(b) for b in self.biases]
+
     def feedforward(self, x: Array) -> Array:
-        """The output activations for the rows of ``x``."""
+        """The output activations for the rows of ``x`` (all rows in one pass)."""
         a = x
         for W, b, act in zip(self.weights, self.biases, self.activations):
-            a = act.forward(a @ W + b)  # z = a W + b, a = σ(z)
+            z = a @ W
+            z += b  # z = a W + b
+            a = act.forward(z)  # a = σ(z)
         return a
 
     def forward(self, x: Array) -> tuple[list[Array], list[Array]]:
         """``(zs, activations)``: every weighted input and every activation (``activations[0] = x``)."""
         zs, acts = [], [x]
         for W, b, act in zip(self.weights, self.biases, self.activations):
-            z = acts[-1] @ W + b
+            z = acts[-1] @ W
+            z += b  # z = a W + b
             zs.append(z)
-            acts.append(act.forward(z))
+            acts.append(act.forward(z))  # a = σ(z)
         return zs, acts
 
-    def backprop(self, x: Array, y: Array, cost: Cost) -> tuple[list[Array], list[Array]]:
-        """``(nabla_w, nabla_b)``: ∂C/∂W and ∂C/∂b, each the mean over the rows of ``x``."""
-        zs, acts = self.forward(x)
-        return self.backward(zs, acts, y, cost)
+    def backprop(self, x: Array, y: Array, cost: Cost, out: Gradients | None = None) -> Gradients:
+        """``(nabla_w, nabla_b)``: ∂C/∂W and ∂C/∂b, each the mean over the rows of ``x``.
 
-    def backward(self, zs: list[Array], acts: list[Array], y: Array, cost: Cost) -> tuple[list[Array], list[Array]]:
-        """The backward pass given a forward pass's ``zs`` and ``acts``."""
+        With ``out`` (from :meth:`gradient_buffers`) the gradients are written
+        into those arrays and ``out`` is returned; otherwise they are new arrays.
+        """
+        zs, acts = self.forward(x)
+        return self.backward(zs, acts, y, cost, out)
+
+    def backward(self, zs: list[Array], acts: list[Array], y: Array, cost: Cost, out: Gradients | None = None) -> Gradients:
+        """The backward pass given a forward pass's ``zs`` and ``acts`` (``out`` as in :meth:`backprop`)."""
         L = self.num_layers
-        nabla_w: list[Array] = [None] * L  # type: ignore[list-item]
-        nabla_b: list[Array] = [None] * L  # type: ignore[list-item]
+        nabla_w, nabla_b = out if out is not None else ([None] * L, [None] * L)
         delta = cost.output_delta(zs[-1], acts[-1], y, self.activations[-1])  # BP1
-        delta = delta * (1.0 / len(y))  # so BP3/BP4 below give batch means
+        if delta.base is None and delta.flags.writeable and not (delta is y or delta is acts[-1] or delta is zs[-1]):
+            delta *= 1.0 / len(y)  # so BP3/BP4 below give batch means (in place: δᴸ is a fresh array)
+        else:
+            delta = delta * (1.0 / len(y))
         for l in range(L - 1, -1, -1):
-            nabla_b[l] = delta.sum(axis=0)  # BP3
-            nabla_w[l] = acts[l].T @ delta  # BP4
+            if out is None:
+                nabla_b[l] = delta.sum(axis=0)  # BP3
+                nabla_w[l] = acts[l].T @ delta  # BP4
+            else:
+                np.add.reduce(delta, axis=0, out=nabla_b[l])  # BP3
+                np.matmul(acts[l].T, delta, out=nabla_w[l])  # BP4
             if l:
-                delta = self.activations[l - 1].backward(zs[l - 1], acts[l], delta @ self.weights[l].T)  # BP2
+                act = self.activations[l - 1]
+                grad = delta @ self.weights[l].T  # ∂C/∂aˡ = δˡ⁺¹ Wˡ⁺¹ᵀ
+                if type(act).backward is Activation.backward:  # elementwise σ: the ⊙ σ'(z) in place
+                    grad *= act.derivative(zs[l - 1], acts[l])  # BP2
+                    delta = grad
+                else:
+                    delta = act.backward(zs[l - 1], acts[l], grad)  # BP2 (vector–Jacobian product)
         return nabla_w, nabla_b
+

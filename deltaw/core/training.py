@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,8 @@ from deltaw.core.base import (
     overrides,
 )
 from deltaw.core.network import Network
+
+CHUNK_BYTES = 1 << 20  # rows of the shuffled training set gathered at a time (see _chunks)
 
 
 class NonFiniteError(ArithmeticError):
@@ -148,38 +150,39 @@ class Trainer:
         return self.history
 
     def _train_epoch(self, train: Split, n: int, batch_enders: list[Callback], check_batches: bool = False) -> None:
-        net, opt, m = self.network, self.optimizer, self.batch_size
-        if self.shuffle:
-            perm = self.rng.permutation(n)
-            x, y = train.x[perm], train.y[perm]  # contiguous copies, once per epoch
-        else:
-            x, y = train.x, train.y
-        params, states, regs = net.params(), self.state, self.regularizers
+        net, opt, cost, m = self.network, self.optimizer, self.cost, self.batch_size
+        order = self.rng.permutation(n) if self.shuffle else None
         schedule = self.schedule
         per_step = schedule is not None and schedule.per_step
         if schedule is not None and not per_step:
             self.lr = float(schedule.lr(self.base_lr, self.epoch, self.step + 1))
-        decay, clip = self.weight_decay, self.clipping
-        for batch, k in enumerate(range(0, n, m)):
-            self.step += 1
-            if per_step:
-                self.lr = float(schedule.lr(self.base_lr, self.epoch, self.step))  # type: ignore[union-attr]
-            lr = self.lr
-            nabla_w, nabla_b = net.backprop(x[k : k + m], y[k : k + m], self.cost)
-            for reg in regs:
-                for l, W in enumerate(net.weights):
-                    nabla_w[l] += reg.gradient(W, n)
-            grads = [g for gw in zip(nabla_w, nabla_b) for g in gw]
-            if clip is not None:
-                _clip(grads, clip)
-            for p, g, s in zip(params, grads, states):
+        grads = net.gradient_buffers()  # backprop writes every step's ∂C/∂W, ∂C/∂b here
+        nabla_w, flat = grads[0], [g for gw in zip(*grads) for g in gw]
+        updates = list(zip(net.params(), flat, self.state))  # (W₁, ∂C/∂W₁, its state), (b₁, ∂C/∂b₁, …), …
+        params, regs, weights, decay, clip = net.params(), self.regularizers, net.weights, self.weight_decay, self.clipping
+        batch = 0
+        for x, y in _chunks(train, order, m):
+            for k in range(0, len(x), m):
+                step = self.step = self.step + 1
+                batch += 1
+                if per_step:
+                    self.lr = float(schedule.lr(self.base_lr, self.epoch, step))  # type: ignore[union-attr]
+                lr = self.lr
+                net.backprop(x[k : k + m], y[k : k + m], cost, out=grads)  # batch means, into grads
+                for reg in regs:
+                    for l, W in enumerate(weights):
+                        nabla_w[l] += reg.gradient(W, n)
+                if clip is not None:
+                    _clip(flat, clip)
                 if decay:
-                    p *= 1.0 - lr * decay  # decoupled weight decay (Loshchilov & Hutter)
-                opt.update(p, g, s, self.step, lr)
-            if check_batches and not self._all_finite():
-                raise NonFiniteError(self.epoch + 1, batch + 1, "the weights")
-            for c in batch_enders:
-                c.on_batch_end(self, self.epoch + 1, batch + 1)
+                    for p in params:
+                        p *= 1.0 - lr * decay  # decoupled weight decay (Loshchilov & Hutter)
+                for p, g, s in updates:
+                    opt.update(p, g, s, step, lr)
+                if check_batches and not self._all_finite():
+                    raise NonFiniteError(self.epoch + 1, batch, "the weights")
+                for c in batch_enders:
+                    c.on_batch_end(self, self.epoch + 1, batch)
 
     def _all_finite(self) -> bool:
         return all(math.isfinite(float(np.sum(p))) for p in self.network.params())
@@ -250,6 +253,27 @@ class Trainer:
         """Go back to the state at the start of the current epoch (the last complete one)."""
         if self._snapshot is not None:
             self.load_state_dict(self._snapshot)
+
+
+def _chunks(train: Split, order: Array | None, m: int) -> Iterator[tuple[Array, Array]]:
+    """The training rows in ``order`` (as stored when None) as contiguous ``(x, y)`` chunks of whole mini-batches.
+
+    The shuffled rows are gathered a chunk of about :data:`CHUNK_BYTES` at a
+    time into one reused buffer: the copy stays in cache until the mini-batches
+    read it, and the training set is never held twice in memory.
+    """
+    x, y = train.x, train.y
+    if order is None:
+        yield x, y
+        return
+    row_bytes = max(1, x[:1].nbytes + y[:1].nbytes)
+    rows = min(len(order), max(1, CHUNK_BYTES // (row_bytes * m)) * m)
+    xbuf, ybuf = np.empty((rows, *x.shape[1:]), x.dtype), np.empty((rows, *y.shape[1:]), y.dtype)
+    for start in range(0, len(order), rows):
+        idx = order[start : start + rows]
+        # mode="clip" lets take write straight into the buffer (idx is a permutation: never out of range)
+        yield (np.take(x, idx, axis=0, out=xbuf[: len(idx)], mode="clip"),
+               np.take(y, idx, axis=0, out=ybuf[: len(idx)], mode="clip"))
 
 
 def _clip(grads: list[Array], clip: Clipping) -> None:
