@@ -198,29 +198,30 @@ def _print_report(rep: Any) -> None:
     from deltaw.spec.report import fmt_value, short_keys
 
     short = short_keys(rep.keys)
-    finals: list[str] = []
-    for row in rep.rows:
-        finals += [k for k in row["final"] if k not in finals]
     metric = rep.metric or "metric"
+    suffix = metric.split("_", 1)[-1]
+    finals: list[str] = []  # the ranking metric on every split (JSON and CSV have every metric)
+    for row in rep.rows:
+        finals += [k for k in row["final"] if k.split("_", 1)[-1] == suffix and k not in finals]
     direction = "higher" if rep.higher else "lower"
-    table = Table(title=f"{len(rep.rows)} runs, ranked by the {rep.by} {metric} ({direction} is better)", title_justify="left")
+    title = f"{len(rep.rows)} runs, ranked by the {rep.by} {metric} ({direction} is better); last-epoch values per split"
+    table = Table(title=title, title_justify="left")
     table.add_column("#", justify="right")
-    table.add_column("run", no_wrap=True)
+    table.add_column("run", overflow="fold", min_width=min(32, max((len(r["run"]) for r in rep.rows), default=3)))
     for k in rep.keys:
         table.add_column(short[k], overflow="fold")
-    table.add_column("status")
-    table.add_column(f"best {_abbrev(metric)}", justify="right")
-    table.add_column("epoch", justify="right")
+    table.add_column("status", min_width=9)
+    table.add_column(f"best {_abbrev(metric)} (epoch)", justify="right")
     for k in finals:
-        table.add_column(f"final {_abbrev(k)}", justify="right")
+        table.add_column(_abbrev(k), justify="right")
     table.add_column("epochs", justify="right")
     table.add_column("time", justify="right")
     colours = {"completed": "green", "stopped": "yellow", "interrupted": "yellow", "running": "cyan"}
     for i, row in enumerate(rep.rows, 1):
         status = f"[{colours.get(row['status'], 'red')}]{row['status']}[/]"
+        best = f"{_fmt_metric(metric, row['best'], bare=True)} ({row['best_epoch']})" if row["best"] is not None else "-"
         table.add_row(
-            str(i), row["run"], *(fmt_value(row["keys"][k]) for k in rep.keys), status,
-            _fmt_metric(metric, row["best"], bare=True), str(row["best_epoch"] or "-"),
+            str(i), row["run"], *(fmt_value(row["keys"][k]) for k in rep.keys), status, best,
             *(_fmt_metric(k, row["final"].get(k), bare=True) for k in finals),
             str(row["epochs"]), f"{row['wall_time']:.1f}s",
         )
