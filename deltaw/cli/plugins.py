@@ -117,7 +117,8 @@ def install(
         raise typer.Exit(code)
     added = sorted(inst.available() - before, key=lambda a: a.name)
     if not added:
-        err.print("Installed; no new deltaw plugin appeared (run `deltaw plugins` to see them all).")
+        err.print("Installed. No new plugin name appeared (a reinstall or upgrade keeps its names); "
+                  "run `deltaw plugins` to check their status.", soft_wrap=True)
         return
     status = inst.plugin_status([a.name for a in added])
     for a in added:
@@ -126,7 +127,7 @@ def install(
         what = ", ".join(f"{r['kind']} {r['name']}" for r in st.get("registers", [])) or ""
         detail = f": {what}" if state == "loaded" else f": {st.get('error')}" if st.get("error") else ""
         colour = {"loaded": "green", "disabled": "yellow"}.get(str(state), "red")
-        err.print(f"Plugin {a.name!r} ({a.distribution} {a.version}) [{colour}]{state}[/]{detail}", highlight=False)
+        err.print(f"Plugin {a.name!r} ({a.distribution} {a.version}) [{colour}]{state}[/]{detail}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -145,7 +146,7 @@ def uninstall(
         err.print(f"[red]pip failed[/] (exit code {code}).")
         raise typer.Exit(code)
     for a in sorted(before - inst.available(), key=lambda a: a.name):
-        err.print(f"Removed plugin {a.name!r} ({a.distribution} {a.version}).", highlight=False)
+        err.print(f"Removed plugin {a.name!r} ({a.distribution} {a.version}).", highlight=False, soft_wrap=True)
 
 
 @app.command("new-plugin")
