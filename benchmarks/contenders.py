@@ -108,6 +108,9 @@ class Deltaw:
         with self.threads:
             t.fit(self.data)
 
+    def warm_up(self) -> None:
+        self.epoch()
+
     def evaluate(self, splits: list[str]) -> dict[str, float]:
         """``Trainer.evaluate`` on ``splits`` with the spec's metrics (cost and accuracy)."""
         t = self.trainer
@@ -150,6 +153,9 @@ class PlainNumpy:
         self.b = [b.copy() for _, b in start]
         self.x, self.y = train.x, train.y
         self.rng = np.random.default_rng(seed)
+
+    def warm_up(self) -> None:
+        self.epoch()
 
     def epoch(self, order: np.ndarray | None = None) -> None:
         cfg, W, B = self.cfg, self.W, self.b
@@ -208,6 +214,9 @@ class Book:
         x, y = np.asarray(train.x, np.float64), np.asarray(train.y, np.float64)
         self.training_data = [(xi.reshape(-1, 1), yi.reshape(-1, 1)) for xi, yi in zip(x, y)]
         self.random = random.Random(seed)
+
+    def warm_up(self) -> None:
+        pass
 
     def epoch(self, order: np.ndarray | None = None) -> None:
         data = self.training_data
@@ -321,11 +330,15 @@ class Torch:
         self.y = torch.from_numpy(self.train.y)
         self.gen = torch.Generator().manual_seed(self.seed)
 
+    def warm_up(self) -> None:
+        """A few hundred mini-batches: enough for PyTorch's lazy set-up, without a whole (slow) epoch."""
+        self.epoch(np.arange(min(len(self.x), 200 * self.cfg.batch)))
+
     def epoch(self, order: np.ndarray | None = None) -> None:
         import torch
         import torch.nn.functional as F
 
-        n, m = len(self.x), self.cfg.batch
+        n, m = len(self.x) if order is None else len(order), self.cfg.batch
         perm = torch.randperm(n, generator=self.gen) if order is None else torch.from_numpy(np.asarray(order))
         x, y = self.x[perm], self.y[perm]
         model, opt = self.model, self.opt

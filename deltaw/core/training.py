@@ -260,7 +260,8 @@ def _chunks(train: Split, order: Array | None, m: int) -> Iterator[tuple[Array, 
 
     The shuffled rows are gathered a chunk of about :data:`CHUNK_BYTES` at a
     time into one reused buffer: the copy stays in cache until the mini-batches
-    read it, and the training set is never held twice in memory.
+    read it, and the training set is never held twice in memory. Each chunk
+    overwrites the previous one: use it before asking for the next.
     """
     x, y = train.x, train.y
     if order is None:
