@@ -79,7 +79,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]]) -> d
             if isinstance(nxt, str):  # `optimizer: sgd` + `--set optimizer.lr=1` → {name: sgd, lr: 1}
                 nxt = node[part] = {"name": nxt}
             elif nxt is None:
-                nxt = node[part] = {}
+                nxt = node[part] = _default_mapping(parts[: i + 1])
             elif not isinstance(nxt, (dict, list)):
                 raise SpecError(f"--set {key}: {'.'.join(parts[: i + 1])} is {nxt!r}, not a mapping, so it has no key {parts[i + 1]!r}.")
             node = nxt
@@ -88,6 +88,19 @@ def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]]) -> d
         else:
             node[parts[-1]] = value
     return out
+
+
+def _default_mapping(path: list[str]) -> dict[str, Any]:
+    """A new mapping for a key the file leaves out: a plugin reference keeps its default name."""
+    model: Any = Spec
+    field = None
+    for part in path:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)) or part not in model.model_fields:
+            return {}
+        field = model.model_fields[part]
+        model = _model_in(field.annotation)
+    default = field.get_default(call_default_factory=True) if field is not None else None
+    return {"name": default.name} if isinstance(default, PluginRef) else {}
 
 
 def _index(part: str, node: list[Any], key: str) -> int:
