@@ -37,16 +37,34 @@ SPEC = {
 }
 
 
+CAN_BUILD_OFFLINE = """
+import importlib.util, sys
+from importlib.metadata import version
+major_minor = tuple(int(x) for x in version("setuptools").split(".")[:2])
+wheels = importlib.util.find_spec("wheel") or major_minor >= (70, 1)  # setuptools 70.1 builds wheels by itself
+sys.exit(0 if major_minor >= (68, 0) and wheels else 1)
+"""
+
+
 class Venv:
     def __init__(self, root: Path) -> None:
         self.root = root
         subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(root / "venv")], check=True)
         bin_dir = root / "venv" / ("Scripts" if os.name == "nt" else "bin")
         self.python, self.deltaw = bin_dir / "python", bin_dir / "deltaw"
+        # --system-site-packages only reaches the base interpreter; when the tests themselves run in a
+        # virtual environment, make its packages (numpy, pip, setuptools, pytest, …) visible too
+        inner = subprocess.run([str(self.python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        outer = [p for p in sys.path if p and Path(p).is_dir() and Path(p).name in ("site-packages", "dist-packages")]
+        # an "import" line in a .pth runs at start-up; addsitedir also processes the outer .pth files
+        Path(inner, "_outer_environment.pth").write_text("import site; " + "; ".join(f"site.addsitedir({p!r})" for p in outer) + "\n")
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("DELTAW_", "PIP_")) and k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-        # offline: no index, build with the setuptools the environment already has
-        self.env.update({"DELTAW_CACHE_DIR": str(root / "cache"), "PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "0",
-                         "PIP_DISABLE_PIP_VERSION_CHECK": "1", "COLUMNS": "200", "NO_COLOR": "1"})
+        self.env.update({"DELTAW_CACHE_DIR": str(root / "cache"), "PIP_DISABLE_PIP_VERSION_CHECK": "1", "COLUMNS": "200", "NO_COLOR": "1"})
+        if self.run(self.python, "-c", CAN_BUILD_OFFLINE, check=False).returncode == 0:
+            # offline: no index, build with the setuptools the environment already has
+            self.env.update({"PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "0"})
+        # else pip builds in isolation, fetching setuptools from PyPI
 
     def run(self, *args: object, check: bool = True) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run([str(a) for a in args], capture_output=True, text=True, env=self.env, cwd=self.root)

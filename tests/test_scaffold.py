@@ -121,17 +121,16 @@ def test_new_plugin_never_overwrites_and_leaves_nothing_behind_when_it_fails(tmp
 @pytest.mark.slow
 def test_generated_packages_of_every_kind_install_into_a_fresh_venv_and_pass_their_own_tests(tmp_path):
     started = time.perf_counter()
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
-    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-    folders = [new_plugin(f"my-{kind}", kind, tmp_path / f"my-{kind}").folder for kind in TEMPLATE_KINDS]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DELTAW_") and k != "PYTHONPATH"}
-    env["DELTAW_CACHE_DIR"] = str(tmp_path / "cache")
-    pip = subprocess.run([str(python), "-m", "pip", "install", "--no-index", "--no-build-isolation", "--no-deps", "-q",
-                          *map(str, folders)], capture_output=True, text=True, env=env)
-    assert pip.returncode == 0, pip.stdout + pip.stderr
+    from test_plugins_e2e import (
+        Venv,  # a fresh venv that sees this environment's packages, offline pip
+    )
 
-    listed = subprocess.run([str(python), "-m", "deltaw", "plugins", "--json"], capture_output=True, text=True, env=env)
+    venv = Venv(tmp_path)
+    python, env = venv.python, venv.env
+    folders = [new_plugin(f"my-{kind}", kind, tmp_path / f"my-{kind}").folder for kind in TEMPLATE_KINDS]
+    venv.run(python, "-m", "pip", "install", "--no-deps", "-q", *folders)
+
+    listed = venv.run(python, "-m", "deltaw", "plugins", "--json")
     plugins = {p["name"]: p for p in json.loads(listed.stdout)["plugins"]}
     for kind in TEMPLATE_KINDS:  # found through their entry points, from the installed copies
         p = plugins[f"my-{kind}"]
