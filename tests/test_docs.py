@@ -39,3 +39,16 @@ def test_public_all_matches_the_exports():
     assert sorted(deltaw.__all__) == sorted(set(deltaw.__all__))
     for name in deltaw.__all__:
         assert getattr(deltaw, name) is not None, name
+
+
+def test_committed_schema_matches_the_builtins(tmp_path):
+    """deltaw.schema.json (what the example specs point editors at) is the built-ins' current schema."""
+    import json
+
+    from deltaw.registry import get_registry
+    from deltaw.spec.schema import spec_schema
+
+    committed = json.loads((ROOT / "deltaw.schema.json").read_text(encoding="utf-8"))
+    assert committed == json.loads(json.dumps(spec_schema(get_registry()))), (
+        "deltaw.schema.json is stale: run DELTAW_LOAD_PLUGINS= deltaw schema -o deltaw.schema.json"
+    )

@@ -15,7 +15,6 @@ Editors read it through a first line in a YAML spec::
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any, get_args, get_origin
@@ -55,16 +54,13 @@ def spec_schema(registry: Registry) -> dict[str, Any]:
 
 
 def write_schema(path: str | Path, registry: Registry) -> None:
-    """Write :func:`spec_schema` to ``path`` atomically, readable by everyone as a normal file is."""
+    """Write :func:`spec_schema` to ``path`` atomically."""
     from deltaw.errors import DeltawError
     from deltaw.spec.files import write_text
 
     path = Path(path)
     try:
         write_text(path, json.dumps(spec_schema(registry), indent=2) + "\n")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(path, 0o666 & ~umask)
     except OSError as exc:
         raise DeltawError(f"{path}: cannot write the schema ({exc.strerror or exc}).") from None
 
