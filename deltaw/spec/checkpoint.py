@@ -1,9 +1,7 @@
 """A run's checkpoint: the trainer's state plus the state of the spec's callbacks, in one ``.npz``.
 
-The layout is that of :func:`deltaw.spec.files.save_checkpoint` (``w0``,
-``b0``, …, ``opt0/<key>``, and a JSON ``meta`` string), so
-:func:`~deltaw.spec.files.load_checkpoint` reads the trainer part of it.
-Callback states may hold arrays (early stopping's best weights): those are
+The layout: ``w0``, ``b0``, …, ``opt0/<key>`` arrays and a JSON ``meta`` string
+holding the counters, RNG state, schedule state and history. Callback states may hold arrays (early stopping's best weights): those are
 stored as ``callbacks/<i>/<key>…`` entries and referenced from ``meta``.
 Written atomically: a reader sees the old file or the new one, never half.
 """

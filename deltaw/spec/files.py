@@ -1,4 +1,4 @@
-"""Atomic file writes and the checkpoint format (one ``.npz`` per checkpoint)."""
+"""Atomic file writes: a temporary file beside the target, then a rename."""
 
 from __future__ import annotations
 
@@ -44,41 +44,3 @@ def write_json(path: Path, data: Any) -> None:
 def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """``np.savez`` atomically."""
     atomic_write(path, lambda f: np.savez(f, **arrays), mode="wb")
-
-
-def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """A trainer ``state_dict`` as one ``.npz``: arrays as arrays, the rest as a JSON string."""
-    arrays: dict[str, np.ndarray] = {}
-    for i, w in enumerate(state["weights"]):
-        arrays[f"w{i}"] = w
-    for i, b in enumerate(state["biases"]):
-        arrays[f"b{i}"] = b
-    for i, s in enumerate(state["optimizer"]):
-        for k, v in s.items():
-            arrays[f"opt{i}/{k}"] = v
-    meta = {k: v for k, v in state.items() if k not in ("weights", "biases", "optimizer")}
-    meta["layers"] = len(state["weights"])
-    meta["optimizer_keys"] = [sorted(s) for s in state["optimizer"]]
-    arrays["meta"] = np.array(json.dumps(meta, default=_jsonable))
-    save_arrays(path, arrays)
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """The ``state_dict`` saved by :func:`save_checkpoint`."""
-    with np.load(path, allow_pickle=False) as z:
-        meta = json.loads(str(z["meta"]))
-        n = meta.pop("layers")
-        keys = meta.pop("optimizer_keys")
-        state = dict(meta)
-        state["weights"] = [z[f"w{i}"] for i in range(n)]
-        state["biases"] = [z[f"b{i}"] for i in range(n)]
-        state["optimizer"] = [{k: z[f"opt{i}/{k}"] for k in ks} for i, ks in enumerate(keys)]
-    return state
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
