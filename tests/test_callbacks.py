@@ -11,7 +11,7 @@ import deltaw
 from deltaw.errors import DeltawError, SpecError
 from deltaw.plugins.callbacks import Checkpoint, CsvLog, EarlyStopping, JsonlLog, StopOnNonFinite
 from deltaw.registry import get_registry
-from deltaw.spec.files import load_checkpoint
+from deltaw.spec.checkpoint import load_run_checkpoint
 from deltaw.spec.run import hook_callbacks, run_spec
 
 SPEC = {
@@ -97,11 +97,11 @@ def test_checkpoint_keeps_periodic_and_best_checkpoints(tmp_path):
     result = run_spec(spec_file(tmp_path, callbacks=callbacks), out=tmp_path / "runs", plots=False)
     folder = result.folder
     assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == ["epoch-0002.npz", "epoch-0004.npz", "epoch-0006.npz"]
-    assert load_checkpoint(folder / "checkpoints" / "epoch-0004.npz")["epoch"] == 4
+    assert load_run_checkpoint(folder / "checkpoints" / "epoch-0004.npz")[0]["epoch"] == 4
     best = json.loads((folder / "best.json").read_text())
     costs = [h["validation_cost"] for h in result.history]
     assert best["epoch"] == int(np.argmin(costs)) + 1 and best["value"] == min(costs)
-    assert load_checkpoint(folder / "best.npz")["epoch"] == best["epoch"]
+    assert load_run_checkpoint(folder / "best.npz")[0]["epoch"] == best["epoch"]
 
 
 def test_early_stopping_from_a_spec_stops_the_run_and_says_why(tmp_path):
