@@ -25,7 +25,7 @@ def run(
 
     Ctrl-C keeps the last epoch's checkpoint and prints the command that resumes it (exit code 130).
     """
-    from deltaw.display import JsonLines, ProgressDisplay
+    from deltaw.display import JsonLines, ProgressDisplay, metrics_text
     from deltaw.spec.run import resume_run, run_spec
 
     if (spec is None) == (resume is None):
@@ -48,7 +48,7 @@ def run(
         raise typer.Exit(130)
     if not quiet and not json_lines:
         final = result.history[-1] if result.history else {}
-        summary = ", ".join(f"{k} {v:.4g}" for k, v in final.items() if k not in ("epoch", "lr", "train_time", "eval_time"))
+        summary = metrics_text(final)
         if result.status == "stopped":
             head = f"[yellow]Stopped[/] after {len(result.history)} epochs in {result.wall_time:.1f}s ({result.message})"
         else:
