@@ -138,7 +138,9 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
 class PlainNumpy:
     """The reference loop: what one writes by hand in numpy, with deltaw's math.
 
-    Per epoch: a shuffled copy of the training rows; per mini-batch of m rows:
+    Per epoch: a shuffled copy of the training rows (refilled in place with
+    ``np.take``: faster and steadier than a new ``x[perm]`` every epoch, which
+    page-faults 150–300 MB of fresh memory each time); per mini-batch of m rows:
     forward pass, δᴸ (quadratic: (a − y) ⊙ a(1 − a); cross-entropy: a − y),
     δ scaled by 1/m so that BP3/BP4 give batch means, then for each layer
     ∂C/∂W = aᵀδ, ∂C/∂b = Σ δ, the next δ = (δ Wᵀ) ⊙ a(1 − a), and the
@@ -152,6 +154,7 @@ class PlainNumpy:
         self.W = [W.copy() for W, _ in start]
         self.b = [b.copy() for _, b in start]
         self.x, self.y = train.x, train.y
+        self.xs, self.ys = np.empty_like(train.x), np.empty_like(train.y)  # the shuffled copy, reused
         self.rng = np.random.default_rng(seed)
 
     def warm_up(self) -> None:
@@ -162,7 +165,8 @@ class PlainNumpy:
         n, m, eta = len(self.x), cfg.batch, cfg.eta
         if order is None:
             order = self.rng.permutation(n)
-        x, y = self.x[order], self.y[order]
+        x = np.take(self.x, order, axis=0, out=self.xs, mode="clip")  # = self.x[order]
+        y = np.take(self.y, order, axis=0, out=self.ys, mode="clip")
         decay = cfg.lmbda / n
         quadratic = cfg.cost == "quadratic"
         L = len(W)
