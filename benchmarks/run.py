@@ -334,12 +334,14 @@ def print_report(results: dict[str, Any]) -> None:
     print(f"Machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, numpy {m['numpy']}; BLAS {_blas(m)}; env {m['env'] or '{}'}")
     if m.get("torch"):
         print(f"PyTorch {m['torch']['version']}, {m['torch']['threads']} threads")
-    print("\n| configuration | contender | epoch (s) | deltaw vs it |")
-    print("|---|---|---|---|")
+    print("\nEpoch times in seconds (median); ratios are medians of per-round ratios.\n")
+    print("| configuration | deltaw | numpy | book | torch | deltaw ÷ numpy | book ÷ deltaw | torch ÷ deltaw |")
+    print("|---|---|---|---|---|---|---|---|")
     for c in results["configs"]:
-        for name, med in c["median"].items():
-            vs = "—" if name == "deltaw" else f"{c['ratios'][f'{name}/deltaw']:.2f}× ({'deltaw faster' if c['ratios'][f'{name}/deltaw'] > 1 else 'deltaw slower'})"
-            print(f"| {c['label']} | {name} | {med:.3f} | {vs} |")
+        med, rat = c["median"], c["ratios"]
+        t = [f"{med[k]:.3f}" if k in med else "—" for k in ALL]
+        r = [f"{rat[k]:.2f}" if k in rat else "—" for k in ("deltaw/numpy", "book/deltaw", "torch/deltaw")]
+        print(f"| {c['label']} | {' | '.join(t)} | {' | '.join(r)} |")
     for c in results["configs"]:
         print(f"{c['name']}: weights after 5 steps differ from deltaw's by at most (relative) "
               + ", ".join(f"{k} {v:.1e}" for k, v in c["agreement"].items()))
