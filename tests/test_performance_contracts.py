@@ -97,8 +97,8 @@ class StrictNumpy:
     """numpy for deltaw.core.network, recording the dtypes that flow into the gradient buffers.
 
     BP3 and BP4 write into float32 buffers, which would silently absorb a float64
-    δ; so the arrays given to ``np.matmul(…, out=)`` and ``np.add.reduce(…, out=)``
-    are checked on the way in.
+    δ; so the arrays given to the products (``np.dot``/``np.matmul``) and to
+    ``np.add.reduce(…, out=)`` are checked on the way in.
     """
 
     def __init__(self, seen):
@@ -113,9 +113,14 @@ class StrictNumpy:
 
         self.add = Add()
 
+    def dot(self, a, b, out=None):
+        self.calls += 1
+        self.seen.check("a W (forward), aᵀ δ into ∂C/∂W (BP4), δ Wᵀ (BP2)", a, b, *([] if out is None else [out]))
+        return np.dot(a, b, out=out)
+
     def matmul(self, a, b, out=None):
         self.calls += 1
-        self.seen.check("aᵀ, δ into ∂C/∂W (BP4)", a, b, *([] if out is None else [out]))
+        self.seen.check("a W (forward), aᵀ δ into ∂C/∂W (BP4), δ Wᵀ (BP2)", a, b, *([] if out is None else [out]))
         return np.matmul(a, b, out=out)
 
     def __getattr__(self, name):

@@ -12,10 +12,13 @@ over the whole mini-batch:
 
 Speed without changing the math: δᴸ is scaled by 1/m once, in place, so BP3
 and BP4 give batch means directly; ``Wᵀ`` and ``aᵀ`` are transposed views that
-BLAS reads as they are (no copies); an elementwise σ multiplies σ'(z) into the
-``δ Wᵀ`` product in place (BP2 without the generic ``backward`` call); and
-:meth:`Network.backward` can write ∂C/∂W and ∂C/∂b into arrays the caller keeps
-(:meth:`Network.gradient_buffers`), so training allocates no gradients.
+BLAS reads as they are (no copies); products use ``np.dot``, which costs less
+per call than ``@`` on small matrices and refuses to cast into an ``out``
+array of another dtype (no float64 δ silently absorbed by float32 gradients);
+an elementwise σ multiplies σ'(z) into the ``δ Wᵀ`` product in place (BP2
+without the generic ``backward`` call); and :meth:`Network.backward` can write
+∂C/∂W and ∂C/∂b into arrays the caller keeps (:meth:`Network.gradient_buffers`),
+so training allocates no gradients.
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ class Network:
         """The output activations for the rows of ``x`` (all rows in one pass)."""
         a = x
         for W, b, act in zip(self.weights, self.biases, self.activations):
-            z = a @ W
+            z = np.dot(a, W)
             z += b  # z = a W + b
             a = act.forward(z)  # a = σ(z)
         return a
@@ -79,7 +82,7 @@ class Network:
         """``(zs, activations)``: every weighted input and every activation (``activations[0] = x``)."""
         zs, acts = [], [x]
         for W, b, act in zip(self.weights, self.biases, self.activations):
-            z = acts[-1] @ W
+            z = np.dot(acts[-1], W)
             z += b  # z = a W + b
             zs.append(z)
             acts.append(act.forward(z))  # a = σ(z)
@@ -109,10 +112,10 @@ class Network:
                 nabla_w[l] = acts[l].T @ delta  # BP4
             else:
                 np.add.reduce(delta, axis=0, out=nabla_b[l])  # BP3
-                np.matmul(acts[l].T, delta, out=nabla_w[l])  # BP4
+                np.dot(acts[l].T, delta, out=nabla_w[l])  # BP4
             if l:
                 act = self.activations[l - 1]
-                grad = delta @ self.weights[l].T  # ∂C/∂aˡ = δˡ⁺¹ Wˡ⁺¹ᵀ
+                grad = np.dot(delta, self.weights[l].T)  # ∂C/∂aˡ = δˡ⁺¹ Wˡ⁺¹ᵀ
                 if type(act).backward is Activation.backward:  # elementwise σ: the ⊙ σ'(z) in place
                     grad *= act.derivative(zs[l - 1], acts[l])  # BP2
                     delta = grad
