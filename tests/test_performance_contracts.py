@@ -334,3 +334,15 @@ def test_the_package_exports_its_public_names_lazily():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "no_such_name" in done.stdout
+
+
+def test_a_plugin_that_upcasts_delta_is_named_in_a_clear_error():
+    class Upcasting(Quadratic):
+        def output_delta(self, z, a, y, activation):
+            return super().output_delta(z, a, y, activation).astype(np.float64)
+
+    data = tiny(np.float32)
+    net = Network([4, 5, 3], [Sigmoid(), Sigmoid()], dtype=np.float32)
+    net.initialize(NielsenLarge(), np.random.default_rng(0))
+    with pytest.raises(TypeError, match=r"Upcasting\.output_delta returned a float64 δ in a float32 network"):
+        Trainer(net, Upcasting(), SGD(lr=1.0), epochs=1, batch_size=10, rng=np.random.default_rng(0)).fit(data)

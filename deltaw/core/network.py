@@ -102,6 +102,8 @@ class Network:
         L = self.num_layers
         nabla_w, nabla_b = out if out is not None else ([None] * L, [None] * L)
         delta = cost.output_delta(zs[-1], acts[-1], y, self.activations[-1])  # BP1
+        if out is not None:
+            _same_dtype(delta, nabla_w[-1], cost, "output_delta")
         if delta.base is None and delta.flags.writeable and not (delta is y or delta is acts[-1] or delta is zs[-1]):
             delta *= 1.0 / len(y)  # so BP3/BP4 below give batch means (in place: δᴸ is a fresh array)
         else:
@@ -121,5 +123,14 @@ class Network:
                     delta = grad
                 else:
                     delta = act.backward(zs[l - 1], acts[l], grad)  # BP2 (vector–Jacobian product)
+                    if out is not None:
+                        _same_dtype(delta, nabla_w[l - 1], act, "backward")
         return nabla_w, nabla_b
+
+
+def _same_dtype(delta: Array, buffer: Array, plugin: object, method: str) -> None:
+    """A plugin bug, said plainly: δ must keep the network's dtype to go into its gradient buffers."""
+    if delta.dtype != buffer.dtype:
+        raise TypeError(f"{type(plugin).__name__}.{method} returned a {delta.dtype} δ in a {buffer.dtype} network; "
+                        f"a plugin must keep the dtype of its inputs (float32 stays float32)")
 
