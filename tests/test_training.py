@@ -132,3 +132,13 @@ def test_keyboard_interrupt_rolls_back_to_the_last_complete_epoch():
     with pytest.raises(KeyboardInterrupt):
         trainer.fit(xor_data())
     assert trainer.epoch == 1 and trainer.step == 10 and len(trainer.history) == 1
+
+
+def test_trainer_tells_a_schedule_the_runs_length_before_training():
+    from deltaw.plugins.schedules import Cosine
+
+    schedule = Cosine()
+    trainer = make(epochs=4, batch_size=25, schedule=schedule)  # 100 samples: 4 steps per epoch
+    history = trainer.fit(xor_data())
+    assert schedule.total() == 16
+    assert history[0]["lr"] > history[-1]["lr"]

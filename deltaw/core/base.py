@@ -205,6 +205,9 @@ class Schedule(Plugin):
 
     per_step: ClassVar[bool] = False
 
+    def configure(self, epochs: int, steps_per_epoch: int) -> None:
+        """Told the run's length before training starts (schedules spanning the run use it)."""
+
     def lr(self, base_lr: float, epoch: int, step: int) -> float:
         """The rate for ``epoch`` (0-based) and global ``step`` (1-based)."""
         raise NotImplementedError

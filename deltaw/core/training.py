@@ -120,6 +120,8 @@ class Trainer:
         train = data.train
         n = len(train)
         batch_enders = [c for c in self.callbacks if overrides(c, Callback, "on_batch_end")]
+        if self.schedule is not None:
+            self.schedule.configure(self.epochs, math.ceil(n / self.batch_size))
         for c in self.callbacks:
             c.on_run_start(self)
         try:

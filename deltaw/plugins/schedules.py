@@ -9,8 +9,9 @@ Conventions follow PyTorch's ``torch.optim.lr_scheduler`` (same defaults,
 same expected-value lists in the tests) unless a docstring says otherwise.
 
 Schedules that span the whole run (``cosine``, ``one-cycle``) need its length:
-``configure(epochs, steps_per_epoch)`` is called before training by the run
-layer; their ``epochs`` parameter overrides the run's ``training.epochs``.
+``configure(epochs, steps_per_epoch)`` (part of the ``Schedule`` contract) is
+called by ``Trainer.fit`` before training; their ``epochs`` parameter
+overrides the run's ``training.epochs``.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ class _WholeRun(deltaw.Schedule):
         if self._total is None:
             raise DeltawError(
                 f"The {self.name} schedule needs the run's length: call schedule.configure(epochs, steps_per_epoch) "
-                f"before training (deltaw run does this for you)."
+                f"before training (Trainer.fit does this for you)."
             )
         return self._total
 

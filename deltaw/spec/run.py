@@ -454,9 +454,6 @@ def prepare(trainer: Trainer, exp: Experiment, folder: Path) -> None:
         save_run_checkpoint(Path(path), trainer.state_dict(), callback_states(stateful))
 
     trainer.save_checkpoint = save_checkpoint  # type: ignore[attr-defined]
-    configure = getattr(exp.schedule, "configure", None)
-    if callable(configure):
-        configure(trainer.epochs, math.ceil(len(exp.data.train) / trainer.batch_size))
 
 
 def restore(trainer: Trainer, exp: Experiment, resume: tuple[dict[str, Any], Any], folder: Path) -> None:
