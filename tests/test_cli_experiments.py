@@ -130,3 +130,15 @@ def test_the_books_eta_sweep_runs_on_real_mnist(tmp_path):
     (folder,) = (tmp_path / "runs").iterdir()
     data = json.loads(runner.invoke(app, ["report", str(folder), "--json", "--metric", "training_cost"]).stdout)
     assert sorted(r["keys"]["optimizer.lr"] for r in data["runs"]) == [0.025, 0.25, 2.5]
+
+
+def test_report_stacks_many_differing_keys_into_one_column(tmp_path, swept):
+    folder, _ = swept
+    quick = runner.invoke(app, ["run", str(EXAMPLES / "quickstart.yaml"), "--out", str(tmp_path / "more"), "-q",
+                                "--no-plots", "--set", "training.epochs=1"])
+    assert quick.exit_code == 0, quick.output
+    (other,) = (tmp_path / "more").iterdir()
+    result = runner.invoke(app, ["report", str(folder), str(other)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    text = flat(result.output)
+    assert "differing keys (" in text and "data.name=spirals" in text and "optimizer.name=adam" in text

@@ -192,6 +192,9 @@ def _abbrev(key: str) -> str:
     return key.replace("training_", "train ").replace("validation_", "val ").replace("test_", "test ").replace("accuracy", "acc")
 
 
+MAX_KEY_COLUMNS = 4  # more differing keys than this are stacked in one column
+
+
 def _print_report(rep: Any) -> None:
     from rich.table import Table
 
@@ -207,9 +210,13 @@ def _print_report(rep: Any) -> None:
     title = f"{len(rep.rows)} runs, ranked by the {rep.by} {metric} ({direction} is better); last-epoch values per split"
     table = Table(title=title, title_justify="left")
     table.add_column("#", justify="right")
-    table.add_column("run", overflow="fold", min_width=min(32, max((len(r["run"]) for r in rep.rows), default=3)))
-    for k in rep.keys:
-        table.add_column(short[k], overflow="fold")
+    table.add_column("run", overflow="fold", min_width=min(20, max((len(r["run"]) for r in rep.rows), default=3)))
+    stacked = len(rep.keys) > MAX_KEY_COLUMNS  # many differing keys: one column, a key=value line each
+    if stacked:
+        table.add_column(f"differing keys ({len(rep.keys)})", overflow="fold", min_width=16)
+    else:
+        for k in rep.keys:
+            table.add_column(short[k], overflow="fold")
     table.add_column("status", min_width=9)
     table.add_column(f"best {_abbrev(metric)} (epoch)", justify="right")
     for k in finals:
@@ -220,8 +227,11 @@ def _print_report(rep: Any) -> None:
     for i, row in enumerate(rep.rows, 1):
         status = f"[{colours.get(row['status'], 'red')}]{row['status']}[/]"
         best = f"{_fmt_metric(metric, row['best'], bare=True)} ({row['best_epoch']})" if row["best"] is not None else "-"
+        keys = [fmt_value(row["keys"][k]) for k in rep.keys]
+        if stacked:
+            keys = ["\n".join(f"{short[k]}={v}" for k, v in zip(rep.keys, keys))]
         table.add_row(
-            str(i), row["run"], *(fmt_value(row["keys"][k]) for k in rep.keys), status, best,
+            str(i), row["run"], *keys, status, best,
             *(_fmt_metric(k, row["final"].get(k), bare=True) for k in finals),
             str(row["epochs"]), f"{row['wall_time']:.1f}s",
         )
