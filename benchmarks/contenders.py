@@ -96,7 +96,9 @@ class Deltaw:
         self.data = self.exp.data
         self.trainer = self.exp.trainer()
         self.threads = blas_threads(cfg.threads)
-        self.start = [(W.copy(), b.copy()) for W, b in zip(self.exp.network.weights, self.exp.network.biases)]
+        self.start = [
+            (W.copy(), b.copy()) for W, b in zip(self.exp.network.weights, self.exp.network.biases)
+        ]
 
     def next_order(self) -> np.ndarray:
         """The permutation the next epoch will use (drawn from a copy of the trainer's generator)."""
@@ -149,12 +151,17 @@ class PlainNumpy:
 
     name = "numpy"
 
-    def __init__(self, cfg: Config, start: list[tuple[np.ndarray, np.ndarray]], train: Any, seed: int = 2) -> None:
+    def __init__(
+        self, cfg: Config, start: list[tuple[np.ndarray, np.ndarray]], train: Any, seed: int = 2
+    ) -> None:
         self.cfg = cfg
         self.W = [W.copy() for W, _ in start]
         self.b = [b.copy() for _, b in start]
         self.x, self.y = train.x, train.y
-        self.xs, self.ys = np.empty_like(train.x), np.empty_like(train.y)  # the shuffled copy, reused
+        self.xs, self.ys = (
+            np.empty_like(train.x),
+            np.empty_like(train.y),
+        )  # the shuffled copy, reused
         self.rng = np.random.default_rng(seed)
 
     def warm_up(self) -> None:
@@ -211,7 +218,9 @@ class Book:
 
     name = "book"
 
-    def __init__(self, cfg: Config, start: list[tuple[np.ndarray, np.ndarray]], train: Any, seed: int = 3) -> None:
+    def __init__(
+        self, cfg: Config, start: list[tuple[np.ndarray, np.ndarray]], train: Any, seed: int = 3
+    ) -> None:
         self.cfg = cfg
         self.weights_ = [np.array(W.T, dtype=np.float64) for W, _ in start]
         self.biases = [np.array(b, dtype=np.float64).reshape(-1, 1) for _, b in start]
@@ -241,9 +250,14 @@ class Book:
             nabla_b = [nb + dnb for nb, dnb in zip(nabla_b, delta_nabla_b)]
             nabla_w = [nw + dnw for nw, dnw in zip(nabla_w, delta_nabla_w)]
         if lmbda:  # network2.py
-            self.weights_ = [(1 - eta * (lmbda / n)) * w - (eta / len(mini_batch)) * nw for w, nw in zip(self.weights_, nabla_w)]
+            self.weights_ = [
+                (1 - eta * (lmbda / n)) * w - (eta / len(mini_batch)) * nw
+                for w, nw in zip(self.weights_, nabla_w)
+            ]
         else:  # network.py
-            self.weights_ = [w - (eta / len(mini_batch)) * nw for w, nw in zip(self.weights_, nabla_w)]
+            self.weights_ = [
+                w - (eta / len(mini_batch)) * nw for w, nw in zip(self.weights_, nabla_w)
+            ]
         self.biases = [b - (eta / len(mini_batch)) * nb for b, nb in zip(self.biases, nabla_b)]
 
     def backprop(self, x: np.ndarray, y: np.ndarray) -> tuple[list, list]:
@@ -327,7 +341,10 @@ class Torch:
         weights = [p for name, p in self.model.named_parameters() if name.endswith("weight")]
         biases = [p for name, p in self.model.named_parameters() if name.endswith("bias")]
         self.opt = torch.optim.SGD(
-            [{"params": weights, "weight_decay": self.cfg.lmbda / n}, {"params": biases, "weight_decay": 0.0}],
+            [
+                {"params": weights, "weight_decay": self.cfg.lmbda / n},
+                {"params": biases, "weight_decay": 0.0},
+            ],
             lr=self.cfg.eta,
         )
         self.x = torch.from_numpy(self.train.x)
@@ -343,7 +360,11 @@ class Torch:
         import torch.nn.functional as F
 
         n, m = len(self.x) if order is None else len(order), self.cfg.batch
-        perm = torch.randperm(n, generator=self.gen) if order is None else torch.from_numpy(np.asarray(order))
+        perm = (
+            torch.randperm(n, generator=self.gen)
+            if order is None
+            else torch.from_numpy(np.asarray(order))
+        )
         x, y = self.x[perm], self.y[perm]
         model, opt = self.model, self.opt
         quadratic = self.cfg.cost == "quadratic"
@@ -380,8 +401,13 @@ def make(name: str, cfg: Config, ref: Deltaw) -> Any:
     raise ValueError(f"unknown contender {name!r}")
 
 
-def agreement(cfg: Config, data: dict[str, Any], steps: int = 5, contenders: tuple[str, ...] | None = None,
-              workdir: Path | None = None) -> dict[str, float]:
+def agreement(
+    cfg: Config,
+    data: dict[str, Any],
+    steps: int = 5,
+    contenders: tuple[str, ...] | None = None,
+    workdir: Path | None = None,
+) -> dict[str, float]:
     """Train every contender ``steps`` mini-batches from the same weights in the same order; compare to deltaw.
 
     ``data`` is the spec's data reference; its training split is cut to
@@ -393,7 +419,9 @@ def agreement(cfg: Config, data: dict[str, Any], steps: int = 5, contenders: tup
     contenders = tuple(c for c in (contenders or cfg.contenders) if c != "deltaw")
     with tempfile.TemporaryDirectory(prefix="deltaw-bench-") as tmp:
         dw = Deltaw(cfg, {**data, "limit": steps * cfg.batch}, Path(workdir or tmp))
-        others = [make(c, cfg, dw) for c in contenders if c != "torch" or torch_version() is not None]
+        others = [
+            make(c, cfg, dw) for c in contenders if c != "torch" or torch_version() is not None
+        ]
         order = dw.next_order()
         dw.epoch()
         for other in others:
@@ -401,8 +429,11 @@ def agreement(cfg: Config, data: dict[str, Any], steps: int = 5, contenders: tup
         scale = max(float(np.max(np.abs(p))) for wb in dw.weights() for p in wb)
         out = {}
         for other in others:
-            diff = max(float(np.max(np.abs(np.asarray(p, np.float64) - np.asarray(q, np.float64))))
-                       for wb_d, wb_o in zip(dw.weights(), other.weights()) for p, q in zip(wb_d, wb_o))
+            diff = max(
+                float(np.max(np.abs(np.asarray(p, np.float64) - np.asarray(q, np.float64))))
+                for wb_d, wb_o in zip(dw.weights(), other.weights())
+                for p, q in zip(wb_d, wb_o)
+            )
             out[other.name] = diff / scale
         return out
 

@@ -46,7 +46,16 @@ CONFIGS = [
     Config("ch1-f32-b10", batch=10, dtype="float32"),
     Config("ch1-f64-b128", batch=128, dtype="float64"),
     Config("ch1-f32-b128", batch=128, dtype="float32"),
-    Config("ch3-f64-b10", layers=(784, 100, 10), cost="cross-entropy", eta=0.5, lmbda=5.0, batch=10, dtype="float64", contenders=ALL),
+    Config(
+        "ch3-f64-b10",
+        layers=(784, 100, 10),
+        cost="cross-entropy",
+        eta=0.5,
+        lmbda=5.0,
+        batch=10,
+        dtype="float64",
+        contenders=ALL,
+    ),
 ]
 # (config, contender, other, bound): the targets on ratios of median epoch times
 RATIO_TARGETS = [
@@ -59,19 +68,37 @@ RATIO_TARGETS = [
     ("ch1-f32-b128", "torch", "deltaw", ("≥", 1.5)),
 ]
 SLOW = ("book", "torch")
-SLOW_REPEATS = 3  # rounds for contenders whose epoch takes over SLOW_EPOCH s (the book; PyTorch at batch 10) …
+SLOW_REPEATS = (
+    3  # rounds for contenders whose epoch takes over SLOW_EPOCH s (the book; PyTorch at batch 10) …
+)
 SLOW_EPOCH = 1.0
 VERY_SLOW_EPOCH = 8.0  # … and one round when the first takes longer than this (PyTorch's threads on a loaded machine)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="Fewer repetitions and 10,000 training rows: a smoke run.")
-    parser.add_argument("--repeats", type=int, help="Timed epochs per contender (default 7, quick 3).")
-    parser.add_argument("--json", type=Path, help="Where to write the results (default benchmarks/results/<date>.json).")
-    parser.add_argument("--only", nargs="*", help="Run only these configurations (names as in the table).")
-    parser.add_argument("--threads", type=int, help="BLAS and PyTorch threads for every contender (deltaw through "
-                        "training.threads); default: as the environment sets them.")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="Fewer repetitions and 10,000 training rows: a smoke run.",
+    )
+    parser.add_argument(
+        "--repeats", type=int, help="Timed epochs per contender (default 7, quick 3)."
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        help="Where to write the results (default benchmarks/results/<date>.json).",
+    )
+    parser.add_argument(
+        "--only", nargs="*", help="Run only these configurations (names as in the table)."
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="BLAS and PyTorch threads for every contender (deltaw through "
+        "training.threads); default: as the environment sets them.",
+    )
     args = parser.parse_args(argv)
     repeats = args.repeats or (3 if args.quick else 7)
     started = time.perf_counter()
@@ -82,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         from deltaw.spec.run import blas_threads
 
         configs = [replace(c, threads=args.threads) for c in configs]
-        blas_threads(args.threads).__enter__()  # the references too; for the whole (short-lived) process
+        blas_threads(
+            args.threads
+        ).__enter__()  # the references too; for the whole (short-lived) process
 
     with tempfile.TemporaryDirectory(prefix="deltaw-bench-") as tmp_name:
         tmp = Path(tmp_name)
@@ -98,7 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         }
         print(f"deltaw benchmark — {source['description']}", flush=True)
         if torch_version() is None:
-            print("PyTorch is not installed: its rows are skipped (pip install torch to include them).", flush=True)
+            print(
+                "PyTorch is not installed: its rows are skipped (pip install torch to include them).",
+                flush=True,
+            )
         for cfg in configs:
             results["configs"].append(bench_config(cfg, data, repeats, tmp))
         if not args.only:
@@ -131,25 +163,36 @@ def data_reference(tmp: Path, limit: int | None = None) -> tuple[dict[str, Any],
         where = os.environ["DELTAW_MNIST_DIR"]
         train = limit or 50_000
         return {"name": "mnist", **extra}, {
-            "kind": "mnist", "dir": where, "train_rows": train,
+            "kind": "mnist",
+            "dir": where,
+            "train_rows": train,
             "description": f"MNIST from $DELTAW_MNIST_DIR={where}: {train:,} training, 10,000 validation, 10,000 test images",
         }
     path = tmp / "synthetic-mnist.npz"
     rng = np.random.default_rng(0)
 
     def images(n: int) -> np.ndarray:  # MNIST-like sparsity: ~20% of pixels lit, values in (0, 1]
-        x = rng.random((n, 784))  # float64, like MNIST in the chapter-1 run: loading makes no cast copy
+        x = rng.random(
+            (n, 784)
+        )  # float64, like MNIST in the chapter-1 run: loading makes no cast copy
         x[x < 0.8] = 0
         return x
 
-    np.savez(path, x_train=images(50_000), y_train=rng.integers(0, 10, 50_000),
-             x_validation=images(10_000), y_validation=rng.integers(0, 10, 10_000),
-             x_test=images(10_000), y_test=rng.integers(0, 10, 10_000))
+    np.savez(
+        path,
+        x_train=images(50_000),
+        y_train=rng.integers(0, 10, 50_000),
+        x_validation=images(10_000),
+        y_validation=rng.integers(0, 10, 10_000),
+        x_test=images(10_000),
+        y_test=rng.integers(0, 10, 10_000),
+    )
     train = limit or 50_000
     return {"name": "npz", "path": str(path), "shuffle": False, **extra}, {
-        "kind": "synthetic", "train_rows": train,
+        "kind": "synthetic",
+        "train_rows": train,
         "description": f"SYNTHETIC MNIST-shaped data ($DELTAW_MNIST_DIR is not set): {train:,} training, 10,000 validation, "
-                       "10,000 test rows of random pixels — timings are comparable, accuracies are meaningless",
+        "10,000 test rows of random pixels — timings are comparable, accuracies are meaningless",
     }
 
 
@@ -165,8 +208,10 @@ def bench_config(cfg: Config, data: dict[str, Any], repeats: int, tmp: Path) -> 
     agree = agreement(cfg, data, steps=5, contenders=tuple(names), workdir=tmp)
     bad = {k: v for k, v in agree.items() if not v <= tolerance(cfg.dtype)}
     if bad:
-        raise SystemExit(f"{cfg.name}: contenders disagree with deltaw after 5 steps (relative difference {bad}); "
-                         "the comparison would not be of the same math.")
+        raise SystemExit(
+            f"{cfg.name}: contenders disagree with deltaw after 5 steps (relative difference {bad}); "
+            "the comparison would not be of the same math."
+        )
     dw = Deltaw(cfg, data, tmp)
     runners = {"deltaw": dw, **{c: make(c, cfg, dw) for c in names if c != "deltaw"}}
     for name, runner in runners.items():
@@ -178,16 +223,38 @@ def bench_config(cfg: Config, data: dict[str, Any], repeats: int, tmp: Path) -> 
         shift = rep % len(order)
         for name in order[shift:] + order[:shift]:
             done = [t for t in times[name] if t is not None]
-            if name in SLOW and done and (len(done) >= SLOW_REPEATS and statistics.median(done) > SLOW_EPOCH or done[0] > VERY_SLOW_EPOCH):
-                times[name].append(None)  # slow contenders get fewer rounds, so the whole run stays short
+            if (
+                name in SLOW
+                and done
+                and (
+                    len(done) >= SLOW_REPEATS
+                    and statistics.median(done) > SLOW_EPOCH
+                    or done[0] > VERY_SLOW_EPOCH
+                )
+            ):
+                times[name].append(
+                    None
+                )  # slow contenders get fewer rounds, so the whole run stays short
                 continue
             started = time.perf_counter()
             runners[name].epoch()
             times[name].append(time.perf_counter() - started)
-        print("  round", rep + 1, " ".join(f"{n} {t[-1]:.3f}s" for n, t in times.items() if t[-1] is not None), flush=True)
+        print(
+            "  round",
+            rep + 1,
+            " ".join(f"{n} {t[-1]:.3f}s" for n, t in times.items() if t[-1] is not None),
+            flush=True,
+        )
     medians = {n: statistics.median([t for t in ts if t is not None]) for n, ts in times.items()}
-    return {"name": cfg.name, "label": cfg.label, "config": cfg.__dict__ | {"layers": list(cfg.layers)},
-            "agreement": agree, "times": times, "median": medians, "ratios": paired_ratios(times)}
+    return {
+        "name": cfg.name,
+        "label": cfg.label,
+        "config": cfg.__dict__ | {"layers": list(cfg.layers)},
+        "agreement": agree,
+        "times": times,
+        "median": medians,
+        "ratios": paired_ratios(times),
+    }
 
 
 def paired_ratios(times: dict[str, list[float | None]]) -> dict[str, float]:
@@ -196,7 +263,11 @@ def paired_ratios(times: dict[str, list[float | None]]) -> dict[str, float]:
     for a in times:
         for b in times:
             if a != b:
-                pairs = [ta / tb for ta, tb in zip(times[a], times[b]) if ta is not None and tb is not None]
+                pairs = [
+                    ta / tb
+                    for ta, tb in zip(times[a], times[b])
+                    if ta is not None and tb is not None
+                ]
                 if pairs:
                     out[f"{a}/{b}"] = statistics.median(pairs)
     return out
@@ -219,9 +290,14 @@ def bench_threads(data: dict[str, Any], repeats: int, tmp: Path) -> list[dict[st
         limits = {1: blas_threads(1), 2: blas_threads(2)}
         dw1.epoch()
         ref.epoch()
-        times: dict[str, list[float | None]] = {"deltaw-1": [], "deltaw-2": [], "numpy-1": [], "numpy-2": []}
+        times: dict[str, list[float | None]] = {
+            "deltaw-1": [],
+            "deltaw-2": [],
+            "numpy-1": [],
+            "numpy-2": [],
+        }
         for rep in range(repeats):
-            for threads in ((1, 2) if rep % 2 == 0 else (2, 1)):
+            for threads in (1, 2) if rep % 2 == 0 else (2, 1):
                 dw1.threads = limits[threads]  # the same context manager that training.threads uses
                 started = time.perf_counter()
                 dw1.epoch()
@@ -230,9 +306,19 @@ def bench_threads(data: dict[str, Any], repeats: int, tmp: Path) -> list[dict[st
                     started = time.perf_counter()
                     ref.epoch()
                     times[f"numpy-{threads}"].append(time.perf_counter() - started)
-        out.append({"name": base.name, "label": base.label, "times": times,
-                    "median": {k: statistics.median(v) for k, v in times.items()},
-                    "ratios": {k: v for k, v in paired_ratios(times).items() if k in ("deltaw-2/deltaw-1", "numpy-2/numpy-1")}})
+        out.append(
+            {
+                "name": base.name,
+                "label": base.label,
+                "times": times,
+                "median": {k: statistics.median(v) for k, v in times.items()},
+                "ratios": {
+                    k: v
+                    for k, v in paired_ratios(times).items()
+                    if k in ("deltaw-2/deltaw-1", "numpy-2/numpy-1")
+                },
+            }
+        )
     return out
 
 
@@ -268,7 +354,11 @@ def bench_evaluation(data: dict[str, Any], repeats: int, tmp: Path) -> dict[str,
             started = time.perf_counter()
             sum(int(np.argmax(feedforward(x)) == y) for x, y in pairs)  # network.py's evaluate()
             ts.append(time.perf_counter() - started)
-    out["book-per-example-validation"] = {"rows": len(pairs), "median": statistics.median(ts), "times": ts}
+    out["book-per-example-validation"] = {
+        "rows": len(pairs),
+        "median": statistics.median(ts),
+        "times": ts,
+    }
 
     from deltaw.spec.run import RunWriter, new_run_folder
 
@@ -278,7 +368,9 @@ def bench_evaluation(data: dict[str, Any], repeats: int, tmp: Path) -> dict[str,
     ts = []
     for _ in range(repeats):
         started = time.perf_counter()
-        writer.on_epoch_end(dw.trainer, 1, record)  # metrics.jsonl, metrics.csv, checkpoint.npz (atomic, fsync)
+        writer.on_epoch_end(
+            dw.trainer, 1, record
+        )  # metrics.jsonl, metrics.csv, checkpoint.npz (atomic, fsync)
         ts.append(time.perf_counter() - started)
     out["run-folder-writes"] = {"rows": 0, "median": statistics.median(ts), "times": ts}
     return out
@@ -292,9 +384,14 @@ def bench_memory(data: dict[str, Any], tmp: Path) -> dict[str, Any]:
 
     print("\npeak memory of a chapter-1 run …", flush=True)
     cfg = CONFIGS[0]
-    data = {k: v for k, v in data.items() if k != "limit"}  # the whole training set, even with --quick
+    data = {
+        k: v for k, v in data.items() if k != "limit"
+    }  # the whole training set, even with --quick
     spec = spec_for(cfg, data)
-    spec["training"] = {"epochs": 1, "batch_size": cfg.batch}  # deltaw run's defaults: evaluate training + validation
+    spec["training"] = {
+        "epochs": 1,
+        "batch_size": cfg.batch,
+    }  # deltaw run's defaults: evaluate training + validation
     path = tmp / "chapter1.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     dw = Deltaw(cfg, data, tmp)
@@ -317,41 +414,72 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         value = by_name.get(name, {}).get("ratios", {}).get(f"{a}/{b}")
         if value is not None:
             met = value <= bound if op == "≤" else value >= bound
-            out.append({"what": f"{name}: {a} / {b}", "value": value, "target": f"{op} {bound:g}", "met": met})
+            out.append(
+                {
+                    "what": f"{name}: {a} / {b}",
+                    "value": value,
+                    "target": f"{op} {bound:g}",
+                    "met": met,
+                }
+            )
     for key, bound in (("help", 0.3), ("plugins", 0.6)):
         if "startup" in results:
             value = results["startup"][key]["median"]
-            out.append({"what": f"`{results['startup'][key]['command']}` (s)", "value": value, "target": f"< {bound:g}", "met": value < bound})
+            out.append(
+                {
+                    "what": f"`{results['startup'][key]['command']}` (s)",
+                    "value": value,
+                    "target": f"< {bound:g}",
+                    "met": value < bound,
+                }
+            )
     if "memory" in results:
         mem = results["memory"]
-        out.append({"what": "peak memory of a chapter-1 run (MB)", "value": mem["peak_mb"],
-                    "target": f"≤ {mem['limit_mb']:.0f} (1.5 × {mem['data_mb']:.0f} MB of data + 150)", "met": mem["peak_mb"] <= mem["limit_mb"]})
+        out.append(
+            {
+                "what": "peak memory of a chapter-1 run (MB)",
+                "value": mem["peak_mb"],
+                "target": f"≤ {mem['limit_mb']:.0f} (1.5 × {mem['data_mb']:.0f} MB of data + 150)",
+                "met": mem["peak_mb"] <= mem["limit_mb"],
+            }
+        )
     return out
 
 
 def print_report(results: dict[str, Any]) -> None:
     m = results["machine"]
     print(f"\n## Results ({results['data']['kind']} data, {results['repeats']} rounds, medians)\n")
-    print(f"Machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, numpy {m['numpy']}; BLAS {_blas(m)}; env {m['env'] or '{}'}")
+    print(
+        f"Machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, numpy {m['numpy']}; BLAS {_blas(m)}; env {m['env'] or '{}'}"
+    )
     if m.get("torch"):
         print(f"PyTorch {m['torch']['version']}, {m['torch']['threads']} threads")
     print("\nEpoch times in seconds (median); ratios are medians of per-round ratios.\n")
-    print("| configuration | deltaw | numpy | book | torch | deltaw ÷ numpy | book ÷ deltaw | torch ÷ deltaw |")
+    print(
+        "| configuration | deltaw | numpy | book | torch | deltaw ÷ numpy | book ÷ deltaw | torch ÷ deltaw |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for c in results["configs"]:
         med, rat = c["median"], c["ratios"]
         t = [f"{med[k]:.3f}" if k in med else "—" for k in ALL]
-        r = [f"{rat[k]:.2f}" if k in rat else "—" for k in ("deltaw/numpy", "book/deltaw", "torch/deltaw")]
+        r = [
+            f"{rat[k]:.2f}" if k in rat else "—"
+            for k in ("deltaw/numpy", "book/deltaw", "torch/deltaw")
+        ]
         print(f"| {c['label']} | {' | '.join(t)} | {' | '.join(r)} |")
     for c in results["configs"]:
-        print(f"{c['name']}: weights after 5 steps differ from deltaw's by at most (relative) "
-              + ", ".join(f"{k} {v:.1e}" for k, v in c["agreement"].items()))
+        print(
+            f"{c['name']}: weights after 5 steps differ from deltaw's by at most (relative) "
+            + ", ".join(f"{k} {v:.1e}" for k, v in c["agreement"].items())
+        )
     if results.get("threads"):
         print("\n| configuration | BLAS threads | deltaw (s) | numpy (s) |")
         print("|---|---|---|---|")
         for t in results["threads"]:
             for n in (1, 2):
-                print(f"| {t['label']} | {n} | {t['median'][f'deltaw-{n}']:.3f} | {t['median'][f'numpy-{n}']:.3f} |")
+                print(
+                    f"| {t['label']} | {n} | {t['median'][f'deltaw-{n}']:.3f} | {t['median'][f'numpy-{n}']:.3f} |"
+                )
     if results.get("evaluation"):
         print("\n| per epoch, besides training | rows | time (s) |")
         print("|---|---|---|")
@@ -375,7 +503,13 @@ EVAL_LABELS = {
 def _blas(m: dict[str, Any]) -> str:
     if isinstance(m["blas"], str):
         return m["blas"]
-    return ", ".join(f"{b['internal_api']} {b['version']} ({b['architecture']}, {b['num_threads']} threads)" for b in m["blas"]) or "none found"
+    return (
+        ", ".join(
+            f"{b['internal_api']} {b['version']} ({b['architecture']}, {b['num_threads']} threads)"
+            for b in m["blas"]
+        )
+        or "none found"
+    )
 
 
 if __name__ == "__main__":

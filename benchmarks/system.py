@@ -11,7 +11,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+BLAS_ENV = (
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+)
 
 
 def machine() -> dict[str, Any]:
@@ -38,11 +44,23 @@ def machine() -> dict[str, Any]:
         from threadpoolctl import threadpool_info
 
         info["blas"] = [
-            {k: p.get(k) for k in ("internal_api", "version", "architecture", "num_threads", "threading_layer")}
-            for p in threadpool_info() if p.get("user_api") == "blas"
+            {
+                k: p.get(k)
+                for k in (
+                    "internal_api",
+                    "version",
+                    "architecture",
+                    "num_threads",
+                    "threading_layer",
+                )
+            }
+            for p in threadpool_info()
+            if p.get("user_api") == "blas"
         ]
     except ImportError:
-        info["blas"] = "threadpoolctl not installed (pip install threadpoolctl): BLAS kernel and threads unknown"
+        info["blas"] = (
+            "threadpoolctl not installed (pip install threadpoolctl): BLAS kernel and threads unknown"
+        )
     try:
         import torch
 
@@ -70,7 +88,11 @@ def startup(args: list[str], repeats: int) -> dict[str, Any]:
             raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr.strip()}")
         if i:  # the first run fills the OS file cache
             times.append(elapsed)
-    return {"command": " ".join(["deltaw", *args]), "median": statistics.median(times), "times": times}
+    return {
+        "command": " ".join(["deltaw", *args]),
+        "median": statistics.median(times),
+        "times": times,
+    }
 
 
 _MEASURE = """
@@ -84,7 +106,17 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 
 def peak_memory(spec: Path, out: Path) -> float:
     """Peak resident memory (MB) of ``deltaw run SPEC -q`` — the whole process, start to finish."""
-    cmd = [sys.executable, "-c", _MEASURE, *deltaw_command(), "run", str(spec), "--quiet", "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-c",
+        _MEASURE,
+        *deltaw_command(),
+        "run",
+        str(spec),
+        "--quiet",
+        "--out",
+        str(out),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"deltaw run {spec} failed: {done.stderr.strip()}")

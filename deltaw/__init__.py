@@ -78,11 +78,28 @@ __all__ = [
 # `import deltaw` — and so `deltaw --help` — does not pay for numpy and pluggy.
 _LAZY = {
     **dict.fromkeys(
-        ("Activation", "Callback", "Cost", "DataSplits", "Dataset", "EvalContext", "Executor", "Initializer",
-         "Metric", "Optimizer", "Plugin", "Regularizer", "Schedule", "Split"),
+        (
+            "Activation",
+            "Callback",
+            "Cost",
+            "DataSplits",
+            "Dataset",
+            "EvalContext",
+            "Executor",
+            "Initializer",
+            "Metric",
+            "Optimizer",
+            "Plugin",
+            "Regularizer",
+            "Schedule",
+            "Split",
+        ),
         "deltaw.core.base",
     ),
-    **dict.fromkeys(("clip_probs", "eps_for", "log_sigmoid", "log_softmax", "sigmoid", "softmax", "xlogy"), "deltaw.core.numerics"),
+    **dict.fromkeys(
+        ("clip_probs", "eps_for", "log_sigmoid", "log_softmax", "sigmoid", "softmax", "xlogy"),
+        "deltaw.core.numerics",
+    ),
     "DeltawError": "deltaw.errors",
     "hookimpl": "deltaw.registry.hookspecs",
 }
@@ -94,7 +111,9 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(module), name)
         globals()[name] = value  # later look-ups are plain attribute reads
         return value
-    if not name.startswith("_"):  # a subpackage (deltaw.errors, deltaw.registry, …), as eager imports used to provide
+    if not name.startswith(
+        "_"
+    ):  # a subpackage (deltaw.errors, deltaw.registry, …), as eager imports used to provide
         try:
             return importlib.import_module(f"{__name__}.{name}")
         except ModuleNotFoundError as exc:

@@ -18,7 +18,14 @@ from rich.progress import (
 
 from deltaw.core.base import Callback
 
-SHOWN = ("training_cost", "training_accuracy", "validation_cost", "validation_accuracy", "test_cost", "test_accuracy")
+SHOWN = (
+    "training_cost",
+    "training_accuracy",
+    "validation_cost",
+    "validation_accuracy",
+    "test_cost",
+    "test_accuracy",
+)
 
 
 def metrics_text(record: dict[str, Any]) -> str:
@@ -48,8 +55,15 @@ class ProgressDisplay(Callback):
 
     def on_run_start(self, trainer: Any) -> None:
         self.progress = Progress(
-            TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
-            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=self.console, transient=True,
+            TextColumn("[bold]training"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("epochs"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
             auto_refresh=False,  # a refresh thread would compete with BLAS and slow training
         )
         self.progress.start()

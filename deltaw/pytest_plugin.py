@@ -34,7 +34,9 @@ def deltaw_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     from deltaw.registry import Registry
     from deltaw.registry.manager import set_registry
 
-    monkeypatch.setenv("DELTAW_LOAD_PLUGINS", "")  # nothing installed sneaks in if something rebuilds it
+    monkeypatch.setenv(
+        "DELTAW_LOAD_PLUGINS", ""
+    )  # nothing installed sneaks in if something rebuilds it
     registry = Registry()
     registry.load_builtins()
     previous = set_registry(registry)

@@ -26,7 +26,17 @@ from pathlib import Path
 
 from deltaw.errors import DeltawError
 
-TEMPLATE_KINDS = ("optimizer", "cost", "activation", "initializer", "regularizer", "metric", "dataset", "schedule", "callback")
+TEMPLATE_KINDS = (
+    "optimizer",
+    "cost",
+    "activation",
+    "initializer",
+    "regularizer",
+    "metric",
+    "dataset",
+    "schedule",
+    "callback",
+)
 
 USAGE = {
     "optimizer": "optimizer: {name: {{name}}, lr: 0.05}",
@@ -68,7 +78,7 @@ def names_for(name: str) -> tuple[str, str, str, str]:
     """``(plugin name, distribution, import package, class name)`` for a plugin called ``name``."""
     plugin = name.strip().lower().replace("_", "-")
     if plugin.startswith("deltaw-"):
-        plugin = plugin[len("deltaw-"):]
+        plugin = plugin[len("deltaw-") :]
     if not _NAME.match(plugin):
         raise DeltawError(
             f"new-plugin: {name!r} is not a usable plugin name. Use lowercase letters, digits and single hyphens, "
@@ -79,15 +89,25 @@ def names_for(name: str) -> tuple[str, str, str, str]:
     return plugin, f"deltaw-{plugin}", "deltaw_" + "_".join(words), class_name
 
 
-def new_plugin(name: str, kind: str = "optimizer", folder: str | Path | None = None, *, author: str = "",
-               description: str = "") -> NewPlugin:
+def new_plugin(
+    name: str,
+    kind: str = "optimizer",
+    folder: str | Path | None = None,
+    *,
+    author: str = "",
+    description: str = "",
+) -> NewPlugin:
     """Write a plugin package for ``kind`` into ``folder`` (default ``./name``); refuses to overwrite anything."""
     if kind not in TEMPLATE_KINDS:
-        raise DeltawError(f"new-plugin: no template for the kind {kind!r}. Kinds: {', '.join(TEMPLATE_KINDS)}.")
+        raise DeltawError(
+            f"new-plugin: no template for the kind {kind!r}. Kinds: {', '.join(TEMPLATE_KINDS)}."
+        )
     plugin, dist, package, class_name = names_for(name)
     target = Path(folder) if folder is not None else Path(name)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise DeltawError(f"new-plugin: {target} already exists and is not empty; choose another folder with --dir.")
+        raise DeltawError(
+            f"new-plugin: {target} already exists and is not empty; choose another folder with --dir."
+        )
     values = {
         "name": plugin,
         "distribution": dist,
@@ -137,7 +157,9 @@ def render(text: str, values: dict[str, str]) -> str:
 
 
 def _template(rel: str) -> str:
-    return resources.files("deltaw").joinpath("templates", *rel.split("/")).read_text(encoding="utf-8")
+    return (
+        resources.files("deltaw").joinpath("templates", *rel.split("/")).read_text(encoding="utf-8")
+    )
 
 
 def _deltaw_version() -> str:

@@ -73,11 +73,15 @@ def _instance(obj: Any, base: type, check: str) -> Any:
     """An instance of ``base`` from an instance or a class (with its default Params)."""
     if isinstance(obj, type):
         if not issubclass(obj, base):
-            raise TypeError(f"{check} needs a deltaw.{base.__name__} subclass or instance, got {obj!r}")
+            raise TypeError(
+                f"{check} needs a deltaw.{base.__name__} subclass or instance, got {obj!r}"
+            )
         try:
             return obj()
         except Exception as exc:
-            raise TypeError(f"{check}: {obj.__name__}() failed ({exc}); pass an instance with its parameters") from exc
+            raise TypeError(
+                f"{check}: {obj.__name__}() failed ({exc}); pass an instance with its parameters"
+            ) from exc
     if not isinstance(obj, base):
         raise TypeError(f"{check} needs a deltaw.{base.__name__} subclass or instance, got {obj!r}")
     return obj
@@ -100,7 +104,9 @@ def _idx(i: tuple[int, ...]) -> str:
     return "[" + ",".join(str(int(k)) for k in i) + "]"
 
 
-def _away_from_zero(rng: np.random.Generator, shape: tuple[int, ...], low: float, high: float) -> np.ndarray:
+def _away_from_zero(
+    rng: np.random.Generator, shape: tuple[int, ...], low: float, high: float
+) -> np.ndarray:
     """Random values with |x| in [low, high] and a random sign: away from kinks at 0."""
     return rng.uniform(low, high, shape) * rng.choice([-1.0, 1.0], shape)
 
@@ -110,25 +116,42 @@ def _error(got: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return np.abs(got - ref) / np.maximum(1.0, np.maximum(np.abs(got), np.abs(ref)))
 
 
-def _assert_close(check: str, got: np.ndarray, ref: np.ndarray, tol: float, describe: Callable[[tuple], str], against: str) -> None:
+def _assert_close(
+    check: str,
+    got: np.ndarray,
+    ref: np.ndarray,
+    tol: float,
+    describe: Callable[[tuple], str],
+    against: str,
+) -> None:
     """Fail at the worst element: '<describe(i)> is <got> but <against> give <ref> (relative error …)'."""
     err = _error(got, ref)
     i = np.unravel_index(np.argmax(np.where(np.isnan(err), np.inf, err)), err.shape)
     if not err[i] <= tol:
-        _fail(check, f"{describe(i)} is {got[i]:.6g} but {against} give {ref[i]:.6g} "
-                     f"(relative error {err[i]:.1e}, tolerance {tol:.0e})")
+        _fail(
+            check,
+            f"{describe(i)} is {got[i]:.6g} but {against} give {ref[i]:.6g} "
+            f"(relative error {err[i]:.1e}, tolerance {tol:.0e})",
+        )
 
 
-def _call(check: str, what: str, fn: Callable, args: dict[str, np.ndarray], shape: tuple, dtype: Any) -> np.ndarray:
+def _call(
+    check: str, what: str, fn: Callable, args: dict[str, np.ndarray], shape: tuple, dtype: Any
+) -> np.ndarray:
     """Call ``fn(*args)`` and check: inputs untouched, an array of ``shape`` and ``dtype``, finite."""
     name = np.dtype(dtype).name
     before = {k: v.copy() for k, v in args.items()}
     out = fn(*args.values())
     for k, v in args.items():
         if not np.array_equal(v, before[k], equal_nan=True):
-            _fail(check, f"{what} changed its input {k} ({name}); plugins must not mutate their inputs")
+            _fail(
+                check,
+                f"{what} changed its input {k} ({name}); plugins must not mutate their inputs",
+            )
     if not isinstance(out, np.ndarray):
-        _fail(check, f"{what} returned {type(out).__name__} for {name} inputs, expected a numpy array")
+        _fail(
+            check, f"{what} returned {type(out).__name__} for {name} inputs, expected a numpy array"
+        )
     if out.shape != shape:
         _fail(check, f"{what} returned shape {out.shape} for {name} inputs, expected {shape}")
     if out.dtype != np.dtype(dtype):
@@ -136,14 +159,19 @@ def _call(check: str, what: str, fn: Callable, args: dict[str, np.ndarray], shap
     bad = np.argwhere(~np.isfinite(out))
     if len(bad):
         i = tuple(bad[0])
-        _fail(check, f"{what} returned {out[i]} at {_idx(i)} for {name} inputs; expected finite values")
+        _fail(
+            check,
+            f"{what} returned {out[i]} at {_idx(i)} for {name} inputs; expected finite values",
+        )
     return out
 
 
 # -- activations -----------------------------------------------------------------------------
 
 
-def check_activation(activation: Activation | type[Activation], *, seed: int = 0, extreme: float | None = 1000.0) -> None:
+def check_activation(
+    activation: Activation | type[Activation], *, seed: int = 0, extreme: float | None = 1000.0
+) -> None:
     """Check an activation against the contract; raise ``AssertionError`` on the first failure.
 
     * ``forward``, ``derivative`` (elementwise activations) and ``backward``
@@ -188,30 +216,58 @@ def check_activation(activation: Activation | type[Activation], *, seed: int = 0
         off = np.abs(jac * (1.0 - np.eye(n)))
         r, j, k = np.unravel_index(np.argmax(off), off.shape)
         if off[r, j, k] > FD_TOL:
-            _fail(check, f"declares elementwise = True but a[{r},{j}] changes with z[{r},{k}] "
-                         f"(∂a/∂z = {jac[r, j, k]:.4g} by finite differences); set elementwise = False "
-                         "and implement backward as a vector–Jacobian product")
-        _assert_close(check, act.derivative(z, a), np.diagonal(jac, axis1=1, axis2=2), FD_TOL,
-                      lambda i: f"derivative at z{_idx(i)}={z[i]:.4g}", "finite differences")
-    _assert_close(check, act.backward(z, a, g), np.einsum("rj,rjk->rk", g, jac), FD_TOL,
-                  lambda i: f"backward (vector–Jacobian product) at z{_idx(i)}={z[i]:.4g}",
-                  "finite differences of the Jacobian")
+            _fail(
+                check,
+                f"declares elementwise = True but a[{r},{j}] changes with z[{r},{k}] "
+                f"(∂a/∂z = {jac[r, j, k]:.4g} by finite differences); set elementwise = False "
+                "and implement backward as a vector–Jacobian product",
+            )
+        _assert_close(
+            check,
+            act.derivative(z, a),
+            np.diagonal(jac, axis1=1, axis2=2),
+            FD_TOL,
+            lambda i: f"derivative at z{_idx(i)}={z[i]:.4g}",
+            "finite differences",
+        )
+    _assert_close(
+        check,
+        act.backward(z, a, g),
+        np.einsum("rj,rjk->rk", g, jac),
+        FD_TOL,
+        lambda i: f"backward (vector–Jacobian product) at z{_idx(i)}={z[i]:.4g}",
+        "finite differences of the Jacobian",
+    )
 
     if extreme is not None:
         for dtype in DTYPES:
             zx = np.array([[-extreme, -1.0, 0.0, 1.0, extreme]], dtype=dtype)
-            methods = ["forward", "derivative", "backward"] if act.elementwise else ["forward", "backward"]
+            methods = (
+                ["forward", "derivative", "backward"]
+                if act.elementwise
+                else ["forward", "backward"]
+            )
             with warnings.catch_warnings():
                 warnings.simplefilter("error", RuntimeWarning)
                 for what in methods:
                     label = f"{what} at z={zx[0].tolist()} ({np.dtype(dtype).name})"
                     try:
                         ax = act.forward(zx)
-                        out = ax if what == "forward" else (
-                            act.derivative(zx, ax) if what == "derivative" else act.backward(zx, ax, np.ones_like(zx)))
+                        out = (
+                            ax
+                            if what == "forward"
+                            else (
+                                act.derivative(zx, ax)
+                                if what == "derivative"
+                                else act.backward(zx, ax, np.ones_like(zx))
+                            )
+                        )
                     except RuntimeWarning as w:
-                        _fail(check, f"{label} warned {w!s}; use a stable form (branch on the sign, "
-                                     "logaddexp, expm1 of the clipped part, shift by the max)")
+                        _fail(
+                            check,
+                            f"{label} warned {w!s}; use a stable form (branch on the sign, "
+                            "logaddexp, expm1 of the clipped part, shift by the max)",
+                        )
                     if not np.all(np.isfinite(out)):
                         _fail(check, f"{label} returned {out[0].tolist()}; expected finite values")
 
@@ -237,7 +293,12 @@ def _targets(rng: np.random.Generator, shape: tuple[int, int], kind: str) -> np.
     return rng.standard_normal(shape)
 
 
-def check_cost(cost: Cost | type[Cost], *, output_activations: Sequence[Activation] | None = None, seed: int = 0) -> None:
+def check_cost(
+    cost: Cost | type[Cost],
+    *,
+    output_activations: Sequence[Activation] | None = None,
+    seed: int = 0,
+) -> None:
     """Check a cost against the contract; raise ``AssertionError`` on the first failure.
 
     For each output activation (default: the built-in sigmoid, softmax and
@@ -277,16 +338,22 @@ def check_cost(cost: Cost | type[Cost], *, output_activations: Sequence[Activati
         kind = _output_range(a)
         if kind not in _FITS[domain]:
             if explicit:
-                raise ValueError(f"{check}: outputs of {_label(act)} ({kind}) don't fit the cost's domain {domain!r}")
+                raise ValueError(
+                    f"{check}: outputs of {_label(act)} ({kind}) don't fit the cost's domain {domain!r}"
+                )
             continue
         checked += 1
         y = _targets(rng, a.shape, kind)
         _check_cost_pair(check, c, act, z, a, y)
     if not checked:
-        raise ValueError(f"{check}: no output activation fits the cost's domain {domain!r}; pass output_activations")
+        raise ValueError(
+            f"{check}: no output activation fits the cost's domain {domain!r}; pass output_activations"
+        )
 
 
-def _check_cost_pair(check: str, c: Cost, act: Activation, z: np.ndarray, a: np.ndarray, y: np.ndarray) -> None:
+def _check_cost_pair(
+    check: str, c: Cost, act: Activation, z: np.ndarray, a: np.ndarray, y: np.ndarray
+) -> None:
     with_act = f"with {_label(act)} outputs"
     m = len(a)
     for dtype in DTYPES:
@@ -295,18 +362,30 @@ def _check_cost_pair(check: str, c: Cost, act: Activation, z: np.ndarray, a: np.
         before = (ad.copy(), yd.copy())
         v = c.value(ad, yd)
         if not (np.array_equal(ad, before[0]) and np.array_equal(yd, before[1])):
-            _fail(check, f"value changed its input a or y ({name}, {with_act}); plugins must not mutate their inputs")
+            _fail(
+                check,
+                f"value changed its input a or y ({name}, {with_act}); plugins must not mutate their inputs",
+            )
         if not (np.ndim(v) == 0 and np.isfinite(float(v))):
             _fail(check, f"value returned {v!r} ({name}, {with_act}); expected one finite number")
         _call(check, f"gradient ({with_act})", c.gradient, {"a": ad, "y": yd}, a.shape, dtype)
-        _call(check, f"output_delta ({with_act})", lambda z_, a_, y_: c.output_delta(z_, a_, y_, act),
-              {"z": zd, "a": ad, "y": yd}, a.shape, dtype)
+        _call(
+            check,
+            f"output_delta ({with_act})",
+            lambda z_, a_, y_: c.output_delta(z_, a_, y_, act),
+            {"z": zd, "a": ad, "y": yd},
+            a.shape,
+            dtype,
+        )
 
     v = float(c.value(a, y))
-    rows = float(np.mean([float(c.value(a[i:i + 1], y[i:i + 1])) for i in range(m)]))
+    rows = float(np.mean([float(c.value(a[i : i + 1], y[i : i + 1])) for i in range(m)]))
     if not _error(np.array(v), np.array(rows)) <= 1e-9:
-        _fail(check, f"value(a, y) = {v:.6g} {with_act} but the mean of the per-row values is {rows:.6g}; "
-                     "value must be the mean over the rows of the per-sample cost")
+        _fail(
+            check,
+            f"value(a, y) = {v:.6g} {with_act} but the mean of the per-row values is {rows:.6g}; "
+            "value must be the mean over the rows of the per-sample cost",
+        )
 
     h = FD_STEP
     fd = np.empty_like(a)
@@ -314,15 +393,27 @@ def _check_cost_pair(check: str, c: Cost, act: Activation, z: np.ndarray, a: np.
         ap, am = a.copy(), a.copy()
         ap[i] += h
         am[i] -= h
-        fd[i] = m * (c.value(ap, y) - c.value(am, y)) / (2 * h)  # value is a mean, C_x a sum over rows
-    _assert_close(check, c.gradient(a, y), fd, FD_TOL,
-                  lambda i: f"gradient at a{_idx(i)}={a[i]:.4g} (y={y[i]:.4g}, {with_act})",
-                  "finite differences of m·value")
+        fd[i] = (
+            m * (c.value(ap, y) - c.value(am, y)) / (2 * h)
+        )  # value is a mean, C_x a sum over rows
+    _assert_close(
+        check,
+        c.gradient(a, y),
+        fd,
+        FD_TOL,
+        lambda i: f"gradient at a{_idx(i)}={a[i]:.4g} (y={y[i]:.4g}, {with_act})",
+        "finite differences of m·value",
+    )
 
     generic = act.backward(z, a, c.gradient(a, y))
-    _assert_close(check, c.output_delta(z, a, y, act), generic, FUSED_TOL,
-                  lambda i: f"output_delta at z{_idx(i)}={z[i]:.4g} (a={a[i]:.4g}, y={y[i]:.4g}, {with_act})",
-                  "the generic path activation.backward(z, a, gradient(a, y)) would")
+    _assert_close(
+        check,
+        c.output_delta(z, a, y, act),
+        generic,
+        FUSED_TOL,
+        lambda i: f"output_delta at z{_idx(i)}={z[i]:.4g} (a={a[i]:.4g}, y={y[i]:.4g}, {with_act})",
+        "the generic path activation.backward(z, a, gradient(a, y)) would",
+    )
 
 
 # -- initializers ----------------------------------------------------------------------------
@@ -332,8 +423,13 @@ def _expected(value: Expected, fan_in: int, fan_out: int) -> float | None:
     return value(fan_in, fan_out) if callable(value) else value
 
 
-def check_initializer(initializer: Initializer | type[Initializer], *, expected_mean: Expected = None,
-                      expected_var: Expected = None, seed: int = 0) -> None:
+def check_initializer(
+    initializer: Initializer | type[Initializer],
+    *,
+    expected_mean: Expected = None,
+    expected_var: Expected = None,
+    seed: int = 0,
+) -> None:
     """Check an initializer against the contract; raise ``AssertionError`` on the first failure.
 
     * ``weights(fan_in, fan_out, rng)`` is a finite float64 array of shape
@@ -352,36 +448,70 @@ def check_initializer(initializer: Initializer | type[Initializer], *, expected_
         b = init.biases(fan_out, np.random.default_rng(seed))
         call = f"weights({fan_in}, {fan_out})"
         if not isinstance(w, np.ndarray) or w.shape != (fan_in, fan_out):
-            _fail(check, f"{call} returned {getattr(w, 'shape', type(w).__name__)}, expected shape {(fan_in, fan_out)}")
+            _fail(
+                check,
+                f"{call} returned {getattr(w, 'shape', type(w).__name__)}, expected shape {(fan_in, fan_out)}",
+            )
         if w.dtype != np.float64:
-            _fail(check, f"{call} returned {w.dtype}, expected float64 (the network casts to its dtype)")
+            _fail(
+                check,
+                f"{call} returned {w.dtype}, expected float64 (the network casts to its dtype)",
+            )
         if not np.all(np.isfinite(w)):
             _fail(check, f"{call} returned non-finite values")
-        if not isinstance(b, np.ndarray) or b.shape != (fan_out,) or b.dtype.kind != "f" or not np.all(np.isfinite(b)):
-            _fail(check, f"biases({fan_out}) returned {b!r:.80}, expected finite floats of shape {(fan_out,)}")
+        if (
+            not isinstance(b, np.ndarray)
+            or b.shape != (fan_out,)
+            or b.dtype.kind != "f"
+            or not np.all(np.isfinite(b))
+        ):
+            _fail(
+                check,
+                f"biases({fan_out}) returned {b!r:.80}, expected finite floats of shape {(fan_out,)}",
+            )
         if not np.array_equal(w, init.weights(fan_in, fan_out, np.random.default_rng(seed))):
-            _fail(check, f"{call} gave different weights for the same seed; draw only from the rng passed in")
+            _fail(
+                check,
+                f"{call} gave different weights for the same seed; draw only from the rng passed in",
+            )
         if w.size >= 10_000:
-            _check_moments(check, call, w.ravel(), _expected(expected_mean, fan_in, fan_out),
-                           _expected(expected_var, fan_in, fan_out))
+            _check_moments(
+                check,
+                call,
+                w.ravel(),
+                _expected(expected_mean, fan_in, fan_out),
+                _expected(expected_var, fan_in, fan_out),
+            )
 
 
-def _check_moments(check: str, call: str, x: np.ndarray, mean: float | None, var: float | None) -> None:
+def _check_moments(
+    check: str, call: str, x: np.ndarray, mean: float | None, var: float | None
+) -> None:
     n = x.size
     s_mean, s_var = float(x.mean()), float(x.var())
     if mean is not None:
         se = math.sqrt((var if var is not None else s_var) / n)
         diff = abs(s_mean - mean)
         if diff > MOMENT_SIGMAS * se + 1e-12:
-            _fail(check, f"sample mean of {call} is {s_mean:.6g} but expected {mean:.6g} "
-                         f"({diff / se:.1f} standard errors off, tolerance {MOMENT_SIGMAS:g})")
+            _fail(
+                check,
+                f"sample mean of {call} is {s_mean:.6g} but expected {mean:.6g} "
+                f"({diff / se:.1f} standard errors off, tolerance {MOMENT_SIGMAS:g})",
+            )
     if var is not None:
         se = math.sqrt(max(float(np.mean((x - s_mean) ** 4)) - s_var**2, 0.0) / n)
         diff = abs(s_var - var)
         if diff > MOMENT_SIGMAS * se + 1e-12:
-            off = f"{diff / se:.1f} standard errors off, tolerance {MOMENT_SIGMAS:g}" if se else "every weight is equal"
-            _fail(check, f"sample variance of {call} is {s_var:.6g} but expected {var:.6g} "
-                         f"(relative error {diff / max(var, 1e-300):.1e}; {off})")
+            off = (
+                f"{diff / se:.1f} standard errors off, tolerance {MOMENT_SIGMAS:g}"
+                if se
+                else "every weight is equal"
+            )
+            _fail(
+                check,
+                f"sample variance of {call} is {s_var:.6g} but expected {var:.6g} "
+                f"(relative error {diff / max(var, 1e-300):.1e}; {off})",
+            )
 
 
 # -- optimizers ------------------------------------------------------------------------------
@@ -392,11 +522,17 @@ def _check_state(check: str, state: Any, dtype: Any, when: str) -> None:
         _fail(check, f"{when} the state is {type(state).__name__}; expected a dict of numpy arrays")
     for k, v in state.items():
         if not isinstance(k, str) or not isinstance(v, np.ndarray):
-            _fail(check, f"{when} state[{k!r}] is {type(v).__name__}; the state must hold numpy arrays only "
-                         "(counters come from `step`), so it can be saved with np.savez")
+            _fail(
+                check,
+                f"{when} state[{k!r}] is {type(v).__name__}; the state must hold numpy arrays only "
+                "(counters come from `step`), so it can be saved with np.savez",
+            )
         if v.dtype.kind == "f" and v.dtype != np.dtype(dtype):
-            _fail(check, f"{when} state[{k!r}] is {v.dtype} for a {np.dtype(dtype).name} param; "
-                         "state arrays must keep the param's dtype")
+            _fail(
+                check,
+                f"{when} state[{k!r}] is {v.dtype} for a {np.dtype(dtype).name} param; "
+                "state arrays must keep the param's dtype",
+            )
 
 
 def check_optimizer(optimizer: Optimizer | type[Optimizer], *, seed: int = 0) -> None:
@@ -442,14 +578,24 @@ def check_optimizer(optimizer: Optimizer | type[Optimizer], *, seed: int = 0) ->
                 _fail(check, f"{where}: param is not finite {name}")
             _check_state(check, state, dtype, where)
         if np.array_equal(param, start):
-            _fail(check, f"5 update steps ({name}) left param unchanged; update must change param in place "
-                         "(`param -= …`, not `param = param - …`)")
+            _fail(
+                check,
+                f"5 update steps ({name}) left param unchanged; update must change param in place "
+                "(`param -= …`, not `param = param - …`)",
+            )
 
     _check_resume(check, pristine, lr, rng)
     _check_descent(check, pristine, lr, rng)
 
 
-def _run(opt: Optimizer, param: np.ndarray, state: dict, grads: list[np.ndarray], first_step: int, lr: float) -> None:
+def _run(
+    opt: Optimizer,
+    param: np.ndarray,
+    state: dict,
+    grads: list[np.ndarray],
+    first_step: int,
+    lr: float,
+) -> None:
     for k, grad in enumerate(grads):
         opt.update(param, grad, state, first_step + k, lr)
 
@@ -475,16 +621,24 @@ def _check_resume(check: str, pristine: Optimizer, lr: float, rng: np.random.Gen
 
     if not np.array_equal(p_resumed, p_straight):
         diff = float(np.max(np.abs(p_resumed - p_straight)))
-        _fail(check, f"resuming from a state saved with np.savez after step 3 gives a different param after "
-                     f"step 6 than running straight through (max |difference| {diff:.1e}); keep everything the "
-                     "rule needs in the state dict, as arrays")
+        _fail(
+            check,
+            f"resuming from a state saved with np.savez after step 3 gives a different param after "
+            f"step 6 than running straight through (max |difference| {diff:.1e}); keep everything the "
+            "rule needs in the state dict, as arrays",
+        )
     for k in s_straight:
         if k not in loaded or not np.array_equal(loaded[k], s_straight[k]):
-            _fail(check, f"resuming from a saved state gives a different state[{k!r}] after step 6 "
-                         "than running straight through")
+            _fail(
+                check,
+                f"resuming from a saved state gives a different state[{k!r}] after step 6 "
+                "than running straight through",
+            )
 
 
-def _check_descent(check: str, pristine: Optimizer, lr: float, rng: np.random.Generator, steps: int = 200) -> None:
+def _check_descent(
+    check: str, pristine: Optimizer, lr: float, rng: np.random.Generator, steps: int = 200
+) -> None:
     q, _ = np.linalg.qr(rng.standard_normal((6, 6)))
     A = q @ np.diag(np.linspace(0.5, 2.0, 6)) @ q.T
 
@@ -497,14 +651,19 @@ def _check_descent(check: str, pristine: Optimizer, lr: float, rng: np.random.Ge
         opt.update(theta, (A @ theta.ravel()).reshape(theta.shape), state, step, lr)
     f1 = f(theta)
     if not (np.isfinite(f1) and f1 < f0):
-        _fail(check, f"{steps} steps at its default lr={lr:g} did not decrease the convex quadratic "
-                     f"f(θ) = ½θᵀAθ: f went from {f0:.6g} to {f1:.6g}")
+        _fail(
+            check,
+            f"{steps} steps at its default lr={lr:g} did not decrease the convex quadratic "
+            f"f(θ) = ½θᵀAθ: f went from {f0:.6g} to {f1:.6g}",
+        )
 
 
 # -- regularizers ----------------------------------------------------------------------------
 
 
-def check_regularizer(regularizer: Regularizer | type[Regularizer], *, n: int = 10, seed: int = 0) -> None:
+def check_regularizer(
+    regularizer: Regularizer | type[Regularizer], *, n: int = 10, seed: int = 0
+) -> None:
     """Check a weight penalty against the contract; raise ``AssertionError`` on the first failure.
 
     * ``penalty(weights, n)`` is one finite number;
@@ -526,11 +685,24 @@ def check_regularizer(regularizer: Regularizer | type[Regularizer], *, n: int = 
         before = [w.copy() for w in ws]
         p = reg.penalty(ws, n)
         if not all(np.array_equal(w, b) for w, b in zip(ws, before)):
-            _fail(check, f"penalty changed the weights ({np.dtype(dtype).name}); it must only read them")
+            _fail(
+                check,
+                f"penalty changed the weights ({np.dtype(dtype).name}); it must only read them",
+            )
         if not (np.ndim(p) == 0 and np.isfinite(float(p))):
-            _fail(check, f"penalty returned {p!r} ({np.dtype(dtype).name}); expected one finite number")
+            _fail(
+                check,
+                f"penalty returned {p!r} ({np.dtype(dtype).name}); expected one finite number",
+            )
         for w in ws:
-            _call(check, f"gradient(w of shape {w.shape})", lambda w_: reg.gradient(w_, n), {"w": w}, w.shape, dtype)
+            _call(
+                check,
+                f"gradient(w of shape {w.shape})",
+                lambda w_: reg.gradient(w_, n),
+                {"w": w},
+                w.shape,
+                dtype,
+            )
 
     h = FD_STEP
     for layer, w in enumerate(weights):
@@ -540,6 +712,13 @@ def check_regularizer(regularizer: Regularizer | type[Regularizer], *, n: int = 
             wp[layer][i] += h
             wm[layer][i] -= h
             fd[i] = (reg.penalty(wp, n) - reg.penalty(wm, n)) / (2 * h)
-        _assert_close(check, reg.gradient(w, n), fd, FD_TOL,
-                      lambda i, layer=layer, w=w: f"gradient of weights[{layer}] at {_idx(i)} (w={w[i]:.4g}, n={n})",
-                      "finite differences of penalty")
+        _assert_close(
+            check,
+            reg.gradient(w, n),
+            fd,
+            FD_TOL,
+            lambda i, layer=layer, w=w: (
+                f"gradient of weights[{layer}] at {_idx(i)} (w={w[i]:.4g}, n={n})"
+            ),
+            "finite differences of penalty",
+        )

@@ -33,15 +33,23 @@ def render() -> str:
         if not entries:
             continue
         parts.append(f"\n## {kind.capitalize()}s\n")
-        parts.append("| name | summary |\n|---|---|\n" + "".join(f"| [`{e.name}`](#{kind}-{e.name}) | {e.summary} |\n" for e in entries))
+        parts.append(
+            "| name | summary |\n|---|---|\n"
+            + "".join(f"| [`{e.name}`](#{kind}-{e.name}) | {e.summary} |\n" for e in entries)
+        )
         for e in entries:
-            parts.append(f"\n### <a id=\"{kind}-{e.name}\"></a>{kind} `{e.name}`\n\n")
+            parts.append(f'\n### <a id="{kind}-{e.name}"></a>{kind} `{e.name}`\n\n')
             parts.append(inspect.cleandoc(e.cls.__doc__ or "") + "\n")
             rows = param_rows(e.cls)
             if rows:
                 parts.append("\n| parameter | type | default | description |\n|---|---|---|---|\n")
                 for name, ann, default, desc in rows:
-                    cells = [f"`{name}`", f"`{ann}`", default if default == "required" else f"`{default}`", desc]
+                    cells = [
+                        f"`{name}`",
+                        f"`{ann}`",
+                        default if default == "required" else f"`{default}`",
+                        desc,
+                    ]
                     parts.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |\n")
     return "".join(parts)
 

@@ -34,7 +34,9 @@ def test_every_builtin_activation_passes_the_public_contract_check(entry):
     check_activation(entry.cls)
 
 
-@pytest.mark.parametrize("act", [LeakyReLU(alpha=0.2), ELU(alpha=0.5), GELU(approximate="tanh")], ids=repr)
+@pytest.mark.parametrize(
+    "act", [LeakyReLU(alpha=0.2), ELU(alpha=0.5), GELU(approximate="tanh")], ids=repr
+)
 def test_non_default_parameters_pass_the_contract_check(act):
     check_activation(act)
 
@@ -60,9 +62,24 @@ def sigmoid_ref(z):
         (Softplus(), np.log1p(np.exp(Z))),
         (SiLU(), Z * sigmoid_ref(Z)),
         # z·Φ(z), from mpmath at 30 digits
-        (GELU(), np.array([[-0.04550026389635841, -0.15426876936299345, 0.0, 0.34573123063700655, 2.9959503059051097]])),
-        (GELU(approximate="tanh"),
-         0.5 * Z * (1 + np.tanh(math.sqrt(2 / math.pi) * (Z + 0.044715 * Z**3)))),
+        (
+            GELU(),
+            np.array(
+                [
+                    [
+                        -0.04550026389635841,
+                        -0.15426876936299345,
+                        0.0,
+                        0.34573123063700655,
+                        2.9959503059051097,
+                    ]
+                ]
+            ),
+        ),
+        (
+            GELU(approximate="tanh"),
+            0.5 * Z * (1 + np.tanh(math.sqrt(2 / math.pi) * (Z + 0.044715 * Z**3))),
+        ),
         (Softmax(), np.exp(Z) / np.exp(Z).sum()),
     ],
     ids=lambda v: repr(v) if not isinstance(v, np.ndarray) else "",
@@ -95,7 +112,9 @@ def test_activations_with_a_corner_at_zero_declare_it_as_a_kink():
 
 def test_softplus_derivative_is_the_sigmoid():
     z = np.linspace(-5, 5, 11)
-    np.testing.assert_allclose(Softplus().derivative(z, Softplus().forward(z)), sigmoid_ref(z), rtol=1e-14)
+    np.testing.assert_allclose(
+        Softplus().derivative(z, Softplus().forward(z)), sigmoid_ref(z), rtol=1e-14
+    )
 
 
 def test_swish_is_the_same_activation_as_silu():
@@ -109,7 +128,9 @@ def test_softmax_backward_is_the_jacobian_vector_product():
     a = Softmax().forward(z)
     for i in range(3):
         jac = np.diag(a[i]) - np.outer(a[i], a[i])  # ∂a_j/∂z_k, symmetric
-        np.testing.assert_allclose(Softmax().backward(z, a, g)[i], g[i] @ jac, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(
+            Softmax().backward(z, a, g)[i], g[i] @ jac, rtol=1e-12, atol=1e-15
+        )
 
 
 def test_softmax_declares_itself_not_elementwise_and_rows_sum_to_one():
@@ -135,7 +156,9 @@ def test_sigmoid_is_stable_at_plus_minus_1000_and_below_every_normal_number_in_t
 def test_sigmoid_is_the_plain_formula_wherever_it_is_a_normal_number(dtype):
     z = np.linspace(-80.0, 80.0, 1601).astype(dtype)
     expected = 1.0 / (1.0 + np.exp(-z.astype(np.float64)))
-    np.testing.assert_allclose(Sigmoid().forward(z), expected.astype(dtype), rtol=4 * np.finfo(dtype).eps)
+    np.testing.assert_allclose(
+        Sigmoid().forward(z), expected.astype(dtype), rtol=4 * np.finfo(dtype).eps
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -147,7 +170,9 @@ def test_softmax_is_stable_at_plus_minus_1000(dtype):
     assert np.all(np.isfinite(Softmax().backward(z, a, np.ones_like(z))))
 
 
-@pytest.mark.parametrize("act", [Softplus(), ELU(), SiLU(), GELU(), GELU(approximate="tanh")], ids=repr)
+@pytest.mark.parametrize(
+    "act", [Softplus(), ELU(), SiLU(), GELU(), GELU(approximate="tanh")], ids=repr
+)
 def test_exponential_activations_do_not_overflow_at_1000(act):
     z = np.array([[-1000.0, 1000.0]], dtype=np.float32)
     a = act.forward(z)

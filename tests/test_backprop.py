@@ -53,7 +53,12 @@ def _fits(domain: str, act: Activation) -> bool:
     return True
 
 
-PAIRS = [(c, o) for c in COSTS for o in ACTIVATIONS if _fits(getattr(_cost(c), "domain", "real"), _activation(o))]
+PAIRS = [
+    (c, o)
+    for c in COSTS
+    for o in ACTIVATIONS
+    if _fits(getattr(_cost(c), "domain", "real"), _activation(o))
+]
 FUSED = [c for c in COSTS if overrides(_cost(c), Cost, "output_delta")]
 
 
@@ -81,7 +86,9 @@ def _network(hidden: str, output: str, seed: int) -> tuple[Network, np.ndarray, 
         x = rng.normal(size=(3, 3))
         y = np.eye(3)[rng.integers(0, 3, 3)]
         zs, _ = net.forward(x)
-        if all(abs(z - k).min() > KINK_MARGIN for act, z in zip(net.activations, zs) for k in act.kinks):
+        if all(
+            abs(z - k).min() > KINK_MARGIN for act, z in zip(net.activations, zs) for k in act.kinks
+        ):
             return net, x, y
     raise AssertionError("could not draw a network away from kinks")
 
@@ -103,7 +110,10 @@ def _max_error(net: Network, cost: Cost, x: np.ndarray, y: np.ndarray) -> tuple[
                 fd = (up - down) / (2 * EPS)
                 err = abs(g[idx] - fd) / max(abs(g[idx]), abs(fd), floor)
                 if not err <= worst:
-                    worst, where = err, f"{name}[{l}]{list(idx)}: backprop {g[idx]:.6g}, finite differences {fd:.6g}"
+                    worst, where = (
+                        err,
+                        f"{name}[{l}]{list(idx)}: backprop {g[idx]:.6g}, finite differences {fd:.6g}",
+                    )
     return worst, where
 
 
@@ -120,7 +130,9 @@ def test_backprop_matches_finite_differences_for_each_cost_and_output_activation
     assert err < TOL, f"{cost} with {output} output: relative error {err:.2e} at {where}"
 
 
-@pytest.mark.parametrize(("cost", "output"), [p for p in PAIRS if p[0] in FUSED], ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    ("cost", "output"), [p for p in PAIRS if p[0] in FUSED], ids=lambda v: str(v)
+)
 def test_fused_output_delta_and_generic_path_both_match_finite_differences(cost, output):
     net, x, y = _network("sigmoid", output, seed=3)
     fused, generic = _cost(cost), Generic(_cost(cost))
@@ -128,11 +140,15 @@ def test_fused_output_delta_and_generic_path_both_match_finite_differences(cost,
     err_generic, where_g = _max_error(net, generic, x, y)
     assert err_fused < TOL, f"fused: {where}"
     assert err_generic < TOL, f"generic: {where_g}"
-    np.testing.assert_allclose(net.backprop(x, y, fused)[0][-1], net.backprop(x, y, generic)[0][-1], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        net.backprop(x, y, fused)[0][-1], net.backprop(x, y, generic)[0][-1], rtol=1e-9, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("hidden", ACTIVATIONS)
-@pytest.mark.parametrize(("cost", "output"), [("quadratic", "sigmoid"), ("log-likelihood", "softmax")])
+@pytest.mark.parametrize(
+    ("cost", "output"), [("quadratic", "sigmoid"), ("log-likelihood", "softmax")]
+)
 def test_backprop_matches_finite_differences_for_every_hidden_activation(hidden, cost, output):
     net, x, y = _network(hidden, output, seed=len(hidden))
     err, where = _max_error(net, _cost(cost), x, y)

@@ -18,7 +18,12 @@ SPEC = {
     "name": "tiny",
     "seed": 4,
     "data": {"name": "blobs", "samples": 300, "classes": 3},
-    "network": {"layers": [2, 8, 3], "activation": "tanh", "output_activation": "softmax", "init": "glorot-uniform"},
+    "network": {
+        "layers": [2, 8, 3],
+        "activation": "tanh",
+        "output_activation": "softmax",
+        "init": "glorot-uniform",
+    },
     "cost": "log-likelihood",
     "optimizer": {"name": "sgd", "lr": 0.5},
     "training": {"epochs": 6, "batch_size": 16},
@@ -47,21 +52,32 @@ def feed(callback, trainer, key, values):
 
 def test_early_stopping_stops_after_patience_epochs_without_improvement():
     t = fake_trainer()
-    stopped = feed(EarlyStopping(patience=3), t, "validation_accuracy", [0.5, 0.7, 0.7, 0.69, 0.7, 0.9])
+    stopped = feed(
+        EarlyStopping(patience=3), t, "validation_accuracy", [0.5, 0.7, 0.7, 0.69, 0.7, 0.9]
+    )
     assert stopped == 5
-    assert "validation_accuracy has not improved for 3 epochs (best 0.7 at epoch 2)" in t.stop_reason
+    assert (
+        "validation_accuracy has not improved for 3 epochs (best 0.7 at epoch 2)" in t.stop_reason
+    )
 
 
 def test_early_stopping_min_delta_and_costs_going_down():
     t = fake_trainer()
     # improvements smaller than min_delta do not count; a cost improves by going down
-    stopped = feed(EarlyStopping(monitor="validation_cost", patience=2, min_delta=0.05), t, "validation_cost", [1.0, 0.9, 0.88, 0.87])
+    stopped = feed(
+        EarlyStopping(monitor="validation_cost", patience=2, min_delta=0.05),
+        t,
+        "validation_cost",
+        [1.0, 0.9, 0.88, 0.87],
+    )
     assert stopped == 4
 
 
 def test_early_stopping_restore_best_puts_back_the_best_epochs_weights():
     t = fake_trainer()
-    feed(EarlyStopping(patience=2, restore_best=True), t, "validation_accuracy", [0.5, 0.8, 0.6, 0.7])
+    feed(
+        EarlyStopping(patience=2, restore_best=True), t, "validation_accuracy", [0.5, 0.8, 0.6, 0.7]
+    )
     assert t.network.arrays[0][0] == 2.0 and "restored the weights of epoch 2" in t.stop_reason
 
 
@@ -75,10 +91,18 @@ def test_early_stopping_state_round_trips():
 
 def test_stop_on_non_finite_names_the_metric_and_the_likely_fix():
     t = fake_trainer()
-    StopOnNonFinite().on_epoch_end(t, 3, {"epoch": 3, "training_cost": float("inf"), "training_accuracy": 0.1})
-    assert t.stop and "training_cost became inf at epoch 3" in t.stop_reason and "optimizer.lr" in t.stop_reason
+    StopOnNonFinite().on_epoch_end(
+        t, 3, {"epoch": 3, "training_cost": float("inf"), "training_accuracy": 0.1}
+    )
+    assert (
+        t.stop
+        and "training_cost became inf at epoch 3" in t.stop_reason
+        and "optimizer.lr" in t.stop_reason
+    )
     t = fake_trainer()
-    StopOnNonFinite(monitor=["validation_cost"]).on_epoch_end(t, 1, {"training_cost": float("nan"), "validation_cost": 1.0})
+    StopOnNonFinite(monitor=["validation_cost"]).on_epoch_end(
+        t, 1, {"training_cost": float("nan"), "validation_cost": 1.0}
+    )
     assert not t.stop
 
 
@@ -96,7 +120,11 @@ def test_checkpoint_keeps_periodic_and_best_checkpoints(tmp_path):
     callbacks = [{"name": "checkpoint", "every": 2, "best": True, "monitor": "validation_cost"}]
     result = run_spec(spec_file(tmp_path, callbacks=callbacks), out=tmp_path / "runs", plots=False)
     folder = result.folder
-    assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == ["epoch-0002.npz", "epoch-0004.npz", "epoch-0006.npz"]
+    assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == [
+        "epoch-0002.npz",
+        "epoch-0004.npz",
+        "epoch-0006.npz",
+    ]
     assert load_run_checkpoint(folder / "checkpoints" / "epoch-0004.npz")[0]["epoch"] == 4
     best = json.loads((folder / "best.json").read_text())
     costs = [h["validation_cost"] for h in result.history]
@@ -105,7 +133,9 @@ def test_checkpoint_keeps_periodic_and_best_checkpoints(tmp_path):
 
 
 def test_early_stopping_from_a_spec_stops_the_run_and_says_why(tmp_path):
-    callbacks = [{"name": "early-stopping", "monitor": "training_cost", "patience": 1, "min_delta": 10.0}]
+    callbacks = [
+        {"name": "early-stopping", "monitor": "training_cost", "patience": 1, "min_delta": 10.0}
+    ]
     result = run_spec(spec_file(tmp_path, callbacks=callbacks), out=tmp_path / "runs", plots=False)
     assert result.status == "stopped" and len(result.history) == 2
     assert "early stopping: training_cost has not improved" in result.message
@@ -113,14 +143,21 @@ def test_early_stopping_from_a_spec_stops_the_run_and_says_why(tmp_path):
 
 
 def test_a_monitor_the_run_does_not_record_fails_before_training(tmp_path):
-    spec = spec_file(tmp_path, callbacks=[{"name": "early-stopping", "monitor": "validation_acuracy"}])
-    with pytest.raises(SpecError, match="callbacks\\[0\\].monitor is 'validation_acuracy'.*validation_accuracy"):
+    spec = spec_file(
+        tmp_path, callbacks=[{"name": "early-stopping", "monitor": "validation_acuracy"}]
+    )
+    with pytest.raises(
+        SpecError, match="callbacks\\[0\\].monitor is 'validation_acuracy'.*validation_accuracy"
+    ):
         run_spec(spec, out=tmp_path / "runs", plots=False)
     assert not (tmp_path / "runs").exists()
 
 
 def test_loggers_write_one_row_per_epoch(tmp_path):
-    callbacks = [{"name": "csv-log", "separator": ";"}, {"name": "jsonl-log", "path": str(tmp_path / "elsewhere.jsonl")}]
+    callbacks = [
+        {"name": "csv-log", "separator": ";"},
+        {"name": "jsonl-log", "path": str(tmp_path / "elsewhere.jsonl")},
+    ]
     result = run_spec(spec_file(tmp_path, callbacks=callbacks), out=tmp_path / "runs", plots=False)
     lines = (result.folder / "log.csv").read_text().splitlines()
     assert lines[0].split(";")[:2] == ["epoch", "lr"] and len(lines) == 7
@@ -131,8 +168,14 @@ def test_loggers_write_one_row_per_epoch(tmp_path):
 def test_csv_log_append_keeps_earlier_runs(tmp_path):
     target = tmp_path / "all.csv"
     for _ in range(2):
-        run_spec(spec_file(tmp_path, callbacks=[{"name": "csv-log", "path": str(target), "append": True}]),
-                 ["training.epochs=2"], out=tmp_path / "runs", plots=False)
+        run_spec(
+            spec_file(
+                tmp_path, callbacks=[{"name": "csv-log", "path": str(target), "append": True}]
+            ),
+            ["training.epochs=2"],
+            out=tmp_path / "runs",
+            plots=False,
+        )
     lines = target.read_text().splitlines()
     assert len(lines) == 6 and lines[0] == lines[3]  # two runs, each a header and two rows
 
@@ -169,7 +212,10 @@ def test_per_batch_hooks_cost_nothing_unless_a_plugin_implements_one():
     assert hook_callbacks(reg) == []
     reg.register_plugin(Tracker(), "tracker")
     (adapter,) = hook_callbacks(reg)
-    assert not hasattr(type(adapter), "on_batch_end") or type(adapter).on_batch_end is deltaw.Callback.on_batch_end
+    assert (
+        not hasattr(type(adapter), "on_batch_end")
+        or type(adapter).on_batch_end is deltaw.Callback.on_batch_end
+    )
 
     class PerBatch:
         @deltaw.hookimpl

@@ -23,7 +23,12 @@ SPEC = {
     "name": "probe",
     "seed": 3,
     "data": {"name": "blobs", "samples": 60, "classes": 3},
-    "network": {"layers": [2, 5, 4, 3], "activation": "tanh", "output_activation": "softmax", "init": "glorot-uniform"},
+    "network": {
+        "layers": [2, 5, 4, 3],
+        "activation": "tanh",
+        "output_activation": "softmax",
+        "init": "glorot-uniform",
+    },
     "cost": "log-likelihood",
 }
 
@@ -54,16 +59,31 @@ def register_broken():
     get_registry().register_plugin(BrokenPlugin(), "deltaw-broken")
 
 
-@pytest.mark.parametrize(("activation", "output", "cost"), [
-    ("sigmoid", "sigmoid", "quadratic"),
-    ("relu", "softmax", "log-likelihood"),
-    ("gelu", "sigmoid", "cross-entropy"),
-    ("leaky-relu", "identity", "mse"),
-    ("elu", "tanh", "huber"),
-])
+@pytest.mark.parametrize(
+    ("activation", "output", "cost"),
+    [
+        ("sigmoid", "sigmoid", "quadratic"),
+        ("relu", "softmax", "log-likelihood"),
+        ("gelu", "sigmoid", "cross-entropy"),
+        ("leaky-relu", "identity", "mse"),
+        ("elu", "tanh", "huber"),
+    ],
+)
 def test_gradcheck_passes_on_builtin_combinations(activation, output, cost):
-    result = runner.invoke(app, ["gradcheck", "--layers", "3,4,4,2", "--activation", activation,
-                                 "--output-activation", output, "--cost", cost])
+    result = runner.invoke(
+        app,
+        [
+            "gradcheck",
+            "--layers",
+            "3,4,4,2",
+            "--activation",
+            activation,
+            "--output-activation",
+            output,
+            "--cost",
+            cost,
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "Passed." in result.stdout
     assert "layer" in result.stdout and "max error" in result.stdout
@@ -74,7 +94,14 @@ def test_gradcheck_of_a_spec_uses_rows_of_its_training_split(tmp_path):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["passed"] is True and data["sizes"] == [2, 5, 4, 3] and len(data["rows"]) == 2
-    assert [(p["layer"], p["param"]) for p in data["params"]] == [(2, "w"), (2, "b"), (3, "w"), (3, "b"), (4, "w"), (4, "b")]
+    assert [(p["layer"], p["param"]) for p in data["params"]] == [
+        (2, "w"),
+        (2, "b"),
+        (3, "w"),
+        (3, "b"),
+        (4, "w"),
+        (4, "b"),
+    ]
     assert data["layers"] == ["tanh", "tanh", "softmax"] and data["cost"] == "log-likelihood"
 
 
@@ -104,7 +131,9 @@ def test_gradcheck_names_the_layer_with_a_broken_plugin_derivative_and_exits_6(t
 
 def test_gradcheck_with_layers_and_a_broken_output_activation_blames_the_output_layer():
     register_broken()
-    result = runner.invoke(app, ["gradcheck", "--layers", "2,3,2", "--output-activation", "broken-tanh", "--json"])
+    result = runner.invoke(
+        app, ["gradcheck", "--layers", "2,3,2", "--output-activation", "broken-tanh", "--json"]
+    )
     assert result.exit_code == 6
     data = json.loads(result.stdout)
     assert data["passed"] is False
@@ -136,13 +165,20 @@ def test_explain_prints_every_step_as_tables():
     result = runner.invoke(app, ["explain", "--layers", "2,3,3,2", "--weight", "2,1,1"])
     assert result.exit_code == 0, result.output
     out = result.stdout
-    for heading in ("1. Nudge the weight", "2. Sum over every path", "3. Backprop", "4. Side by side"):
+    for heading in (
+        "1. Nudge the weight",
+        "2. Sum over every path",
+        "3. Backprop",
+        "4. Side by side",
+    ):
         assert heading in out
     assert "All 6 paths" in out and "BP4: ∂C/∂w[2][1][1]" in out and "path sum" in out
 
 
 def test_explain_says_when_the_paths_exceed_the_cap_but_still_counts_them():
-    result = runner.invoke(app, ["explain", "--layers", "2,8,8,8,3", "--weight", "2,1,1", "--max-paths", "50"])
+    result = runner.invoke(
+        app, ["explain", "--layers", "2,8,8,8,3", "--weight", "2,1,1", "--max-paths", "50"]
+    )
     assert result.exit_code == 0, result.output
     message = " ".join(result.stdout.split())
     assert "192 paths exceed the cap of 50 (--max-paths), so they are not listed" in message
@@ -150,23 +186,44 @@ def test_explain_says_when_the_paths_exceed_the_cap_but_still_counts_them():
 
 
 def test_explain_from_a_spec_uses_the_chosen_row(tmp_path):
-    result = runner.invoke(app, ["explain", str(spec_file(tmp_path)), "--sample", "4", "--weight", "3,2,1", "--json"])
+    result = runner.invoke(
+        app, ["explain", str(spec_file(tmp_path)), "--sample", "4", "--weight", "3,2,1", "--json"]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["sample"]["y"] in ([1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0])
     assert data["paths"]["count"] == 3 * 3  # softmax output: z and a neuron
 
 
-@pytest.mark.parametrize(("args", "code", "words"), [
-    (["explain"], 1, "Give a SPEC file"),
-    (["explain", "--layers", "2,3,2", "--weight", "4,1,1"], 1, "choose l from 2 to 3"),
-    (["explain", "--layers", "2,3,2", "--weight", "2,1"], 1, "expected three comma-separated numbers"),
-    (["gradcheck", "--layers", "2,x"], 2, "positive layer sizes"),
-    (["gradcheck", "examples/quickstart.yaml", "--cost", "mse"], 1, "--cost only go with --layers"),
-    (["gradcheck", "--layers", "2,3", "--set", "seed=2"], 1, "--set changes a SPEC file"),
-    (["gradcheck", "--layers", "2,3", "--activation", "sigmoidd"], 2, "Closest registered activations: sigmoid"),
-    (["gradcheck", "--layers", "2,3", "--activation", "{name: leaky-relu, alpha: -1}"], 2, "alpha"),
-])
+@pytest.mark.parametrize(
+    ("args", "code", "words"),
+    [
+        (["explain"], 1, "Give a SPEC file"),
+        (["explain", "--layers", "2,3,2", "--weight", "4,1,1"], 1, "choose l from 2 to 3"),
+        (
+            ["explain", "--layers", "2,3,2", "--weight", "2,1"],
+            1,
+            "expected three comma-separated numbers",
+        ),
+        (["gradcheck", "--layers", "2,x"], 2, "positive layer sizes"),
+        (
+            ["gradcheck", "examples/quickstart.yaml", "--cost", "mse"],
+            1,
+            "--cost only go with --layers",
+        ),
+        (["gradcheck", "--layers", "2,3", "--set", "seed=2"], 1, "--set changes a SPEC file"),
+        (
+            ["gradcheck", "--layers", "2,3", "--activation", "sigmoidd"],
+            2,
+            "Closest registered activations: sigmoid",
+        ),
+        (
+            ["gradcheck", "--layers", "2,3", "--activation", "{name: leaky-relu, alpha: -1}"],
+            2,
+            "alpha",
+        ),
+    ],
+)
 def test_bad_input_gets_a_one_paragraph_error(args, code, words):
     result = runner.invoke(app, args)
     assert result.exit_code == code, result.output
@@ -205,7 +262,9 @@ def run_doc_command(command: str, files: dict[str, str]) -> tuple[int, str]:
     words = shlex.split(command)
     if words[0] == "python":
         exec(compile(files[words[1]], words[1], "exec"), {"__name__": words[1].removesuffix(".py")})
-    result = runner.invoke(app, words[2:] if words[0] == "python" else words[1:], env={"COLUMNS": "80"})
+    result = runner.invoke(
+        app, words[2:] if words[0] == "python" else words[1:], env={"COLUMNS": "80"}
+    )
     return result.exit_code, result.output
 
 
@@ -217,6 +276,7 @@ def same_line(shown: str, actual: str) -> bool:
 
     Runs of spaces and of table rules count as one, so a column one character wider still matches.
     """
+
     def parts(line: str) -> list[str]:
         return NUMBER.split(re.sub(r"([ ━─])\1+", r"\1", line.rstrip()))
 
@@ -227,7 +287,10 @@ def same_line(shown: str, actual: str) -> bool:
         if i % 2 == 0:
             if x != y:
                 return False
-        elif not (float(x) == pytest.approx(float(y), rel=1e-4) or max(abs(float(x)), abs(float(y))) < 1e-6):
+        elif not (
+            float(x) == pytest.approx(float(y), rel=1e-4)
+            or max(abs(float(x)), abs(float(y))) < 1e-6
+        ):
             return False
     return True
 
@@ -239,16 +302,26 @@ def test_every_command_in_the_tutorial_prints_what_the_tutorial_shows(monkeypatc
     for command, shown in consoles:
         reset_registry()  # each command on a fresh built-ins-only registry
         code, output = run_doc_command(command, files)
-        assert code == (6 if any("Gradient check failed" in line for line in shown) else 0), (command, output)
+        assert code == (6 if any("Gradient check failed" in line for line in shown) else 0), (
+            command,
+            output,
+        )
         actual = output.splitlines()
         start = 0
         for chunk in "\n".join(shown).split("\n...\n"):
             want = [line for line in chunk.strip("\n").split("\n") if line != "..."]
-            found = next((i for i in range(start, len(actual) - len(want) + 1)
-                          if all(same_line(w, a) for w, a in zip(want, actual[i:i + len(want)]))), None)
+            found = next(
+                (
+                    i
+                    for i in range(start, len(actual) - len(want) + 1)
+                    if all(same_line(w, a) for w, a in zip(want, actual[i : i + len(want)]))
+                ),
+                None,
+            )
             assert found is not None, (
                 f"docs/backprop.md shows output that `{command}` no longer prints (first shown line: {want[0]!r}). "
-                f"Run it with COLUMNS=80 and paste the real output.")
+                f"Run it with COLUMNS=80 and paste the real output."
+            )
             start = found + len(want)
 
 
@@ -256,13 +329,30 @@ def test_the_cli_defaults_are_the_library_defaults():
     from deltaw.cli import mystery
     from deltaw.core import explain, gradcheck
 
-    assert (mystery.EPS, mystery.TOL, mystery.PER_PARAM) == (gradcheck.DEFAULT_EPS, gradcheck.DEFAULT_TOL, gradcheck.DEFAULT_PER_PARAM)
-    assert (mystery.DW, mystery.MAX_PATHS, mystery.TOP) == (explain.DEFAULT_DW, explain.DEFAULT_MAX_PATHS, explain.DEFAULT_TOP)
+    assert (mystery.EPS, mystery.TOL, mystery.PER_PARAM) == (
+        gradcheck.DEFAULT_EPS,
+        gradcheck.DEFAULT_TOL,
+        gradcheck.DEFAULT_PER_PARAM,
+    )
+    assert (mystery.DW, mystery.MAX_PATHS, mystery.TOP) == (
+        explain.DEFAULT_DW,
+        explain.DEFAULT_MAX_PATHS,
+        explain.DEFAULT_TOP,
+    )
 
 
 def test_relu_parameters_sitting_on_the_kink_are_reported_not_failed():
-    args = ["gradcheck", "--layers", "3,4,2", "--activation", "relu", "--output-activation", "sigmoid",
-            "--init", "zeros"]  # zero weights: every z of the ReLU layer is exactly 0
+    args = [
+        "gradcheck",
+        "--layers",
+        "3,4,2",
+        "--activation",
+        "relu",
+        "--output-activation",
+        "sigmoid",
+        "--init",
+        "zeros",
+    ]  # zero weights: every z of the ReLU layer is exactly 0
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "16 parameter(s) at a kink were reported, not checked" in " ".join(result.stdout.split())

@@ -17,7 +17,12 @@ SPEC = {
     "name": "tiny",
     "seed": 4,
     "data": {"name": "blobs", "samples": 300, "classes": 3},
-    "network": {"layers": [2, 8, 3], "activation": "tanh", "output_activation": "softmax", "init": "glorot-uniform"},
+    "network": {
+        "layers": [2, 8, 3],
+        "activation": "tanh",
+        "output_activation": "softmax",
+        "init": "glorot-uniform",
+    },
     "cost": "log-likelihood",
     "optimizer": {"name": "sgd", "lr": 0.5},
     "training": {"epochs": 3, "batch_size": 16, "evaluate": ["training", "validation", "test"]},
@@ -36,10 +41,22 @@ def only_run(out):
 
 
 def test_run_writes_a_complete_run_folder(tmp_path):
-    result = runner.invoke(app, ["run", str(spec_file(tmp_path)), "--out", str(tmp_path / "runs"), "--quiet"])
+    result = runner.invoke(
+        app, ["run", str(spec_file(tmp_path)), "--out", str(tmp_path / "runs"), "--quiet"]
+    )
     assert result.exit_code == 0, result.output
     folder = only_run(tmp_path / "runs")
-    for name in ("spec.yaml", "resolved.yaml", "overrides.json", "environment.json", "metrics.jsonl", "metrics.csv", "weights.npz", "checkpoint.npz", "run.json"):
+    for name in (
+        "spec.yaml",
+        "resolved.yaml",
+        "overrides.json",
+        "environment.json",
+        "metrics.jsonl",
+        "metrics.csv",
+        "weights.npz",
+        "checkpoint.npz",
+        "run.json",
+    ):
         assert (folder / name).exists(), name
     rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2, 3]
@@ -54,22 +71,47 @@ def test_run_writes_a_complete_run_folder(tmp_path):
 def test_same_seed_twice_gives_identical_metrics(tmp_path):
     spec = spec_file(tmp_path)
     for out in ("a", "b"):
-        assert runner.invoke(app, ["run", str(spec), "--out", str(tmp_path / out), "-q"]).exit_code == 0
+        assert (
+            runner.invoke(app, ["run", str(spec), "--out", str(tmp_path / out), "-q"]).exit_code
+            == 0
+        )
 
     def metrics(out):
-        rows = [json.loads(line) for line in (only_run(tmp_path / out) / "metrics.jsonl").read_text().splitlines()]
+        rows = [
+            json.loads(line)
+            for line in (only_run(tmp_path / out) / "metrics.jsonl").read_text().splitlines()
+        ]
         return [{k: v for k, v in r.items() if not k.endswith("_time")} for r in rows]
 
     assert metrics("a") == metrics("b")
 
 
 def test_run_applies_set_overrides_and_records_them(tmp_path):
-    result = runner.invoke(app, ["run", str(spec_file(tmp_path)), "--out", str(tmp_path / "runs"), "-q", "--set", "training.epochs=1", "--set", "optimizer.lr=0.1"])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            str(spec_file(tmp_path)),
+            "--out",
+            str(tmp_path / "runs"),
+            "-q",
+            "--set",
+            "training.epochs=1",
+            "--set",
+            "optimizer.lr=0.1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     folder = only_run(tmp_path / "runs")
-    assert json.loads((folder / "overrides.json").read_text()) == ["training.epochs=1", "optimizer.lr=0.1"]
+    assert json.loads((folder / "overrides.json").read_text()) == [
+        "training.epochs=1",
+        "optimizer.lr=0.1",
+    ]
     resolved = yaml.safe_load((folder / "resolved.yaml").read_text())
-    assert resolved["optimizer"]["lr"] == 0.1 and len((folder / "metrics.jsonl").read_text().splitlines()) == 1
+    assert (
+        resolved["optimizer"]["lr"] == 0.1
+        and len((folder / "metrics.jsonl").read_text().splitlines()) == 1
+    )
 
 
 def test_run_shows_progress_lines_per_epoch(tmp_path):
@@ -82,7 +124,11 @@ def test_data_that_does_not_fit_the_network_is_a_clear_error(tmp_path):
     spec = spec_file(tmp_path, network={**SPEC["network"], "layers": [3, 8, 3]})
     result = runner.invoke(app, ["run", str(spec), "--out", str(tmp_path / "runs")])
     assert result.exit_code == 4
-    assert "has 2 inputs" in result.output and "network.layers" in result.output and "Traceback" not in result.output
+    assert (
+        "has 2 inputs" in result.output
+        and "network.layers" in result.output
+        and "Traceback" not in result.output
+    )
 
 
 def test_validate_prints_the_resolved_spec(tmp_path):
@@ -90,7 +136,9 @@ def test_validate_prints_the_resolved_spec(tmp_path):
     assert result.exit_code == 0, result.output
     resolved = yaml.safe_load(result.stdout)
     assert resolved["optimizer"] == {"name": "sgd", "lr": 0.5}
-    assert resolved["data"]["classes"] == 3 and resolved["data"]["spread"] == 0.2  # a default filled in
+    assert (
+        resolved["data"]["classes"] == 3 and resolved["data"]["spread"] == 0.2
+    )  # a default filled in
 
 
 def test_validate_reports_errors_with_locations_and_exit_code_2(tmp_path):
@@ -149,7 +197,11 @@ def test_a_plugin_registered_in_a_test_shows_up_and_trains(tmp_path, deltaw_plug
     deltaw_plugin(types.SimpleNamespace(register_costs=register_costs), name="test-costs")
     listed = runner.invoke(app, ["plugins", "cost"])
     assert "half-quadratic" in listed.output and "test-costs" in listed.output
-    spec = spec_file(tmp_path, cost={"name": "half-quadratic", "scale": 0.5}, network={**SPEC["network"], "output_activation": "sigmoid"})
+    spec = spec_file(
+        tmp_path,
+        cost={"name": "half-quadratic", "scale": 0.5},
+        network={**SPEC["network"], "output_activation": "sigmoid"},
+    )
     result = runner.invoke(app, ["run", str(spec), "--out", str(tmp_path / "runs"), "-q"])
     assert result.exit_code == 0, result.output
     resolved = yaml.safe_load((only_run(tmp_path / "runs") / "resolved.yaml").read_text())

@@ -50,7 +50,9 @@ def test_mse_is_the_mean_over_outputs_without_a_half_like_pytorch():
 def test_huber_is_quadratic_inside_delta_linear_outside_and_summed_over_outputs():
     a, y = np.array([[0.5, -2.0, 3.0]]), np.zeros((1, 3))
     assert Huber().value(a, y) == pytest.approx(0.125 + 1.5 + 2.5)  # ½·0.25, 1·(2 − ½), 1·(3 − ½)
-    assert Huber(delta=2.0).value(a, y) == pytest.approx(0.125 + 2.0 + 4.0)  # ½·0.25, ½·4, 2·(3 − 1)
+    assert Huber(delta=2.0).value(a, y) == pytest.approx(
+        0.125 + 2.0 + 4.0
+    )  # ½·0.25, ½·4, 2·(3 − 1)
     np.testing.assert_array_equal(Huber().gradient(a, y), [[0.5, -1.0, 1.0]])
     assert Huber().params.delta == 1.0
 
@@ -65,12 +67,18 @@ def test_cross_entropy_sums_binary_entropies_over_outputs():
 def test_log_likelihood_is_minus_log_of_the_true_class_probability():
     a = np.array([[0.7, 0.2, 0.1], [0.25, 0.25, 0.5]])
     y = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
-    assert LogLikelihood().value(a, y) == pytest.approx(-(math.log(0.7) + math.log(0.5)) / 2, rel=1e-14)
+    assert LogLikelihood().value(a, y) == pytest.approx(
+        -(math.log(0.7) + math.log(0.5)) / 2, rel=1e-14
+    )
     np.testing.assert_allclose(LogLikelihood().gradient(a, y), -y / a)
 
 
 def test_values_are_python_floats():
-    for cost, a, y in [(Quadratic(), A, Y), (CrossEntropy(), A / 5, Y / 3), (LogLikelihood(), A / 5, Y / 3)]:
+    for cost, a, y in [
+        (Quadratic(), A, Y),
+        (CrossEntropy(), A / 5, Y / 3),
+        (LogLikelihood(), A / 5, Y / 3),
+    ]:
         assert type(cost.value(a.astype(np.float32), y.astype(np.float32))) is float
 
 
@@ -89,7 +97,9 @@ def test_cross_entropy_of_perfect_saturated_outputs_is_zero_without_warnings(dty
 def test_completely_wrong_saturated_output_costs_minus_log_eps_of_its_dtype(dtype, eps):
     a, y = np.array([[0.0, 1.0]], dtype=dtype), np.array([[1.0, 0.0]], dtype=dtype)
     upper = float(dtype(1.0) - dtype(eps))  # 1 − ε, rounded in the dtype
-    assert CrossEntropy().value(a, y) == pytest.approx(-math.log(eps) - math.log(1.0 - upper), rel=1e-5)
+    assert CrossEntropy().value(a, y) == pytest.approx(
+        -math.log(eps) - math.log(1.0 - upper), rel=1e-5
+    )
     assert LogLikelihood().value(a, y) == pytest.approx(-math.log(eps), rel=1e-5)
     assert np.all(np.isfinite(LogLikelihood().gradient(a, y)))
 
@@ -121,7 +131,9 @@ def test_unfused_pairs_fall_back_to_the_generic_path():
     for cost in (Quadratic(), CrossEntropy()):
         expected = cost.gradient(a, y) * (1 - a * a)
         np.testing.assert_allclose(cost.output_delta(z, a, y, Tanh()), expected, rtol=1e-14)
-    np.testing.assert_allclose(Quadratic().output_delta(z, a, y, Sigmoid()), (a - y) * a * (1 - a), rtol=1e-14)
+    np.testing.assert_allclose(
+        Quadratic().output_delta(z, a, y, Sigmoid()), (a - y) * a * (1 - a), rtol=1e-14
+    )
 
 
 def test_huber_delta_must_be_positive():

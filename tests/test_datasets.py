@@ -32,7 +32,9 @@ DTYPES = [np.float32, np.float64]
 def test_registers_every_dataset_through_the_public_hook():
     reg = Registry()
     reg.register_plugin(datasets, "datasets-under-test")
-    assert reg.names("dataset") == sorted(["mnist", "spirals", "moons", "circles", "xor", "blobs", "npz", "csv"])
+    assert reg.names("dataset") == sorted(
+        ["mnist", "spirals", "moons", "circles", "xor", "blobs", "npz", "csv"]
+    )
     for entry in reg.entries("dataset"):
         assert entry.summary, f"{entry.name} needs a one-line docstring summary"
         assert entry.cls.Params.model_config.get("extra") == "forbid"
@@ -56,7 +58,9 @@ def idx(arr: np.ndarray) -> bytes:
     return head + arr.astype(np.uint8).tobytes()
 
 
-def write_mnist(folder: Path, n_train: int = 12, n_test: int = 5, gz: bool = True, shape=(28, 28), seed: int = 0) -> dict[str, np.ndarray]:
+def write_mnist(
+    folder: Path, n_train: int = 12, n_test: int = 5, gz: bool = True, shape=(28, 28), seed: int = 0
+) -> dict[str, np.ndarray]:
     """Four IDX files with random pixels (including 0 and 255) and labels 0–9; returns the arrays."""
     rng = RNG(seed)
     folder.mkdir(parents=True, exist_ok=True)
@@ -106,14 +110,20 @@ def test_mnist_shapes_scaling_one_hot_and_splits(tmp_path, no_env, gz, dtype):
     np.testing.assert_array_equal(data.train.y.argmax(1), arrays["train_labels"][:8])
     np.testing.assert_array_equal(data.test.y.argmax(1), arrays["test_labels"])
     assert set(np.unique(data.train.y)) <= {0, 1} and (data.train.y.sum(1) == 1).all()
-    assert data.info["classes"] == 10 and data.info["image_shape"] == [28, 28] and data.info["kind"] == "image"
+    assert (
+        data.info["classes"] == 10
+        and data.info["image_shape"] == [28, 28]
+        and data.info["kind"] == "image"
+    )
 
 
 def test_mnist_limit_and_no_validation(tmp_path, no_env):
     arrays = write_mnist(tmp_path / "m")
     data = Mnist(path=str(tmp_path / "m"), validation=4, limit=3).load(RNG(0), np.float64)
     assert (len(data.train), len(data.validation), len(data.test)) == (3, 4, 5)
-    np.testing.assert_array_equal(data.validation.y.argmax(1), arrays["train_labels"][8:])  # limit does not move validation
+    np.testing.assert_array_equal(
+        data.validation.y.argmax(1), arrays["train_labels"][8:]
+    )  # limit does not move validation
     data = Mnist(path=str(tmp_path / "m"), validation=0).load(RNG(0), np.float64)
     assert data.validation is None and len(data.train) == 12
 
@@ -142,7 +152,9 @@ def _corrupt(folder: Path, case: str) -> Path:
     labels = folder / "train-labels-idx1-ubyte"
     images = folder / "train-images-idx3-ubyte"
     if case == "bad magic":
-        labels.write_bytes(idx(np.zeros((12, 2, 2), np.uint8)))  # an images file under a labels name
+        labels.write_bytes(
+            idx(np.zeros((12, 2, 2), np.uint8))
+        )  # an images file under a labels name
         return labels
     if case == "truncated data":
         _truncate(images)
@@ -178,7 +190,17 @@ def _corrupt(folder: Path, case: str) -> Path:
 
 @pytest.mark.parametrize(
     "case",
-    ["bad magic", "truncated data", "truncated header", "extra bytes", "count mismatch", "label out of range", "bad gzip", "not gzip", "test image size"],
+    [
+        "bad magic",
+        "truncated data",
+        "truncated header",
+        "extra bytes",
+        "count mismatch",
+        "label out of range",
+        "bad gzip",
+        "not gzip",
+        "test image size",
+    ],
 )
 def test_mnist_corrupt_files_name_the_file(tmp_path, no_env, case):
     folder = tmp_path / "m"
@@ -254,7 +276,10 @@ def test_mnist_default_folder_under_home(tmp_path, no_env):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("DELTAW_MNIST_DIR"), reason="set DELTAW_MNIST_DIR to a folder with the real MNIST files")
+@pytest.mark.skipif(
+    not os.environ.get("DELTAW_MNIST_DIR"),
+    reason="set DELTAW_MNIST_DIR to a folder with the real MNIST files",
+)
 def test_real_mnist():
     data = Mnist().load(RNG(0), np.float32)
     assert (len(data.train), len(data.validation), len(data.test)) == (50000, 10000, 10000)
@@ -287,7 +312,11 @@ def test_synthetic_shapes_dtypes_balance_and_info(cls, dtype):
     data = cls(samples=600).load(RNG(0), dtype)
     k = data.info["classes"]
     assert data.info["kind"] == "2d" and data.info["input_dim"] == 2
-    assert [(name, len(s)) for name, s in data.items()] == [("training", 420), ("validation", 60), ("test", 120)]
+    assert [(name, len(s)) for name, s in data.items()] == [
+        ("training", 420),
+        ("validation", 60),
+        ("test", 120),
+    ]
     for _, s in data.items():
         assert s.x.shape == (len(s), 2) and s.y.shape == (len(s), k)
         for a in (s.x, s.y):
@@ -399,7 +428,11 @@ def test_npz_round_trip_with_integer_labels(tmp_path, dtype):
     assert data.validation is None and data.test is None
     np.testing.assert_allclose(data.train.x, x.astype(dtype))
     np.testing.assert_array_equal(data.train.y.argmax(1), labels)
-    assert data.train.y.shape == (50, 4) and data.train.y.dtype == dtype and data.train.x.flags.c_contiguous
+    assert (
+        data.train.y.shape == (50, 4)
+        and data.train.y.dtype == dtype
+        and data.train.x.flags.c_contiguous
+    )
     assert data.info["classes"] == 4 and data.info["task"] == "classification"
 
 
@@ -411,7 +444,9 @@ def test_npz_carves_validation_and_test_after_a_shuffle(tmp_path):
     assert (len(a.train), len(a.validation), len(a.test)) == (50, 10, 20)
     np.testing.assert_array_equal(a.test.x, b.test.x)  # the run's rng decides the shuffle
     rows = np.concatenate([a.validation.x, a.test.x]).ravel()
-    assert len(set(rows)) == 30 and not np.array_equal(np.sort(a.test.x.ravel()), np.arange(80.0, 100.0))
+    assert len(set(rows)) == 30 and not np.array_equal(
+        np.sort(a.test.x.ravel()), np.arange(80.0, 100.0)
+    )
     # without shuffling the splits are the last rows, as in the book
     c = Npz(path=str(tmp_path / "d.npz"), test=20, shuffle=False).load(RNG(3), np.float64)
     np.testing.assert_array_equal(c.test.x.ravel(), np.arange(80.0, 100.0))
@@ -426,21 +461,43 @@ def test_npz_split_keys_and_custom_names(tmp_path):
         inputs_test=rng.integers(0, 256, (6, 4, 4), dtype=np.uint8),
         targets_test=np.arange(6),
     )
-    data = Npz(path=str(tmp_path / "k.npz"), x_key="inputs", y_key="targets").load(RNG(0), np.float32)
-    assert data.train.x.shape == (20, 16) and data.test.x.shape == (6, 16) and data.validation is None
-    assert data.train.y.shape == (20, 10) and data.test.y.shape == (6, 10)  # one class count for both splits
+    data = Npz(path=str(tmp_path / "k.npz"), x_key="inputs", y_key="targets").load(
+        RNG(0), np.float32
+    )
+    assert (
+        data.train.x.shape == (20, 16) and data.test.x.shape == (6, 16) and data.validation is None
+    )
+    assert data.train.y.shape == (20, 10) and data.test.y.shape == (
+        6,
+        10,
+    )  # one class count for both splits
     assert data.info["image_shape"] == [4, 4] and data.train.x.max() > 1
-    scaled = Npz(path=str(tmp_path / "k.npz"), x_key="inputs", y_key="targets", scale=1 / 255).load(RNG(0), np.float32)
+    scaled = Npz(path=str(tmp_path / "k.npz"), x_key="inputs", y_key="targets", scale=1 / 255).load(
+        RNG(0), np.float32
+    )
     np.testing.assert_allclose(scaled.train.x, data.train.x / 255, rtol=1e-6)
     with pytest.raises(DataError, match="already has a test split"):
-        Npz(path=str(tmp_path / "k.npz"), x_key="inputs", y_key="targets", test=0.2).load(RNG(0), np.float32)
+        Npz(path=str(tmp_path / "k.npz"), x_key="inputs", y_key="targets", test=0.2).load(
+            RNG(0), np.float32
+        )
 
 
 def test_npz_validation_keys(tmp_path):
-    np.savez(tmp_path / "v.npz", x_train=np.ones((8, 2)), y_train=np.arange(8) % 2, x_validation=np.zeros((3, 2)), y_validation=np.array([0, 1, 2]))
+    np.savez(
+        tmp_path / "v.npz",
+        x_train=np.ones((8, 2)),
+        y_train=np.arange(8) % 2,
+        x_validation=np.zeros((3, 2)),
+        y_validation=np.array([0, 1, 2]),
+    )
     data = Npz(path=str(tmp_path / "v.npz")).load(RNG(0), np.float64)
     assert len(data.validation) == 3 and data.test is None and data.train.y.shape == (8, 3)
-    np.savez(tmp_path / "w.npz", x_train=np.ones((8, 2)), y_train=np.arange(8) % 2, x_test=np.zeros((3, 2)))
+    np.savez(
+        tmp_path / "w.npz",
+        x_train=np.ones((8, 2)),
+        y_train=np.arange(8) % 2,
+        x_test=np.zeros((3, 2)),
+    )
     with pytest.raises(DataError, match="has 'x_test' but no 'y_test'"):
         Npz(path=str(tmp_path / "w.npz")).load(RNG(0), np.float64)
 
@@ -450,10 +507,17 @@ def test_npz_regression_targets_and_one_hot_switch(tmp_path):
     data = Npz(path=str(tmp_path / "r.npz")).load(RNG(0), np.float64)
     assert data.train.y.shape == (10, 1) and data.info["task"] == "regression"
     np.savez(tmp_path / "i.npz", x=np.ones((10, 2)), y=np.arange(10) % 2)
-    assert Npz(path=str(tmp_path / "i.npz"), one_hot=False).load(RNG(0), np.float64).train.y.shape == (10, 1)
-    assert Npz(path=str(tmp_path / "i.npz"), classes=5).load(RNG(0), np.float64).train.y.shape == (10, 5)
+    assert Npz(path=str(tmp_path / "i.npz"), one_hot=False).load(
+        RNG(0), np.float64
+    ).train.y.shape == (10, 1)
+    assert Npz(path=str(tmp_path / "i.npz"), classes=5).load(RNG(0), np.float64).train.y.shape == (
+        10,
+        5,
+    )
     np.savez(tmp_path / "f.npz", x=np.ones((4, 2)), y=np.array([0.0, 1.0, 2.0, 1.0]))
-    assert Npz(path=str(tmp_path / "f.npz"), one_hot=True).load(RNG(0), np.float64).train.y.shape == (4, 3)
+    assert Npz(path=str(tmp_path / "f.npz"), one_hot=True).load(
+        RNG(0), np.float64
+    ).train.y.shape == (4, 3)
 
 
 def test_npz_errors_name_the_file_and_list_keys(tmp_path):
@@ -506,7 +570,11 @@ def test_csv_header_and_text_classes(tmp_path, dtype):
     (tmp_path / "iris.csv").write_text(IRIS)
     data = Csv(path=str(tmp_path / "iris.csv"), target="species").load(RNG(0), dtype)
     assert data.train.x.shape == (6, 4) and data.train.y.shape == (6, 3)
-    assert data.train.x.dtype == dtype and data.train.y.dtype == dtype and data.train.x.flags.c_contiguous
+    assert (
+        data.train.x.dtype == dtype
+        and data.train.y.dtype == dtype
+        and data.train.x.flags.c_contiguous
+    )
     assert data.info["labels"] == ["setosa", "versicolor", "virginica"]
     assert data.info["columns"] == ["sepal_length", "sepal_width", "petal_length", "petal_width"]
     np.testing.assert_array_equal(data.train.y.argmax(1), [0, 1, 2, 0, 1, 2])
@@ -518,14 +586,22 @@ def test_csv_header_and_text_classes(tmp_path, dtype):
 def test_csv_without_header_integer_labels_delimiter_and_splits(tmp_path):
     rows = [f"{i};{i * 2};{i % 3}" for i in range(30)]
     (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
-    p = Csv(path=str(tmp_path / "t.csv"), delimiter=";", target=2, one_hot=True, validation=0.2, test=6)
+    p = Csv(
+        path=str(tmp_path / "t.csv"), delimiter=";", target=2, one_hot=True, validation=0.2, test=6
+    )
     data = p.load(RNG(0), np.float64)
     assert (len(data.train), len(data.validation), len(data.test)) == (18, 6, 6)
     assert data.train.y.shape == (18, 3) and data.train.x.shape == (18, 2)
     np.testing.assert_array_equal(data.train.y.argmax(1), data.train.x[:, 0].astype(int) % 3)
     # numeric targets stay numbers without one_hot; targets and features by index
-    data = Csv(path=str(tmp_path / "t.csv"), delimiter=";", target=[0, 1], features=[2]).load(RNG(0), np.float64)
-    assert data.train.x.shape == (30, 1) and data.train.y.shape == (30, 2) and data.info["task"] == "regression"
+    data = Csv(path=str(tmp_path / "t.csv"), delimiter=";", target=[0, 1], features=[2]).load(
+        RNG(0), np.float64
+    )
+    assert (
+        data.train.x.shape == (30, 1)
+        and data.train.y.shape == (30, 2)
+        and data.info["task"] == "regression"
+    )
 
 
 def test_csv_header_choice(tmp_path):
@@ -543,7 +619,12 @@ def test_csv_errors_name_the_file_and_the_columns(tmp_path):
     with pytest.raises(DataError) as err:
         Csv(path=str(path), target="specie").load(RNG(0), np.float64)
     msg = str(err.value)
-    assert str(path) in msg and "'specie'" in msg and "'sepal_length'" in msg and "Did you mean 'species'" in msg
+    assert (
+        str(path) in msg
+        and "'specie'" in msg
+        and "'sepal_length'" in msg
+        and "Did you mean 'species'" in msg
+    )
     with pytest.raises(DataError, match="out of range"):
         Csv(path=str(path), target=9).load(RNG(0), np.float64)
     with pytest.raises(DataError, match=r"row 3, column 'sepal_width': 'n/a' is not a number"):

@@ -16,7 +16,9 @@ def test_builtin_plugin_docs_are_generated_from_the_current_builtins():
     gen = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gen)
     current = (ROOT / "docs" / "plugins-builtin.md").read_text(encoding="utf-8")
-    assert current == gen.render(), "docs/plugins-builtin.md is stale: run python scripts/gen_builtin_docs.py"
+    assert current == gen.render(), (
+        "docs/plugins-builtin.md is stale: run python scripts/gen_builtin_docs.py"
+    )
 
 
 def _keys(model: type[BaseModel], prefix: str = ""):

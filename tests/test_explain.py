@@ -32,11 +32,17 @@ def _cost(name: str) -> Cost:
 
 
 ELEMENTWISE = [n for n in BUILTINS.names("activation") if _activation(n).elementwise]
-OUTPUT_FOR = {"real": "tanh", "unit": "sigmoid", "simplex": "softmax"}  # an output that fits each cost domain
+OUTPUT_FOR = {
+    "real": "tanh",
+    "unit": "sigmoid",
+    "simplex": "softmax",
+}  # an output that fits each cost domain
 COSTS = [(c, OUTPUT_FOR[getattr(_cost(c), "domain", "real")]) for c in BUILTINS.names("cost")]
 
 
-def _random(hidden: list[str], output: str, sizes: list[int], seed: int) -> tuple[Network, np.ndarray, np.ndarray]:
+def _random(
+    hidden: list[str], output: str, sizes: list[int], seed: int
+) -> tuple[Network, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     net = Network(sizes, [_activation(h) for h in hidden] + [_activation(output)])
     net.weights = [rng.normal(0, 0.9, W.shape) for W in net.weights]
@@ -63,7 +69,13 @@ def test_path_sum_equals_backprop_for_every_elementwise_activation(hidden):
         for l, j, k in _every_weight(sizes):
             e = explain(net, _cost("quadratic"), x, y, l, j, k)
             assert e.paths.listed and e.paths.count == math.prod(sizes[l:])
-            assert _close(e.paths.total, e.backprop), (hidden, seed, (l, j, k), e.paths.total, e.backprop)
+            assert _close(e.paths.total, e.backprop), (
+                hidden,
+                seed,
+                (l, j, k),
+                e.paths.total,
+                e.backprop,
+            )
 
 
 @pytest.mark.parametrize(("cost", "output"), COSTS, ids=[c for c, _ in COSTS])
@@ -110,7 +122,9 @@ def test_nudging_the_weight_converges_to_the_derivative_at_first_order():
     for big, small in zip(gaps, gaps[1:]):
         assert 5 < big / small < 20  # ten times smaller Δw, about ten times smaller gap
     assert abs(e.numeric - e.backprop) < 1e-9
-    assert e.changes[0].dz[0] == pytest.approx(x[1] * 0.1)  # only z[2][1] moves directly, by a[1][2]·Δw
+    assert e.changes[0].dz[0] == pytest.approx(
+        x[1] * 0.1
+    )  # only z[2][1] moves directly, by a[1][2]·Δw
     assert np.all(e.changes[0].dz[1:] == 0)
 
 
@@ -149,15 +163,24 @@ def test_counting_paths_and_multiply_adds():
     assert count_paths([2, 3, 4], 2, [True, False]) == 16  # softmax output: z and a neuron
     book = method_cost([784, 30, 10])
     assert book.weights == 784 * 30 + 30 * 10
-    assert book.backprop_multiply_adds == 2 * book.weights + 30 * 10  # forward + BP4, plus BP2 for layer 3
+    assert (
+        book.backprop_multiply_adds == 2 * book.weights + 30 * 10
+    )  # forward + BP4, plus BP2 for layer 3
     deep = method_cost([784, 30, 30, 30, 30, 10])
     assert deep.ratio > 1e5 > book.ratio
     notes = [c.note for c in comparison_costs([2, 3, 3, 2])]
     assert notes[:3] == ["this one", "deeper", "wider"] and "book ch. 1" in notes
 
 
-@pytest.mark.parametrize(("weight", "message"), [((1, 1, 1), "layer 1 is the input"), ((5, 1, 1), "from 2 to 4"),
-                                                 ((3, 4, 1), "neurons 1 to 3"), ((2, 1, 3), "neurons 1 to 2")])
+@pytest.mark.parametrize(
+    ("weight", "message"),
+    [
+        ((1, 1, 1), "layer 1 is the input"),
+        ((5, 1, 1), "from 2 to 4"),
+        ((3, 4, 1), "neurons 1 to 3"),
+        ((2, 1, 3), "neurons 1 to 2"),
+    ],
+)
 def test_a_weight_outside_the_network_is_refused_with_the_valid_range(weight, message):
     with pytest.raises(ValueError, match=message):
         check_weight([2, 3, 3, 2], *weight)
@@ -166,7 +189,14 @@ def test_a_weight_outside_the_network_is_refused_with_the_valid_range(weight, me
 def test_the_explanation_is_plain_json():
     net, x, y = _random(["sigmoid"], "softmax", [2, 3, 2], seed=0)
     data = json.loads(json.dumps(explain(net, _cost("log-likelihood"), x, y, 3, 1, 2).to_dict()))
-    assert data["weight"] == {"label": "w[3][1][2]", "l": 3, "j": 1, "k": 2, "value": pytest.approx(net.weights[1][1, 0]),
-                              "array": "weights[1]", "index": [1, 0]}
+    assert data["weight"] == {
+        "label": "w[3][1][2]",
+        "l": 3,
+        "j": 1,
+        "k": 2,
+        "value": pytest.approx(net.weights[1][1, 0]),
+        "array": "weights[1]",
+        "index": [1, 0],
+    }
     assert set(data["compare"]["values"]) == {"finite difference", "path sum", "backprop"}
     assert data["paths"]["count"] == 2 and len(data["backprop"]["deltas"]) == 2

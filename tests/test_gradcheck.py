@@ -61,7 +61,14 @@ def test_a_correct_network_passes_with_tiny_errors_in_every_layer():
     net, x, y = _net([Sigmoid(), Tanh(), Softmax()])
     report = gradcheck(net, LogLikelihood(), x, y)
     assert report.passed, report.diagnosis()
-    assert [(p.layer, p.param) for p in report.params] == [(2, "w"), (2, "b"), (3, "w"), (3, "b"), (4, "w"), (4, "b")]
+    assert [(p.layer, p.param) for p in report.params] == [
+        (2, "w"),
+        (2, "b"),
+        (3, "w"),
+        (3, "b"),
+        (4, "w"),
+        (4, "b"),
+    ]
     assert all(p.max_error < 1e-7 for p in report.params)
     assert report.checked == sum(W.size + b.size for W, b in zip(net.weights, net.biases))
     assert "agrees" in report.diagnosis()
@@ -73,17 +80,28 @@ def test_a_float32_network_is_checked_in_float64_and_left_untouched():
     report = gradcheck(net, Quadratic(), x.astype(np.float32), y.astype(np.float32))
     assert report.passed, report.diagnosis()
     assert report.dtype == "float32"
-    assert max(p.max_error for p in report.params) < 1e-6  # float32 arithmetic could not get near this
+    assert (
+        max(p.max_error for p in report.params) < 1e-6
+    )  # float32 arithmetic could not get near this
     assert all(np.array_equal(a, b) and a.dtype == np.float32 for a, b in zip(net.params(), before))
 
 
 def test_a_wrong_hidden_derivative_is_pinned_on_its_layer_and_activation():
     net, x, y = _net([Sigmoid(), WrongTanh(), Sigmoid()])
-    report = gradcheck(net, Quadratic(), x, y, layer_names=["sigmoid", "wrong-tanh", "sigmoid"], cost_name="quadratic")
+    report = gradcheck(
+        net,
+        Quadratic(),
+        x,
+        y,
+        layer_names=["sigmoid", "wrong-tanh", "sigmoid"],
+        cost_name="quadratic",
+    )
     assert not report.passed
     by = {(p.layer, p.param): p for p in report.params}
     assert by[(4, "w")].passed and by[(4, "b")].passed  # above the broken layer: still right
-    assert not by[(3, "w")].passed and not by[(2, "w")].passed  # the broken layer and everything below it
+    assert (
+        not by[(3, "w")].passed and not by[(2, "w")].passed
+    )  # the broken layer and everything below it
     bad = [c for c in report.components if not c.passed]
     assert [(c.what, c.name, c.layer) for c in bad] == [("activation", "wrong-tanh", 3)]
     text = report.diagnosis()
@@ -110,7 +128,9 @@ def test_a_wrong_fused_output_delta_fails_while_its_gradient_is_right():
 
 
 def test_parameters_at_a_declared_kink_are_reported_not_failed():
-    net = Network([3, 4, 2], [ReLU(), Sigmoid()])  # all-zero weights: every z of the ReLU layer is exactly 0
+    net = Network(
+        [3, 4, 2], [ReLU(), Sigmoid()]
+    )  # all-zero weights: every z of the ReLU layer is exactly 0
     x = np.ones((2, 3))
     y = np.array([[1.0, 0.0], [0.0, 1.0]])
     net.weights[1][:] = 0.5
@@ -139,9 +159,19 @@ def test_per_param_checks_a_random_subset_of_large_arrays():
 
 def test_a_wrong_regularizer_gradient_is_reported():
     net, x, y = _net([Sigmoid(), Sigmoid(), Sigmoid()])
-    ok = gradcheck(net, Quadratic(), x, y, regularizers=[L2(lmbda=5.0)], n=100, regularizer_names=["l2"])
+    ok = gradcheck(
+        net, Quadratic(), x, y, regularizers=[L2(lmbda=5.0)], n=100, regularizer_names=["l2"]
+    )
     assert ok.passed
-    bad = gradcheck(net, Quadratic(), x, y, regularizers=[HalfL2(lmbda=5.0)], n=100, regularizer_names=["half-l2"])
+    bad = gradcheck(
+        net,
+        Quadratic(),
+        x,
+        y,
+        regularizers=[HalfL2(lmbda=5.0)],
+        n=100,
+        regularizer_names=["half-l2"],
+    )
     assert [c.name for c in bad.components if not c.passed] == ["half-l2"]
 
 
@@ -149,11 +179,24 @@ def test_the_report_is_plain_json():
     net, x, y = _net([Sigmoid(), WrongTanh(), Sigmoid()])
     data = json.loads(json.dumps(gradcheck(net, Quadratic(), x, y).to_dict()))
     assert data["passed"] is False
-    assert {"layer", "param", "checked", "max_error", "median_error", "worst", "worst_backprop", "worst_numeric",
-            "at_kinks", "passed"} <= set(data["params"][0])
+    assert {
+        "layer",
+        "param",
+        "checked",
+        "max_error",
+        "median_error",
+        "worst",
+        "worst_backprop",
+        "worst_numeric",
+        "at_kinks",
+        "passed",
+    } <= set(data["params"][0])
     assert data["diagnosis"].startswith("Backprop disagrees")
 
 
-@pytest.mark.parametrize(("got", "ref", "expected"), [(1.0, 1.0, 0.0), (2.0, 1.0, 0.5), (1e-12, 0.0, 1e-9), (0.0, 0.0, 0.0)])
+@pytest.mark.parametrize(
+    ("got", "ref", "expected"),
+    [(1.0, 1.0, 0.0), (2.0, 1.0, 0.5), (1e-12, 0.0, 1e-9), (0.0, 0.0, 0.0)],
+)
 def test_relative_error_is_relative_above_the_floor_and_absolute_below(got, ref, expected):
     assert relative_error(got, ref, floor=1e-3) == pytest.approx(expected)

@@ -31,7 +31,9 @@ def builtin_entries(kind):
 EXPECTED_WEIGHT_VAR = {
     "nielsen-large": lambda n_in, n_out: 1.0,
     "nielsen": lambda n_in, n_out: 1.0 / n_in,
-    "glorot-uniform": lambda n_in, n_out: (2 * math.sqrt(6 / (n_in + n_out))) ** 2 / 12,  # U(±l): l²/3
+    "glorot-uniform": lambda n_in, n_out: (
+        (2 * math.sqrt(6 / (n_in + n_out))) ** 2 / 12
+    ),  # U(±l): l²/3
     "glorot-normal": lambda n_in, n_out: 2.0 / (n_in + n_out),
     "he-uniform": lambda n_in, n_out: (2 * math.sqrt(6 / n_in)) ** 2 / 12,
     "he-normal": lambda n_in, n_out: 2.0 / n_in,
@@ -39,7 +41,10 @@ EXPECTED_WEIGHT_VAR = {
     "orthogonal": lambda n_in, n_out: 1.0 / max(n_in, n_out),  # unit columns (or rows)
     "zeros": lambda n_in, n_out: 0.0,
 }
-BIASES_STANDARD_NORMAL = {"nielsen-large", "nielsen"}  # the book's; every other one starts biases at 0
+BIASES_STANDARD_NORMAL = {
+    "nielsen-large",
+    "nielsen",
+}  # the book's; every other one starts biases at 0
 
 
 def test_every_builtin_initializer_has_its_expected_moments_written_down():
@@ -48,7 +53,9 @@ def test_every_builtin_initializer_has_its_expected_moments_written_down():
 
 @pytest.mark.parametrize("entry", builtin_entries("initializer"), ids=lambda e: e.name)
 def test_every_builtin_initializer_passes_the_contract_check_with_its_published_moments(entry):
-    check_initializer(entry.cls, expected_mean=0.0, expected_var=EXPECTED_WEIGHT_VAR.get(entry.name))
+    check_initializer(
+        entry.cls, expected_mean=0.0, expected_var=EXPECTED_WEIGHT_VAR.get(entry.name)
+    )
 
 
 @pytest.mark.parametrize("entry", builtin_entries("initializer"), ids=lambda e: e.name)
@@ -76,12 +83,19 @@ def test_biases_are_standard_normal_for_the_books_initializers_and_zero_otherwis
 )
 def test_gain_multiplies_the_standard_deviation(cls, var):
     gain = 5 / 3  # PyTorch's tanh gain
-    check_initializer(cls(gain=gain), expected_mean=0.0, expected_var=lambda i, o: gain**2 * var(i, o))
+    check_initializer(
+        cls(gain=gain), expected_mean=0.0, expected_var=lambda i, o: gain**2 * var(i, o)
+    )
 
 
-@pytest.mark.parametrize(("cls", "limit"), [(GlorotUniform, lambda i, o: math.sqrt(6 / (i + o))),
-                                            (HeUniform, lambda i, o: math.sqrt(6 / i))],
-                         ids=lambda v: v.__name__ if isinstance(v, type) else "")
+@pytest.mark.parametrize(
+    ("cls", "limit"),
+    [
+        (GlorotUniform, lambda i, o: math.sqrt(6 / (i + o))),
+        (HeUniform, lambda i, o: math.sqrt(6 / i)),
+    ],
+    ids=lambda v: v.__name__ if isinstance(v, type) else "",
+)
 def test_uniform_initializers_stay_within_their_published_limit(cls, limit):
     w = cls().weights(300, 100, np.random.default_rng(0))
     assert np.abs(w).max() <= limit(300, 100)

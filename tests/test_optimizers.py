@@ -154,7 +154,17 @@ def test_amsgrad_differs_from_adam_once_v_shrinks():
         (Adagrad, {"lr": 1e-2, "lr_decay": 0.0, "initial_accumulator_value": 0.0, "eps": 1e-10}),
         (RMSprop, {"lr": 1e-2, "alpha": 0.99, "eps": 1e-8, "momentum": 0.0, "centered": False}),
         (Adam, {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "amsgrad": False}),
-        (AdamW, {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "amsgrad": False, "weight_decay": 1e-2}),
+        (
+            AdamW,
+            {
+                "lr": 1e-3,
+                "beta1": 0.9,
+                "beta2": 0.999,
+                "eps": 1e-8,
+                "amsgrad": False,
+                "weight_decay": 1e-2,
+            },
+        ),
     ],
     ids=lambda v: getattr(v, "__name__", ""),
 )
@@ -181,7 +191,11 @@ def test_invalid_hyper_parameters_are_rejected(make):
 def test_state_holds_only_the_arrays_each_option_needs():
     p = np.zeros((2, 2))
     assert set(RMSprop().init(p)) == {"square_avg"}
-    assert set(RMSprop(momentum=0.5, centered=True).init(p)) == {"square_avg", "momentum_buffer", "grad_avg"}
+    assert set(RMSprop(momentum=0.5, centered=True).init(p)) == {
+        "square_avg",
+        "momentum_buffer",
+        "grad_avg",
+    }
     assert set(Adam().init(p)) == {"exp_avg", "exp_avg_sq"}
     assert set(Adam(amsgrad=True).init(p)) == {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}
     assert SGD().init(p) == {}

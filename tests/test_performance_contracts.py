@@ -60,6 +60,7 @@ def checking(seen, activation_cls, cost_cls, optimizer_cls):
             return d
 
         if not activation_cls.elementwise:
+
             def backward(self, z, a, grad):
                 out = super().backward(z, a, grad)
                 seen.check(f"{activation_cls.__name__}.backward (∂C/∂a, δ)", z, a, grad, out)
@@ -88,7 +89,9 @@ def checking(seen, activation_cls, cost_cls, optimizer_cls):
         def on_batch_end(self, trainer, epoch, batch):
             net = trainer.network
             seen.check("weights and biases after a batch", *net.weights, *net.biases)
-            seen.check("optimizer state after a batch", *[v for s in trainer.state for v in s.values()])
+            seen.check(
+                "optimizer state after a batch", *[v for s in trainer.state for v in s.values()]
+            )
 
     return A, C, Opt, M, B
 
@@ -115,12 +118,22 @@ class StrictNumpy:
 
     def dot(self, a, b, out=None):
         self.calls += 1
-        self.seen.check("a W (forward), aᵀ δ into ∂C/∂W (BP4), δ Wᵀ (BP2)", a, b, *([] if out is None else [out]))
+        self.seen.check(
+            "a W (forward), aᵀ δ into ∂C/∂W (BP4), δ Wᵀ (BP2)",
+            a,
+            b,
+            *([] if out is None else [out]),
+        )
         return np.dot(a, b, out=out)
 
     def matmul(self, a, b, out=None):
         self.calls += 1
-        self.seen.check("a W (forward), aᵀ δ into ∂C/∂W (BP4), δ Wᵀ (BP2)", a, b, *([] if out is None else [out]))
+        self.seen.check(
+            "a W (forward), aᵀ δ into ∂C/∂W (BP4), δ Wᵀ (BP2)",
+            a,
+            b,
+            *([] if out is None else [out]),
+        )
         return np.matmul(a, b, out=out)
 
     def __getattr__(self, name):
@@ -132,7 +145,12 @@ class StrictNumpy:
     [
         (Sigmoid, Sigmoid, Quadratic, SGD),  # the book's chapter 1, the elementwise BP2 path
         (Tanh, Sigmoid, CrossEntropy, Momentum),  # fused δᴸ = a − y
-        (Sigmoid, Softmax, LogLikelihood, Adam),  # a non-elementwise output (vector–Jacobian product)
+        (
+            Sigmoid,
+            Softmax,
+            LogLikelihood,
+            Adam,
+        ),  # a non-elementwise output (vector–Jacobian product)
     ],
 )
 def test_a_float32_run_keeps_every_array_in_float32(hidden, output, cost, optimizer, monkeypatch):
@@ -146,9 +164,17 @@ def test_a_float32_run_keeps_every_array_in_float32(hidden, output, cost, optimi
     net = Network([4, 6, 5, 3], [A(), A(), Out()], dtype=np.float32)
     net.initialize(NielsenLarge(), np.random.default_rng(0))
     trainer = Trainer(
-        net, C(), Opt(lr=0.1), epochs=2, batch_size=7, rng=np.random.default_rng(1),
-        regularizers=[L2(lmbda=0.5)], clipping=Clipping(norm=1.0, value=0.5), weight_decay=0.01,
-        metrics={"cost": M()}, callbacks=[B()],
+        net,
+        C(),
+        Opt(lr=0.1),
+        epochs=2,
+        batch_size=7,
+        rng=np.random.default_rng(1),
+        regularizers=[L2(lmbda=0.5)],
+        clipping=Clipping(norm=1.0, value=0.5),
+        weight_decay=0.01,
+        metrics={"cost": M()},
+        callbacks=[B()],
     )
     trainer.fit(tiny(np.float32))
     assert seen.count > 100 and strict.calls > 50  # the checks really ran, every batch
@@ -160,18 +186,28 @@ def test_a_float32_spec_run_trains_on_float32_data_and_weights(tmp_path):
     from deltaw.spec.build import build
     from deltaw.spec.loading import validate_spec
 
-    spec = validate_spec({
-        "dtype": "float32", "seed": 3, "data": {"name": "blobs"},
-        "network": {"layers": [2, 5, 3], "activation": "tanh", "output_activation": "softmax"},
-        "cost": "log-likelihood", "optimizer": {"name": "adam", "lr": 0.01},
-        "regularizers": [{"name": "l2", "lmbda": 0.1}], "training": {"epochs": 2, "batch_size": 16},
-    })
+    spec = validate_spec(
+        {
+            "dtype": "float32",
+            "seed": 3,
+            "data": {"name": "blobs"},
+            "network": {"layers": [2, 5, 3], "activation": "tanh", "output_activation": "softmax"},
+            "cost": "log-likelihood",
+            "optimizer": {"name": "adam", "lr": 0.01},
+            "regularizers": [{"name": "l2", "lmbda": 0.1}],
+            "training": {"epochs": 2, "batch_size": 16},
+        }
+    )
     exp = build(spec)
     seen = Seen()
 
     class B(Callback):
         def on_batch_end(self, trainer, epoch, batch):
-            seen.check("parameters and optimizer state", *trainer.network.params(), *[v for s in trainer.state for v in s.values()])
+            seen.check(
+                "parameters and optimizer state",
+                *trainer.network.params(),
+                *[v for s in trainer.state for v in s.values()],
+            )
 
     for _, split in exp.data.items():
         seen.check("data", split.x, split.y)
@@ -197,8 +233,16 @@ def test_evaluation_is_one_batched_pass_per_split():
     data = tiny(np.float64, rows=50)
     net = Network([4, 5, 3], [Counting(), Counting()])
     net.initialize(NielsenLarge(), np.random.default_rng(0))
-    trainer = Trainer(net, Quadratic(), SGD(lr=1.0), epochs=1, batch_size=10, rng=np.random.default_rng(0),
-                      metrics={"accuracy": Acc(), "again": Acc()}, evaluate_on=["training", "validation"])
+    trainer = Trainer(
+        net,
+        Quadratic(),
+        SGD(lr=1.0),
+        epochs=1,
+        batch_size=10,
+        rng=np.random.default_rng(0),
+        metrics={"accuracy": Acc(), "again": Acc()},
+        evaluate_on=["training", "validation"],
+    )
     Counting.rows.clear()
     trainer.evaluate(data)
     # one forward pass over all rows per split, whatever the number of metrics
@@ -235,10 +279,14 @@ def test_a_cost_returning_its_target_as_delta_never_has_the_target_scaled_in_pla
 def test_shuffled_chunks_hold_exactly_the_permuted_rows_in_whole_mini_batches(monkeypatch):
     import deltaw.core.training as training
 
-    monkeypatch.setattr(training, "CHUNK_BYTES", 7 * 8 * 10)  # a few rows per chunk, so there are many
+    monkeypatch.setattr(
+        training, "CHUNK_BYTES", 7 * 8 * 10
+    )  # a few rows per chunk, so there are many
     data = tiny(np.float64, rows=53)
     order = np.random.default_rng(5).permutation(53)
-    chunks = [(x.copy(), y.copy()) for x, y in _chunks(data.train, order, 3)]  # each chunk reuses one buffer
+    chunks = [
+        (x.copy(), y.copy()) for x, y in _chunks(data.train, order, 3)
+    ]  # each chunk reuses one buffer
     assert len(chunks) > 3
     assert all(len(x) % 3 == 0 for x, _ in chunks[:-1])  # mini-batches never straddle two chunks
     assert np.array_equal(np.concatenate([x for x, _ in chunks]), data.train.x[order])
@@ -292,7 +340,9 @@ def npz_data(tmp_path):
         dict(layers=(6, 8, 3), batch=4, dtype="float64", cost="cross-entropy", eta=0.5, lmbda=5.0),
     ],
 )
-def test_the_benchmarks_reference_loops_reach_deltaws_weights(contenders, npz_data, tmp_path, config):
+def test_the_benchmarks_reference_loops_reach_deltaws_weights(
+    contenders, npz_data, tmp_path, config
+):
     names = ("deltaw", "numpy", "book") if config["dtype"] == "float64" else ("deltaw", "numpy")
     cfg = contenders.Config("t", contenders=names, **config)
     diffs = contenders.agreement(cfg, npz_data, steps=4, workdir=tmp_path)
@@ -300,7 +350,9 @@ def test_the_benchmarks_reference_loops_reach_deltaws_weights(contenders, npz_da
     assert all(d <= contenders.tolerance(cfg.dtype) for d in diffs.values()), diffs
 
 
-def test_the_agreement_check_catches_a_reference_with_different_math(contenders, npz_data, tmp_path, monkeypatch):
+def test_the_agreement_check_catches_a_reference_with_different_math(
+    contenders, npz_data, tmp_path, monkeypatch
+):
     monkeypatch.setattr(contenders, "sigmoid", lambda z: 0.5 * (1 + np.tanh(z)))  # not σ
     cfg = contenders.Config("t", layers=(6, 5, 3), batch=4, contenders=("deltaw", "numpy"))
     diffs = contenders.agreement(cfg, npz_data, steps=4, workdir=tmp_path)
@@ -344,5 +396,9 @@ def test_a_plugin_that_upcasts_delta_is_named_in_a_clear_error():
     data = tiny(np.float32)
     net = Network([4, 5, 3], [Sigmoid(), Sigmoid()], dtype=np.float32)
     net.initialize(NielsenLarge(), np.random.default_rng(0))
-    with pytest.raises(TypeError, match=r"Upcasting\.output_delta returned a float64 δ in a float32 network"):
-        Trainer(net, Upcasting(), SGD(lr=1.0), epochs=1, batch_size=10, rng=np.random.default_rng(0)).fit(data)
+    with pytest.raises(
+        TypeError, match=r"Upcasting\.output_delta returned a float64 δ in a float32 network"
+    ):
+        Trainer(
+            net, Upcasting(), SGD(lr=1.0), epochs=1, batch_size=10, rng=np.random.default_rng(0)
+        ).fit(data)

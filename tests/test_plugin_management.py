@@ -20,7 +20,9 @@ from typer.testing import CliRunner
 from deltaw.cli import app
 from deltaw.registry import hookspecs, install, reset_registry
 
-cli_app = importlib.import_module("deltaw.cli.app")  # the module (deltaw.cli.app is also the Typer app's name)
+cli_app = importlib.import_module(
+    "deltaw.cli.app"
+)  # the module (deltaw.cli.app is also the Typer app's name)
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
 
@@ -74,8 +76,12 @@ def test_plugins_lists_each_plugin_with_distribution_version_status_and_what_it_
     result = deltaw("plugins")
     assert result.exit_code == 0, result.output
     rows = [line for line in result.output.splitlines() if "lion" in line]
-    assert any("optimizer" in r and "lion" in r and "deltaw-lion 0.3.1" in r for r in rows)  # a registered name
-    assert any(re.search(r"lion\s.*deltaw-lion\s.*0\.3\.1\s.*loaded\s.*optimizer: lion", r) for r in rows)  # the plugin
+    assert any(
+        "optimizer" in r and "lion" in r and "deltaw-lion 0.3.1" in r for r in rows
+    )  # a registered name
+    assert any(
+        re.search(r"lion\s.*deltaw-lion\s.*0\.3\.1\s.*loaded\s.*optimizer: lion", r) for r in rows
+    )  # the plugin
     assert re.search(r"deltaw\s.*deltaw\s.*loaded\s.*\d+ costs", result.output)
 
 
@@ -83,14 +89,24 @@ def test_plugins_json_has_every_plugin_and_name(site):
     site.add("deltaw-lion", {"lion": "lion_mod"}, {"lion_mod": LION})
     result = deltaw("plugins", "--json")
     report = json.loads(result.stdout)
-    assert {"name": "lion", "distribution": "deltaw-lion", "version": "1.0", "status": "loaded", "error": None,
-            "registers": [{"kind": "optimizer", "name": "lion"}]} in report["plugins"]
+    assert {
+        "name": "lion",
+        "distribution": "deltaw-lion",
+        "version": "1.0",
+        "status": "loaded",
+        "error": None,
+        "registers": [{"kind": "optimizer", "name": "lion"}],
+    } in report["plugins"]
     only = json.loads(deltaw("plugins", "optimizer", "--json").stdout)
-    assert {n["kind"] for n in only["names"]} == {"optimizer"} and "lion" in {n["name"] for n in only["names"]}
+    assert {n["kind"] for n in only["names"]} == {"optimizer"} and "lion" in {
+        n["name"] for n in only["names"]
+    }
 
 
 def test_a_broken_plugin_does_not_break_help_plugins_or_validate(site, tmp_path):
-    site.add("deltaw-broken", {"broken": "broken_mod"}, {"broken_mod": "raise RuntimeError('kaput')\n"})
+    site.add(
+        "deltaw-broken", {"broken": "broken_mod"}, {"broken_mod": "raise RuntimeError('kaput')\n"}
+    )
     site.add("deltaw-lion", {"lion": "lion_mod"}, {"lion_mod": LION})
     assert deltaw("--help").exit_code == 0
     listed = deltaw("plugins")
@@ -103,11 +119,16 @@ def test_a_broken_plugin_does_not_break_help_plugins_or_validate(site, tmp_path)
 
 
 def test_strict_mode_makes_a_broken_plugin_a_plugin_error_exit_code(site, tmp_path, monkeypatch):
-    site.add("deltaw-broken", {"broken": "broken_mod"}, {"broken_mod": "raise RuntimeError('kaput')\n"})
+    site.add(
+        "deltaw-broken", {"broken": "broken_mod"}, {"broken_mod": "raise RuntimeError('kaput')\n"}
+    )
     monkeypatch.setenv("DELTAW_STRICT_PLUGINS", "1")
     result = deltaw("validate", spec_file(tmp_path, optimizer="sgd"))
     assert result.exit_code == 3
-    assert "plugin 'broken' (from deltaw-broken 1.0) failed to load" in one_line(result.output) and "Traceback" not in result.output
+    assert (
+        "plugin 'broken' (from deltaw-broken 1.0) failed to load" in one_line(result.output)
+        and "Traceback" not in result.output
+    )
     assert deltaw("--help").exit_code == 0  # --help never loads plugins
 
 
@@ -120,20 +141,30 @@ def test_disable_plugin_option_disables_it_and_a_spec_naming_it_says_so(site, tm
     assert result.exit_code == 2
     text = one_line(result.output)
     assert "Unknown optimizer 'lion' at optimizer." in text
-    assert "provided by plugin 'lion' of the package deltaw-lion 1.0, which is disabled (named in --disable-plugin)" in text
+    assert (
+        "provided by plugin 'lion' of the package deltaw-lion 1.0, which is disabled (named in --disable-plugin)"
+        in text
+    )
 
 
-def test_two_plugins_with_one_name_are_flagged_in_the_list_and_a_qualified_name_works_in_a_spec(site, tmp_path):
+def test_two_plugins_with_one_name_are_flagged_in_the_list_and_a_qualified_name_works_in_a_spec(
+    site, tmp_path
+):
     site.add("deltaw-lion", {"lion": "lion_mod"}, {"lion_mod": LION})
     site.add("deltaw-lion-fork", {"fork": "lion_mod2"}, {"lion_mod2": LION})
     listed = deltaw("plugins")
-    assert "Ambiguous: optimizer 'lion' is registered by deltaw-lion-fork 1.0 ('fork:lion') and deltaw-lion 1.0 ('lion:lion')" in one_line(listed.output)
+    assert (
+        "Ambiguous: optimizer 'lion' is registered by deltaw-lion-fork 1.0 ('fork:lion') and deltaw-lion 1.0 ('lion:lion')"
+        in one_line(listed.output)
+    )
     ambiguous = deltaw("validate", spec_file(tmp_path))
     assert ambiguous.exit_code == 2
     assert "registered by more than one plugin" in one_line(ambiguous.output)
     picked = deltaw("validate", spec_file(tmp_path, optimizer={"name": "fork:lion", "lr": 0.01}))
     assert picked.exit_code == 0, picked.output
-    trained = deltaw("run", spec_file(tmp_path, optimizer="deltaw-lion:lion"), "--out", tmp_path / "runs", "-q")
+    trained = deltaw(
+        "run", spec_file(tmp_path, optimizer="deltaw-lion:lion"), "--out", tmp_path / "runs", "-q"
+    )
     assert trained.exit_code == 0, trained.output
 
 
@@ -143,7 +174,9 @@ def test_show_documents_a_plugin_with_its_origin_and_parameters():
     assert "optimizer adam" in result.output and "plugin 'deltaw', built-in" in result.output
     assert re.search(r"beta1\s.*float\s.*0\.9", result.output)
     unknown = deltaw("show", "optimizer", "adamm")
-    assert unknown.exit_code == 2 and "Closest registered optimizers: adam" in one_line(unknown.output)
+    assert unknown.exit_code == 2 and "Closest registered optimizers: adam" in one_line(
+        unknown.output
+    )
 
 
 # -- install / uninstall ---------------------------------------------------------------------------
@@ -167,7 +200,9 @@ def fake_pip(monkeypatch, site):
         return 0
 
     monkeypatch.setattr(install.subprocess, "call", call)
-    monkeypatch.setenv("PYTHONPATH", str(site.root))  # the child `deltaw plugins --json` sees the fake site too
+    monkeypatch.setenv(
+        "PYTHONPATH", str(site.root)
+    )  # the child `deltaw plugins --json` sees the fake site too
     site.allow("lion")
     return calls
 
@@ -175,7 +210,19 @@ def fake_pip(monkeypatch, site):
 def test_install_runs_pip_of_this_interpreter_and_reports_the_new_plugin_as_loaded(fake_pip):
     result = deltaw("install", "deltaw-lion", "-U", "--pre", "-e", "./somewhere")
     assert result.exit_code == 0, result.output
-    assert fake_pip == [[sys.executable, "-m", "pip", "install", "--upgrade", "--pre", "deltaw-lion", "-e", "./somewhere"]]
+    assert fake_pip == [
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--upgrade",
+            "--pre",
+            "deltaw-lion",
+            "-e",
+            "./somewhere",
+        ]
+    ]
     assert "Plugin 'lion' (deltaw-lion 0.2.0) loaded: optimizer lion" in one_line(result.output)
 
 
@@ -190,8 +237,14 @@ def test_after_uninstall_a_spec_naming_its_plugin_says_which_package_is_missing(
     text = one_line(result.output)
     assert f"{tmp_path / 'spec.yaml'}: 1 problem in the spec" in text
     assert "Unknown optimizer 'lion' at optimizer." in text
-    assert "provided by plugin 'lion' of the package deltaw-lion 0.2.0, which is not installed" in text
-    assert "`deltaw install deltaw-lion`" in text and "Closest registered optimizers:" in text and "`deltaw plugins`" in text
+    assert (
+        "provided by plugin 'lion' of the package deltaw-lion 0.2.0, which is not installed" in text
+    )
+    assert (
+        "`deltaw install deltaw-lion`" in text
+        and "Closest registered optimizers:" in text
+        and "`deltaw plugins`" in text
+    )
 
 
 def test_pip_failing_is_reported_with_its_exit_code(monkeypatch):
@@ -217,14 +270,20 @@ def test_install_and_uninstall_refuse_what_they_should_not_do(monkeypatch, args,
 def test_install_without_pip_in_the_environment_says_how_to_get_it(monkeypatch):
     monkeypatch.setattr(install.importlib.util, "find_spec", lambda name: None)
     result = deltaw("install", "deltaw-lion")
-    assert result.exit_code == 3 and "-m ensurepip" in one_line(result.output) and sys.executable in one_line(result.output)
+    assert (
+        result.exit_code == 3
+        and "-m ensurepip" in one_line(result.output)
+        and sys.executable in one_line(result.output)
+    )
 
 
 # -- new-plugin and schema from the command line ---------------------------------------------------
 
 
 def test_new_plugin_writes_a_package_and_says_what_to_do_next(tmp_path):
-    result = deltaw("new-plugin", "my-cost", "--kind", "cost", "--dir", tmp_path / "my-cost", "--author", "Ada")
+    result = deltaw(
+        "new-plugin", "my-cost", "--kind", "cost", "--dir", tmp_path / "my-cost", "--author", "Ada"
+    )
     assert result.exit_code == 0, result.output
     text = one_line(result.output)
     assert "cost 'my-cost' in the package deltaw-my-cost" in text and "deltaw install -e" in text
@@ -234,10 +293,13 @@ def test_new_plugin_writes_a_package_and_says_what_to_do_next(tmp_path):
     assert again.exit_code == 1 and "already exists and is not empty" in one_line(again.output)
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["new-plugin", "My Cost!"], "is not a usable plugin name"),
-    (["new-plugin", "my-thing", "--kind", "executor"], "no template for the kind 'executor'"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["new-plugin", "My Cost!"], "is not a usable plugin name"),
+        (["new-plugin", "my-thing", "--kind", "executor"], "no template for the kind 'executor'"),
+    ],
+)
 def test_new_plugin_rejects_bad_names_and_kinds_clearly(tmp_path, args, message):
     result = deltaw(*args, "--dir", tmp_path / "x")
     assert result.exit_code == 1 and message in one_line(result.output)
@@ -261,7 +323,8 @@ def test_schema_goes_to_stdout_or_to_a_file(tmp_path):
 
 def test_the_pytest_fixtures_register_a_plugin_for_one_test_only(tmp_path):
     """Run in a separate pytest, so deltaw's pytest11 entry point is what provides the fixtures."""
-    (tmp_path / "test_fixture_use.py").write_text(textwrap.dedent('''
+    (tmp_path / "test_fixture_use.py").write_text(
+        textwrap.dedent("""
         import types
         import deltaw
         from deltaw.plugins.costs import Quadratic
@@ -290,21 +353,32 @@ def test_the_pytest_fixtures_register_a_plugin_for_one_test_only(tmp_path):
             from deltaw.errors import PluginError
             with pytest.raises(PluginError, match="must be a subclass of deltaw.Cost"):
                 deltaw_plugin(types.SimpleNamespace(register_costs=deltaw.hookimpl(lambda register: register("x", int))), name="bad")
-    '''))
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-                          capture_output=True, text=True, cwd=tmp_path)
+    """)
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "3 passed" in proc.stdout
 
 
 def test_importing_the_pytest_plugin_imports_nothing_heavy():
     """Every pytest run in an environment with deltaw imports it: its fixtures import lazily."""
-    code = ("import sys, pytest; before = set(sys.modules); import deltaw.pytest_plugin; "
-            "print(sorted(set(sys.modules) - before))")
+    code = (
+        "import sys, pytest; before = set(sys.modules); import deltaw.pytest_plugin; "
+        "print(sorted(set(sys.modules) - before))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     added = set(ast.literal_eval(out.stdout.strip()))
-    assert not added & {"numpy", "pydantic", "pluggy", "typer", "deltaw.registry", "deltaw.cli"}, added
-    assert added <= {"deltaw", "deltaw.pytest_plugin"} | {m for m in added if m.startswith("typing")}, added
+    assert not added & {"numpy", "pydantic", "pluggy", "typer", "deltaw.registry", "deltaw.cli"}, (
+        added
+    )
+    assert added <= {"deltaw", "deltaw.pytest_plugin"} | {
+        m for m in added if m.startswith("typing")
+    }, added
 
 
 # -- docs ------------------------------------------------------------------------------------------
@@ -314,11 +388,17 @@ def test_every_hook_is_documented_in_docs_plugins_md_with_its_signature():
     doc = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
     import inspect
 
-    hooks = [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if hasattr(fn, "deltaw_spec")]
+    hooks = [
+        name
+        for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+        if hasattr(fn, "deltaw_spec")
+    ]
     assert len(hooks) >= 14
     missing = []
     for name in hooks:
         params = ", ".join(inspect.signature(getattr(hookspecs, name)).parameters)
         if f"{name}({params})" not in doc:
             missing.append(f"{name}({params})")
-    assert not missing, f"docs/plugins.md does not document these hooks (write their signatures as shown): {missing}"
+    assert not missing, (
+        f"docs/plugins.md does not document these hooks (write their signatures as shown): {missing}"
+    )

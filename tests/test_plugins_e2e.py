@@ -30,7 +30,12 @@ SPEC = {
     "name": "e2e",
     "seed": 3,
     "data": {"name": "checkerboard", "samples": 400, "cells": 2},
-    "network": {"layers": [2, 12, 2], "activation": "mish", "output_activation": "softsign", "init": "he-normal"},
+    "network": {
+        "layers": [2, 12, 2],
+        "activation": "mish",
+        "output_activation": "softsign",
+        "init": "he-normal",
+    },
     "cost": "log-cosh",
     "optimizer": {"name": "lion", "lr": 0.003},
     "training": {"epochs": 3, "batch_size": 16},
@@ -49,27 +54,62 @@ sys.exit(0 if major_minor >= (68, 0) and wheels else 1)
 class Venv:
     def __init__(self, root: Path) -> None:
         self.root = root
-        subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(root / "venv")], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "venv",
+                "--system-site-packages",
+                "--without-pip",
+                str(root / "venv"),
+            ],
+            check=True,
+        )
         bin_dir = root / "venv" / ("Scripts" if os.name == "nt" else "bin")
         self.python, self.deltaw = bin_dir / "python", bin_dir / "deltaw"
         # --system-site-packages only reaches the base interpreter; when the tests themselves run in a
         # virtual environment, make its packages (numpy, pip, setuptools, pytest, …) visible too
-        inner = subprocess.run([str(self.python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               capture_output=True, text=True, check=True).stdout.strip()
-        outer = [p for p in sys.path if p and Path(p).is_dir() and Path(p).name in ("site-packages", "dist-packages")]
+        inner = subprocess.run(
+            [str(self.python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        outer = [
+            p
+            for p in sys.path
+            if p and Path(p).is_dir() and Path(p).name in ("site-packages", "dist-packages")
+        ]
         # an "import" line in a .pth runs at start-up; addsitedir also processes the outer .pth files
-        Path(inner, "_outer_environment.pth").write_text("import site; " + "; ".join(f"site.addsitedir({p!r})" for p in outer) + "\n")
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("DELTAW_", "PIP_")) and k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-        self.env.update({"DELTAW_CACHE_DIR": str(root / "cache"), "PIP_DISABLE_PIP_VERSION_CHECK": "1", "COLUMNS": "200", "NO_COLOR": "1"})
+        Path(inner, "_outer_environment.pth").write_text(
+            "import site; " + "; ".join(f"site.addsitedir({p!r})" for p in outer) + "\n"
+        )
+        self.env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("DELTAW_", "PIP_")) and k not in ("PYTHONPATH", "VIRTUAL_ENV")
+        }
+        self.env.update(
+            {
+                "DELTAW_CACHE_DIR": str(root / "cache"),
+                "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+                "COLUMNS": "200",
+                "NO_COLOR": "1",
+            }
+        )
         if self.run(self.python, "-c", CAN_BUILD_OFFLINE, check=False).returncode == 0:
             # offline: no index, build with the setuptools the environment already has
             self.env.update({"PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "0"})
         # else pip builds in isolation, fetching setuptools from PyPI
 
     def run(self, *args: object, check: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([str(a) for a in args], capture_output=True, text=True, env=self.env, cwd=self.root)
+        proc = subprocess.run(
+            [str(a) for a in args], capture_output=True, text=True, env=self.env, cwd=self.root
+        )
         if check and proc.returncode != 0:
-            raise AssertionError(f"{' '.join(map(str, args))} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+            raise AssertionError(
+                f"{' '.join(map(str, args))} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+            )
         return proc
 
     def cli(self, *args: object, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -86,7 +126,9 @@ class Venv:
 
 def copy_tree(src: Path, dst: Path, *only: str) -> Path:
     """A clean copy to build from, so pip's build/ and *.egg-info never land in the checkout."""
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "dist", ".pytest_cache", "runs")
+    ignore = shutil.ignore_patterns(
+        "__pycache__", "*.egg-info", "build", "dist", ".pytest_cache", "runs"
+    )
     dst.mkdir(parents=True)
     for name in only or [p.name for p in src.iterdir()]:
         path = src / name
@@ -99,25 +141,47 @@ def copy_tree(src: Path, dst: Path, *only: str) -> Path:
 
 def test_installed_example_plugins_work_end_to_end_and_an_uninstalled_one_is_named(tmp_path):
     venv = Venv(tmp_path)
-    deltaw_src = copy_tree(ROOT, tmp_path / "src" / "deltaw", "pyproject.toml", "README.md", "LICENSE", "deltaw")
+    deltaw_src = copy_tree(
+        ROOT, tmp_path / "src" / "deltaw", "pyproject.toml", "README.md", "LICENSE", "deltaw"
+    )
     venv.run(venv.python, "-m", "pip", "install", "-q", "--no-deps", deltaw_src)
     assert venv.deltaw.exists()
 
     lion = copy_tree(EXAMPLES / "deltaw-lion", tmp_path / "src" / "deltaw-lion")
     extras = copy_tree(EXAMPLES / "deltaw-extras", tmp_path / "src" / "deltaw-extras")
-    installed = venv.cli("install", lion, extras)  # deltaw's own install: pip of the venv's interpreter
+    installed = venv.cli(
+        "install", lion, extras
+    )  # deltaw's own install: pip of the venv's interpreter
     assert "Plugin 'lion' (deltaw-lion 0.1.0) loaded: optimizer lion" in installed.stderr
     assert "Plugin 'extras' (deltaw-extras 0.1.0) loaded:" in installed.stderr
-    where = venv.run(venv.python, "-c", "import deltaw, deltaw_lion; print(deltaw.__file__); print(deltaw_lion.__file__)")
-    assert all(str(tmp_path / "venv") in line for line in where.stdout.splitlines())  # really inside the venv
+    where = venv.run(
+        venv.python,
+        "-c",
+        "import deltaw, deltaw_lion; print(deltaw.__file__); print(deltaw_lion.__file__)",
+    )
+    assert all(
+        str(tmp_path / "venv") in line for line in where.stdout.splitlines()
+    )  # really inside the venv
 
     # deltaw plugins: every plugin with its distribution and version
     report = json.loads(venv.cli("plugins", "--json").stdout)
     plugins = {p["name"]: p for p in report["plugins"]}
-    assert (plugins["lion"]["distribution"], plugins["lion"]["version"], plugins["lion"]["status"]) == ("deltaw-lion", "0.1.0", "loaded")
-    assert (plugins["extras"]["distribution"], plugins["extras"]["version"], plugins["extras"]["status"]) == ("deltaw-extras", "0.1.0", "loaded")
+    assert (
+        plugins["lion"]["distribution"],
+        plugins["lion"]["version"],
+        plugins["lion"]["status"],
+    ) == ("deltaw-lion", "0.1.0", "loaded")
+    assert (
+        plugins["extras"]["distribution"],
+        plugins["extras"]["version"],
+        plugins["extras"]["status"],
+    ) == ("deltaw-extras", "0.1.0", "loaded")
     assert {(r["kind"], r["name"]) for r in plugins["extras"]["registers"]} == {
-        ("cost", "log-cosh"), ("activation", "mish"), ("activation", "softsign"), ("dataset", "checkerboard")}
+        ("cost", "log-cosh"),
+        ("activation", "mish"),
+        ("activation", "softsign"),
+        ("dataset", "checkerboard"),
+    }
     table = venv.cli("plugins").stdout
     assert "deltaw-lion" in table and "deltaw-extras" in table and "0.1.0" in table
 
@@ -136,8 +200,19 @@ def test_installed_example_plugins_work_end_to_end_and_an_uninstalled_one_is_nam
     assert len(metrics.read_text().splitlines()) == 3
 
     # the example packages pass their own tests, against the installed copies
-    tests = venv.run(venv.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error::RuntimeWarning",
-                     lion / "tests", extras / "tests", check=False)
+    tests = venv.run(
+        venv.python,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-W",
+        "error::RuntimeWarning",
+        lion / "tests",
+        extras / "tests",
+        check=False,
+    )
     assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-2000:]
 
     # the schema knows them
@@ -145,8 +220,10 @@ def test_installed_example_plugins_work_end_to_end_and_an_uninstalled_one_is_nam
     assert "lion" in schema["$defs"]["OptimizerRef"]["anyOf"][0]["enum"]
 
     help_time, plugins_time = venv.timed("--help"), venv.timed("plugins")
-    print(f"\nwith deltaw-lion and deltaw-extras installed: `deltaw --help` {help_time * 1000:.0f} ms, "
-          f"`deltaw plugins` {plugins_time * 1000:.0f} ms (median of 3, wall time incl. interpreter start)")
+    print(
+        f"\nwith deltaw-lion and deltaw-extras installed: `deltaw --help` {help_time * 1000:.0f} ms, "
+        f"`deltaw plugins` {plugins_time * 1000:.0f} ms (median of 3, wall time incl. interpreter start)"
+    )
 
     # uninstall one: a spec naming it fails with the missing package, the closest names and `deltaw plugins`
     removed = venv.cli("uninstall", "deltaw-lion", "-y")
@@ -155,9 +232,14 @@ def test_installed_example_plugins_work_end_to_end_and_an_uninstalled_one_is_nam
     assert failed.returncode == 2, failed.stdout + failed.stderr
     message = " ".join(failed.stderr.split())
     assert "Unknown optimizer 'lion' at optimizer." in message
-    assert "It was provided by plugin 'lion' of the package deltaw-lion 0.1.0, which is not installed" in message
+    assert (
+        "It was provided by plugin 'lion' of the package deltaw-lion 0.1.0, which is not installed"
+        in message
+    )
     assert "`deltaw install deltaw-lion`" in message
     assert "Closest registered optimizers:" in message and "Run `deltaw plugins`" in message
     assert "Traceback" not in failed.stderr
     still = json.loads(venv.cli("plugins", "--json").stdout)
-    assert {p["name"] for p in still["plugins"]} >= {"deltaw", "extras"} and "lion" not in {p["name"] for p in still["plugins"]}
+    assert {p["name"] for p in still["plugins"]} >= {"deltaw", "extras"} and "lion" not in {
+        p["name"] for p in still["plugins"]
+    }

@@ -42,11 +42,19 @@ class Site:
         root.mkdir(parents=True, exist_ok=True)
         monkeypatch.syspath_prepend(str(root))
 
-    def add(self, dist: str, entry_points: dict[str, str], modules: dict[str, str] | None = None, version: str = "1.0") -> Path:
+    def add(
+        self,
+        dist: str,
+        entry_points: dict[str, str],
+        modules: dict[str, str] | None = None,
+        version: str = "1.0",
+    ) -> Path:
         info = self.root / f"{dist.replace('-', '_')}-{version}.dist-info"
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
-        (info / "entry_points.txt").write_text("[deltaw]\n" + "".join(f"{k} = {v}\n" for k, v in entry_points.items()))
+        (info / "entry_points.txt").write_text(
+            "[deltaw]\n" + "".join(f"{k} = {v}\n" for k, v in entry_points.items())
+        )
         for mod, source in (modules or {}).items():
             (self.root / f"{mod}.py").write_text(textwrap.dedent(source))
             self.modules.append(mod)
@@ -91,8 +99,30 @@ def test_builtins_are_one_plugin_called_deltaw_registering_every_shipped_name():
     assert reg.plugins["deltaw"].status == "loaded" and reg.plugins["deltaw"].origin == "built-in"
     expected = {
         "cost": {"quadratic", "cross-entropy", "log-likelihood", "mse", "huber"},
-        "activation": {"identity", "sigmoid", "tanh", "relu", "leaky-relu", "elu", "softplus", "silu", "swish", "gelu", "softmax"},
-        "initializer": {"nielsen-large", "nielsen", "glorot-uniform", "glorot-normal", "he-uniform", "he-normal", "lecun-normal", "orthogonal", "zeros"},
+        "activation": {
+            "identity",
+            "sigmoid",
+            "tanh",
+            "relu",
+            "leaky-relu",
+            "elu",
+            "softplus",
+            "silu",
+            "swish",
+            "gelu",
+            "softmax",
+        },
+        "initializer": {
+            "nielsen-large",
+            "nielsen",
+            "glorot-uniform",
+            "glorot-normal",
+            "he-uniform",
+            "he-normal",
+            "lecun-normal",
+            "orthogonal",
+            "zeros",
+        },
         "optimizer": {"sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw"},
         "regularizer": {"l1", "l2"},
         "metric": {"accuracy", "cost"},
@@ -117,20 +147,37 @@ def test_an_installed_plugin_is_loaded_with_its_distribution_and_version(site):
     site.add("deltaw-lion", {"lion": "lion_mod"}, {"lion_mod": LION}, version="0.3.1")
     reg = fresh()
     info = reg.plugins["lion"]
-    assert (info.status, info.distribution, info.version, info.registers) == ("loaded", "deltaw-lion", "0.3.1", [("optimizer", "lion")])
+    assert (info.status, info.distribution, info.version, info.registers) == (
+        "loaded",
+        "deltaw-lion",
+        "0.3.1",
+        [("optimizer", "lion")],
+    )
     entry = reg.entry("optimizer", "lion")
-    assert entry.plugin is info and entry.qualified == "lion:lion" and entry.summary == "Sign of interpolated momentum."
+    assert (
+        entry.plugin is info
+        and entry.qualified == "lion:lion"
+        and entry.summary == "Sign of interpolated momentum."
+    )
     assert info.origin == "deltaw-lion 0.3.1"
 
 
 def test_a_plugin_that_fails_to_import_is_reported_once_and_everything_else_works(site, capsys):
-    site.add("deltaw-broken", {"broken": "broken_mod"}, {"broken_mod": "import numpy\nraise RuntimeError('no GPU here')\n"})
+    site.add(
+        "deltaw-broken",
+        {"broken": "broken_mod"},
+        {"broken_mod": "import numpy\nraise RuntimeError('no GPU here')\n"},
+    )
     site.add("deltaw-lion", {"lion": "lion_mod"}, {"lion_mod": LION})
     reg = fresh()
     get_registry()  # asking again does not load (or report) again
     err = capsys.readouterr().err
     assert err.count("failed to load") == 1
-    assert "'broken' (from deltaw-broken 1.0)" in err and "RuntimeError: no GPU here" in err and "broken_mod.py:2" in err
+    assert (
+        "'broken' (from deltaw-broken 1.0)" in err
+        and "RuntimeError: no GPU here" in err
+        and "broken_mod.py:2" in err
+    )
     assert reg.plugins["broken"].status == "failed" and "no GPU here" in reg.plugins["broken"].error
     assert reg.entry("optimizer", "lion").plugin.name == "lion"
     assert reg.entry("optimizer", "adam").plugin.name == "deltaw"
@@ -139,16 +186,24 @@ def test_a_plugin_that_fails_to_import_is_reported_once_and_everything_else_work
 def test_a_syntax_error_in_a_plugin_names_the_file_and_line(site, capsys):
     site.add("deltaw-typo", {"typo": "typo_mod"}, {"typo_mod": "x = 1\ndef f(:\n    pass\n"})
     reg = fresh()
-    assert "SyntaxError" in reg.plugins["typo"].error and "typo_mod.py:2" in reg.plugins["typo"].error
+    assert (
+        "SyntaxError" in reg.plugins["typo"].error and "typo_mod.py:2" in reg.plugins["typo"].error
+    )
 
 
 def test_a_missing_module_is_reported_without_pointing_into_import_machinery(site, capsys):
     site.add("deltaw-ghost", {"ghost": "no_such_module_xyz"})
     error = fresh().plugins["ghost"].error
-    assert "cannot import 'no_such_module_xyz'" in error and "ModuleNotFoundError" in error and "importlib" not in error
+    assert (
+        "cannot import 'no_such_module_xyz'" in error
+        and "ModuleNotFoundError" in error
+        and "importlib" not in error
+    )
 
 
-def test_a_plugin_raising_inside_its_register_hook_has_its_partial_registrations_rolled_back(site, capsys):
+def test_a_plugin_raising_inside_its_register_hook_has_its_partial_registrations_rolled_back(
+    site, capsys
+):
     half = """
         import deltaw
         from deltaw.plugins.costs import Quadratic
@@ -161,7 +216,10 @@ def test_a_plugin_raising_inside_its_register_hook_has_its_partial_registrations
     """
     site.add("deltaw-half", {"half": "half_mod"}, {"half_mod": half})
     reg = fresh()
-    assert reg.plugins["half"].status == "failed" and "ValueError: forgot something" in reg.plugins["half"].error
+    assert (
+        reg.plugins["half"].status == "failed"
+        and "ValueError: forgot something" in reg.plugins["half"].error
+    )
     assert "half_mod.py" in reg.plugins["half"].error
     assert "half-a" not in reg.names("cost") and "half-b" not in reg.names("cost")
     assert reg.plugins["half"].registers == [] and not reg.pm.has_plugin("half")
@@ -170,19 +228,33 @@ def test_a_plugin_raising_inside_its_register_hook_has_its_partial_registrations
 @pytest.mark.parametrize(
     ("source", "reason"),
     [
-        ("import deltaw\n@deltaw.hookimpl\ndef register_costs(register):\n    register('bad', dict)\n",
-         "cost 'bad' must be a subclass of deltaw.Cost"),
-        ("import deltaw\nfrom deltaw.plugins.costs import Quadratic\n@deltaw.hookimpl\ndef register_costs(register):\n    register('a:b', Quadratic)\n",
-         "names must be non-empty strings without ':'"),
-        ("import deltaw\nfrom deltaw.plugins.costs import Quadratic\n@deltaw.hookimpl\ndef register_costs(register):\n"
-         "    register('twice', Quadratic)\n    register('twice', Quadratic)\n", "registered twice by the same plugin"),
-        ("import deltaw\n@deltaw.hookimpl\ndef register_cost(register):\n    pass\n", "register_cost"),  # misspelt hook
-        ("from deltaw.plugins.costs import Quadratic\ndef register_costs(register):\n    register('q2', Quadratic)\n",
-         "register_costs() is not decorated with @deltaw.hookimpl"),
+        (
+            "import deltaw\n@deltaw.hookimpl\ndef register_costs(register):\n    register('bad', dict)\n",
+            "cost 'bad' must be a subclass of deltaw.Cost",
+        ),
+        (
+            "import deltaw\nfrom deltaw.plugins.costs import Quadratic\n@deltaw.hookimpl\ndef register_costs(register):\n    register('a:b', Quadratic)\n",
+            "names must be non-empty strings without ':'",
+        ),
+        (
+            "import deltaw\nfrom deltaw.plugins.costs import Quadratic\n@deltaw.hookimpl\ndef register_costs(register):\n"
+            "    register('twice', Quadratic)\n    register('twice', Quadratic)\n",
+            "registered twice by the same plugin",
+        ),
+        (
+            "import deltaw\n@deltaw.hookimpl\ndef register_cost(register):\n    pass\n",
+            "register_cost",
+        ),  # misspelt hook
+        (
+            "from deltaw.plugins.costs import Quadratic\ndef register_costs(register):\n    register('q2', Quadratic)\n",
+            "register_costs() is not decorated with @deltaw.hookimpl",
+        ),
     ],
     ids=["not-a-subclass", "colon-in-name", "same-name-twice", "misspelt-hook", "missing-hookimpl"],
 )
-def test_a_plugin_that_registers_wrongly_fails_with_the_reason_instead_of_being_ignored(site, capsys, source, reason):
+def test_a_plugin_that_registers_wrongly_fails_with_the_reason_instead_of_being_ignored(
+    site, capsys, source, reason
+):
     site.add("deltaw-wrong", {"wrong": "wrong_mod"}, {"wrong_mod": source})
     reg = fresh()
     assert reg.plugins["wrong"].status == "failed"
@@ -191,9 +263,16 @@ def test_a_plugin_that_registers_wrongly_fails_with_the_reason_instead_of_being_
 
 
 def test_strict_mode_turns_a_broken_plugin_into_an_error(site, monkeypatch):
-    site.add("deltaw-broken", {"broken": "broken_mod"}, {"broken_mod": "raise ImportError('missing dependency scipy')\n"})
+    site.add(
+        "deltaw-broken",
+        {"broken": "broken_mod"},
+        {"broken_mod": "raise ImportError('missing dependency scipy')\n"},
+    )
     monkeypatch.setenv("DELTAW_STRICT_PLUGINS", "1")
-    with pytest.raises(PluginError, match=r"plugin 'broken' \(from deltaw-broken 1.0\).*missing dependency scipy.*DELTAW_STRICT_PLUGINS"):
+    with pytest.raises(
+        PluginError,
+        match=r"plugin 'broken' \(from deltaw-broken 1.0\).*missing dependency scipy.*DELTAW_STRICT_PLUGINS",
+    ):
         fresh()
 
 
@@ -212,7 +291,10 @@ def test_an_empty_allow_list_loads_the_builtins_only(site, monkeypatch):
     site.add("deltaw-lion", {"lion": "lion_mod"}, {"lion_mod": LION})
     monkeypatch.setenv("DELTAW_LOAD_PLUGINS", "")
     reg = fresh()
-    assert reg.plugins["lion"].status == "disabled" and reg.plugins["lion"].error == "not in DELTAW_LOAD_PLUGINS"
+    assert (
+        reg.plugins["lion"].status == "disabled"
+        and reg.plugins["lion"].error == "not in DELTAW_LOAD_PLUGINS"
+    )
     assert "lion" not in reg.names("optimizer") and "lion_mod" not in sys.modules
 
 
@@ -229,52 +311,78 @@ def test_the_block_list_and_the_disable_option_disable_a_plugin_and_say_why(site
     site.add("deltaw-lion2", {"lion2": "lion_mod"})
     monkeypatch.setenv("DELTAW_DISABLE_PLUGINS", "lion")
     reg = fresh(disable=("lion2",))
-    assert (reg.plugins["lion"].status, reg.plugins["lion"].error) == ("disabled", "named in DELTAW_DISABLE_PLUGINS")
-    assert (reg.plugins["lion2"].status, reg.plugins["lion2"].error) == ("disabled", "named in --disable-plugin")
+    assert (reg.plugins["lion"].status, reg.plugins["lion"].error) == (
+        "disabled",
+        "named in DELTAW_DISABLE_PLUGINS",
+    )
+    assert (reg.plugins["lion2"].status, reg.plugins["lion2"].error) == (
+        "disabled",
+        "named in --disable-plugin",
+    )
     assert "lion" not in reg.names("optimizer")
 
 
-def test_a_switch_naming_a_distribution_instead_of_a_plugin_says_the_plugin_name(site, monkeypatch, capsys):
+def test_a_switch_naming_a_distribution_instead_of_a_plugin_says_the_plugin_name(
+    site, monkeypatch, capsys
+):
     site.add("deltaw-lion", {"lion": "lion_mod"}, {"lion_mod": LION})
     monkeypatch.setenv("DELTAW_DISABLE_PLUGINS", "deltaw-lion")
     reg = fresh(disable=("lino",))
     err = capsys.readouterr().err
     assert reg.plugins["lion"].status == "loaded"
-    assert "DELTAW_DISABLE_PLUGINS names 'deltaw-lion'" in err and "its plugin name is 'lion'" in err
+    assert (
+        "DELTAW_DISABLE_PLUGINS names 'deltaw-lion'" in err and "its plugin name is 'lion'" in err
+    )
     assert "--disable-plugin names 'lino'" in err and "Did you mean 'lion'?" in err
 
 
 # -- conflicts and qualified names -----------------------------------------------------------------
 
 
-def test_two_plugins_registering_one_name_are_an_error_naming_both_and_a_qualified_name_picks_one(site):
+def test_two_plugins_registering_one_name_are_an_error_naming_both_and_a_qualified_name_picks_one(
+    site,
+):
     site.add("deltaw-lion", {"lion": "lion_mod"}, {"lion_mod": LION}, version="1.0")
     site.add("Other_Lion", {"otherlion": "lion_mod2"}, {"lion_mod2": LION}, version="2.0")
     reg = fresh()
     with pytest.raises(DuplicateNameError) as exc:
         reg.entry("optimizer", "lion", where="optimizer")
     message = str(exc.value)
-    assert "deltaw-lion 1.0 (use 'lion:lion')" in message and "Other_Lion 2.0 (use 'otherlion:lion')" in message
+    assert (
+        "deltaw-lion 1.0 (use 'lion:lion')" in message
+        and "Other_Lion 2.0 (use 'otherlion:lion')" in message
+    )
     assert "at optimizer" in message
     assert reg.entry("optimizer", "lion:lion").plugin.name == "lion"
     assert reg.entry("optimizer", "otherlion:lion").plugin.name == "otherlion"
-    assert reg.entry("optimizer", "deltaw-lion:lion").plugin.name == "lion"  # the distribution name works too,
-    assert reg.entry("optimizer", "other-lion:lion").plugin.name == "otherlion"  # spelt any way pip accepts
+    assert (
+        reg.entry("optimizer", "deltaw-lion:lion").plugin.name == "lion"
+    )  # the distribution name works too,
+    assert (
+        reg.entry("optimizer", "other-lion:lion").plugin.name == "otherlion"
+    )  # spelt any way pip accepts
     assert [[e.plugin.name for e in found] for found in reg.conflicts()] == [["lion", "otherlion"]]
 
 
-def test_a_plugin_registering_a_builtin_name_makes_the_bare_name_ambiguous_and_deltaw_picks_the_builtin(site):
+def test_a_plugin_registering_a_builtin_name_makes_the_bare_name_ambiguous_and_deltaw_picks_the_builtin(
+    site,
+):
     shadow = "import deltaw\nfrom deltaw.plugins.optimizers import SGD\n@deltaw.hookimpl\ndef register_optimizers(register):\n    register('sgd', SGD)\n"
     site.add("deltaw-shadow", {"shadow": "shadow_mod"}, {"shadow_mod": shadow})
     reg = fresh()
-    with pytest.raises(DuplicateNameError, match="built-in .*'deltaw:sgd'.*deltaw-shadow 1.0 .*'shadow:sgd'"):
+    with pytest.raises(
+        DuplicateNameError, match="built-in .*'deltaw:sgd'.*deltaw-shadow 1.0 .*'shadow:sgd'"
+    ):
         reg.entry("optimizer", "sgd")
     assert reg.entry("optimizer", "deltaw:sgd").plugin.name == "deltaw"
 
 
 def test_a_qualifier_naming_the_wrong_plugin_says_who_registers_the_name():
     reg = fresh()
-    with pytest.raises(UnknownNameError, match=r"asks for plugin 'lion', which does not register optimizer 'adam'.*'deltaw:adam' \(built-in\)"):
+    with pytest.raises(
+        UnknownNameError,
+        match=r"asks for plugin 'lion', which does not register optimizer 'adam'.*'deltaw:adam' \(built-in\)",
+    ):
         reg.entry("optimizer", "lion:adam", where="optimizer")
 
 
@@ -295,7 +403,11 @@ def test_an_unknown_name_lists_the_three_closest_and_points_at_deltaw_plugins():
 def test_after_uninstalling_a_plugin_its_names_say_which_package_provided_them(site, monkeypatch):
     info = site.add("deltaw-lion", {"lion": "lion_mod"}, {"lion_mod": LION}, version="0.3.1")
     fresh()  # loading it records what it provides
-    assert provenance.provider("optimizer", "lion") == {"plugin": "lion", "distribution": "deltaw-lion", "version": "0.3.1"}
+    assert provenance.provider("optimizer", "lion") == {
+        "plugin": "lion",
+        "distribution": "deltaw-lion",
+        "version": "0.3.1",
+    }
     for f in info.iterdir():  # pip uninstall deltaw-lion
         f.unlink()
     info.rmdir()
@@ -305,7 +417,10 @@ def test_after_uninstalling_a_plugin_its_names_say_which_package_provided_them(s
     with pytest.raises(UnknownNameError) as exc:
         reg.entry("optimizer", "lion", where="optimizer")
     message = str(exc.value)
-    assert "It was provided by plugin 'lion' of the package deltaw-lion 0.3.1, which is not installed" in message
+    assert (
+        "It was provided by plugin 'lion' of the package deltaw-lion 0.3.1, which is not installed"
+        in message
+    )
     assert "`deltaw install deltaw-lion`" in message and sys.executable in message
     assert "Closest registered optimizers:" in message and "Run `deltaw plugins`" in message
 
@@ -314,7 +429,10 @@ def test_a_name_of_a_disabled_plugin_says_the_plugin_is_disabled(site, monkeypat
     site.add("deltaw-lion", {"lion": "lion_mod"}, {"lion_mod": LION})
     fresh()
     monkeypatch.setenv("DELTAW_DISABLE_PLUGINS", "lion")
-    with pytest.raises(UnknownNameError, match=r"deltaw-lion 1.0, which is disabled \(named in DELTAW_DISABLE_PLUGINS\)"):
+    with pytest.raises(
+        UnknownNameError,
+        match=r"deltaw-lion 1.0, which is disabled \(named in DELTAW_DISABLE_PLUGINS\)",
+    ):
         fresh().entry("optimizer", "lion")
 
 
@@ -334,13 +452,17 @@ def test_builtins_and_plugins_registered_in_code_are_not_remembered(tmp_path):
     assert not (tmp_path / "cache" / provenance.FILENAME).exists()
 
 
-def test_the_name_cache_is_only_a_convenience_corrupt_or_unwritable_it_is_ignored(site, tmp_path, monkeypatch):
+def test_the_name_cache_is_only_a_convenience_corrupt_or_unwritable_it_is_ignored(
+    site, tmp_path, monkeypatch
+):
     cache = tmp_path / "cache" / provenance.FILENAME
     cache.parent.mkdir()
     cache.write_text("{not json")
     site.add("deltaw-lion", {"lion": "lion_mod"}, {"lion_mod": LION})
     fresh()
-    assert json.loads(cache.read_text())["names"]["optimizer"]["lion"]["distribution"] == "deltaw-lion"
+    assert (
+        json.loads(cache.read_text())["names"]["optimizer"]["lion"]["distribution"] == "deltaw-lion"
+    )
     blocked = tmp_path / "file-not-dir"
     blocked.write_text("")
     monkeypatch.setenv("DELTAW_CACHE_DIR", str(blocked / "cache"))
@@ -371,8 +493,16 @@ def test_a_plugin_registered_in_code_adds_its_names_until_it_is_unregistered():
         register("q-copy", Quadratic)
 
     reg = fresh()
-    info = reg.register_plugin(types.SimpleNamespace(register_costs=register_costs), "copies", distribution="my-dist", version="9")
-    assert info.registers == [("cost", "q-copy")] and reg.entry("cost", "q-copy").plugin.origin == "my-dist 9"
+    info = reg.register_plugin(
+        types.SimpleNamespace(register_costs=register_costs),
+        "copies",
+        distribution="my-dist",
+        version="9",
+    )
+    assert (
+        info.registers == [("cost", "q-copy")]
+        and reg.entry("cost", "q-copy").plugin.origin == "my-dist 9"
+    )
     reg.unregister_plugin("copies")
     assert "q-copy" not in reg.names("cost") and "copies" not in reg.plugins
     with pytest.raises(PluginError, match="No plugin called 'copies'"):
@@ -394,7 +524,10 @@ def test_a_plugin_registered_in_code_that_fails_raises_and_leaves_the_registry_a
 
     reg = fresh()
     before = reg.names("cost")
-    with pytest.raises(PluginError, match="'bad' could not be registered: PluginError: cost 'broken' must be a subclass"):
+    with pytest.raises(
+        PluginError,
+        match="'bad' could not be registered: PluginError: cost 'broken' must be a subclass",
+    ):
         reg.register_plugin(types.SimpleNamespace(register_costs=register_costs), "bad")
     assert reg.names("cost") == before and "bad" not in reg.plugins and not reg.pm.has_plugin("bad")
     with pytest.raises(PluginError, match="already registered"):
@@ -405,8 +538,19 @@ def test_report_lists_every_plugin_and_name_as_plain_data(site):
     site.add("deltaw-lion", {"lion": "lion_mod"}, {"lion_mod": LION})
     report = fresh().report()
     lion = next(p for p in report["plugins"] if p["name"] == "lion")
-    assert lion == {"name": "lion", "distribution": "deltaw-lion", "version": "1.0", "status": "loaded", "error": None,
-                    "registers": [{"kind": "optimizer", "name": "lion"}]}
-    assert {"kind": "optimizer", "name": "lion", "plugin": "lion", "qualified": "lion:lion",
-            "summary": "Sign of interpolated momentum."} in report["names"]
+    assert lion == {
+        "name": "lion",
+        "distribution": "deltaw-lion",
+        "version": "1.0",
+        "status": "loaded",
+        "error": None,
+        "registers": [{"kind": "optimizer", "name": "lion"}],
+    }
+    assert {
+        "kind": "optimizer",
+        "name": "lion",
+        "plugin": "lion",
+        "qualified": "lion:lion",
+        "summary": "Sign of interpolated momentum.",
+    } in report["names"]
     json.dumps(report)

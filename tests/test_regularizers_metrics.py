@@ -40,7 +40,9 @@ def test_l2_penalty_and_gradient_follow_the_book():
 def test_l1_penalty_and_gradient_follow_the_book():
     # (λ/n)·Σ|w| = (5/10)·(1 + 2 + 0.5 + 0 + 3 + 1); sgn(0) = 0
     assert L1(lmbda=5.0).penalty([W1, W2], n=10) == pytest.approx(0.5 * 7.5)
-    np.testing.assert_array_equal(L1(lmbda=5.0).gradient(W1, n=10), 0.5 * np.array([[1, -1], [1, 0]]))
+    np.testing.assert_array_equal(
+        L1(lmbda=5.0).gradient(W1, n=10), 0.5 * np.array([[1, -1], [1, 0]])
+    )
 
 
 def test_l2_with_plain_sgd_is_the_books_weight_decay():

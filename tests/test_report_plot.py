@@ -26,7 +26,12 @@ SPEC = {
     "name": "moons",
     "seed": 2,
     "data": {"name": "moons", "samples": 300},
-    "network": {"layers": [2, 8, 2], "activation": "tanh", "output_activation": "sigmoid", "init": "glorot-uniform"},
+    "network": {
+        "layers": [2, 8, 2],
+        "activation": "tanh",
+        "output_activation": "sigmoid",
+        "init": "glorot-uniform",
+    },
     "cost": "cross-entropy",
     "optimizer": {"name": "sgd", "lr": 0.5},
     "regularizers": [{"name": "l2", "lmbda": 0.5}],
@@ -41,34 +46,69 @@ def spec_file(tmp_path, **changes):
 
 
 def record(name, resolved, costs):
-    history = [{"epoch": i + 1, "validation_cost": c, "validation_accuracy": 1 - c} for i, c in enumerate(costs)]
-    return RunRecord(__import__("pathlib").Path(name), {"status": "completed", "epochs": len(costs)}, resolved, history)
+    history = [
+        {"epoch": i + 1, "validation_cost": c, "validation_accuracy": 1 - c}
+        for i, c in enumerate(costs)
+    ]
+    return RunRecord(
+        __import__("pathlib").Path(name),
+        {"status": "completed", "epochs": len(costs)},
+        resolved,
+        history,
+    )
 
 
 def test_flatten_and_differing_keys():
-    a = {"name": "x", "optimizer": {"name": "sgd", "lr": 0.1}, "network": {"layers": [2, 3, 2]}, "regularizers": [{"name": "l2", "lmbda": 1}]}
-    b = {"name": "x", "optimizer": {"name": "sgd", "lr": 0.5}, "network": {"layers": [2, 3, 2]}, "regularizers": [{"name": "l2", "lmbda": 2}],
-         "sweep": {"grid": {"optimizer.lr": [0.1, 0.5]}}}
+    a = {
+        "name": "x",
+        "optimizer": {"name": "sgd", "lr": 0.1},
+        "network": {"layers": [2, 3, 2]},
+        "regularizers": [{"name": "l2", "lmbda": 1}],
+    }
+    b = {
+        "name": "x",
+        "optimizer": {"name": "sgd", "lr": 0.5},
+        "network": {"layers": [2, 3, 2]},
+        "regularizers": [{"name": "l2", "lmbda": 2}],
+        "sweep": {"grid": {"optimizer.lr": [0.1, 0.5]}},
+    }
     assert flatten(a)["regularizers[0].lmbda"] == 1 and flatten(a)["network.layers"] == [2, 3, 2]
     runs = [record("a", a, [1.0]), record("b", b, [1.0])]
-    assert differing_keys(runs) == ["optimizer.lr", "regularizers[0].lmbda"]  # the sweep section is left out
+    assert differing_keys(runs) == [
+        "optimizer.lr",
+        "regularizers[0].lmbda",
+    ]  # the sweep section is left out
     assert labels(runs) == ["lr=0.1, lmbda=1", "lr=0.5, lmbda=2"]
-    assert short_keys(["optimizer.lr", "schedule.lr", "seed"]) == {"optimizer.lr": "optimizer.lr", "schedule.lr": "schedule.lr", "seed": "seed"}
+    assert short_keys(["optimizer.lr", "schedule.lr", "seed"]) == {
+        "optimizer.lr": "optimizer.lr",
+        "schedule.lr": "schedule.lr",
+        "seed": "seed",
+    }
 
 
 def test_summary_ranks_by_final_or_best_and_knows_costs_go_down():
-    runs = [record("a", {"seed": 1}, [0.5, 0.2, 0.4]), record("b", {"seed": 2}, [0.6, 0.3]), record("c", {"seed": 3}, [])]
+    runs = [
+        record("a", {"seed": 1}, [0.5, 0.2, 0.4]),
+        record("b", {"seed": 2}, [0.6, 0.3]),
+        record("c", {"seed": 3}, []),
+    ]
     by_final = summarize(runs, "validation_cost")
     assert [r["run"] for r in by_final.rows] == ["b", "a", "c"] and not by_final.higher
     by_best = summarize(runs, "validation_cost", by="best")
     assert [r["run"] for r in by_best.rows] == ["a", "b", "c"]
     assert by_best.rows[0]["best"] == 0.2 and by_best.rows[0]["best_epoch"] == 2
     acc = summarize(runs)  # default: validation accuracy, higher is better
-    assert acc.metric == "validation_accuracy" and acc.higher and [r["run"] for r in acc.rows] == ["b", "a", "c"]
+    assert (
+        acc.metric == "validation_accuracy"
+        and acc.higher
+        and [r["run"] for r in acc.rows] == ["b", "a", "c"]
+    )
     with pytest.raises(DeltawError, match="these runs record validation_cost, validation_accuracy"):
         summarize(runs, "test_accuracy")
     text = report_csv(by_best)
-    assert text.splitlines()[0].startswith("run,status,seed,best_validation_cost,best_epoch,final_validation_cost")
+    assert text.splitlines()[0].startswith(
+        "run,status,seed,best_validation_cost,best_epoch,final_validation_cost"
+    )
 
 
 def test_collect_runs_reads_run_folders_and_folders_of_runs_and_rejects_others(tmp_path):
@@ -77,7 +117,12 @@ def test_collect_runs_reads_run_folders_and_folders_of_runs_and_rejects_others(t
     second = run_spec(spec_file(tmp_path), ["optimizer.lr=0.1"], out=out, plots=False)
     assert [r.folder for r in collect_runs([out])] == sorted([first.folder, second.folder])
     (run,) = collect_runs([first.folder])
-    assert run.status == "completed" and run.epochs == 3 and len(run.history) == 3 and run.wall_time > 0
+    assert (
+        run.status == "completed"
+        and run.epochs == 3
+        and len(run.history) == 3
+        and run.wall_time > 0
+    )
     with pytest.raises(DeltawError, match="is not a run folder"):
         collect_runs([tmp_path / "spec.yaml"])
     with pytest.raises(DeltawError, match="no such folder"):
@@ -102,11 +147,19 @@ def test_learning_curves_have_one_panel_per_metric(tmp_path):
 
     history = [{"epoch": 1, "training_cost": 1.0}, {"epoch": 2, "training_cost": 0.5}]
     one = png_size(learning_curves([history], ["a"], tmp_path / "one.png"))
-    two = png_size(learning_curves([history, [{**r, "validation_accuracy": 0.5} for r in history]], ["a", "b"], tmp_path / "two.png"))
+    two = png_size(
+        learning_curves(
+            [history, [{**r, "validation_accuracy": 0.5} for r in history]],
+            ["a", "b"],
+            tmp_path / "two.png",
+        )
+    )
     assert two[0] > 1.7 * one[0]
 
 
-def test_without_matplotlib_runs_still_finish_and_plot_says_how_to_install_it(tmp_path, monkeypatch):
+def test_without_matplotlib_runs_still_finish_and_plot_says_how_to_install_it(
+    tmp_path, monkeypatch
+):
     real_import = builtins.__import__
 
     def no_matplotlib(name, *args, **kwargs):
@@ -130,7 +183,9 @@ def test_predict_on_the_runs_own_data_reproduces_its_last_epoch(tmp_path):
     last = result.history[-1]
     for split in ("training", "validation", "test"):
         assert scores[split]["accuracy"] == last[f"{split}_accuracy"]
-        assert scores[split]["cost"] == pytest.approx(last[f"{split}_cost"], rel=1e-12)  # the L2 penalty included
+        assert scores[split]["cost"] == pytest.approx(
+            last[f"{split}_cost"], rel=1e-12
+        )  # the L2 penalty included
     assert where == "the run's data set" and scores["test"]["samples"] == 60
 
 
@@ -143,9 +198,15 @@ def test_predict_on_an_array_file_and_a_data_set_spec(tmp_path):
     np.savez(tmp_path / "points.npz", x=x, y=y)
     data, where = input_data(trained, tmp_path / "points.npz")
     scores = evaluate(trained, data)
-    assert where.endswith("points.npz") and scores["training"]["samples"] == 50 and 0 <= scores["training"]["accuracy"] <= 1
+    assert (
+        where.endswith("points.npz")
+        and scores["training"]["samples"] == 50
+        and 0 <= scores["training"]["accuracy"] <= 1
+    )
     other = tmp_path / "other.yaml"
-    other.write_text(yaml.safe_dump({"data": {"name": "moons", "samples": 100, "validation": 0, "test": 0.5}}))
+    other.write_text(
+        yaml.safe_dump({"data": {"name": "moons", "samples": 100, "validation": 0, "test": 0.5}})
+    )
     data, _ = input_data(trained, other)
     assert set(evaluate(trained, data)) == {"training", "test"}
     saved = save_predictions(trained, data, tmp_path / "out.npz")

@@ -47,11 +47,16 @@ def test_constant_keeps_the_base_rate():
 
 
 def test_step_decays_every_step_size_epochs():  # PyTorch test_step_lr
-    close(rates(Step(step_size=3, gamma=0.1), 10), [0.05] * 3 + [0.005] * 3 + [0.0005] * 3 + [0.00005])
+    close(
+        rates(Step(step_size=3, gamma=0.1), 10), [0.05] * 3 + [0.005] * 3 + [0.0005] * 3 + [0.00005]
+    )
 
 
 def test_multistep_decays_at_each_milestone():  # PyTorch test_multi_step_lr
-    close(rates(MultiStep(milestones=[2, 5, 9], gamma=0.1), 10), [0.05] * 2 + [0.005] * 3 + [0.0005] * 4 + [0.00005])
+    close(
+        rates(MultiStep(milestones=[2, 5, 9], gamma=0.1), 10),
+        [0.05] * 2 + [0.005] * 3 + [0.0005] * 4 + [0.00005],
+    )
 
 
 def test_exponential_multiplies_by_gamma_every_epoch():  # PyTorch test_exp_lr
@@ -92,13 +97,25 @@ def test_reduce_on_plateau_waits_more_than_patience_epochs():
     # best 10 → 9 (improves), then 9 ×4: bad epochs 1, 2, 3 > patience 2 → ×0.5 after epoch 4;
     # 8 at epoch 6 improves; bad 1, 2, 3 → ×0.5 after epoch 9
     metrics = [10, 9, 9, 9, 9, 9, 8, 8, 8, 8, 8]
-    r = rates(ReduceOnPlateau(patience=2, factor=0.5), 11, base=1.0, metrics=metrics, key="validation_cost")
+    r = rates(
+        ReduceOnPlateau(patience=2, factor=0.5),
+        11,
+        base=1.0,
+        metrics=metrics,
+        key="validation_cost",
+    )
     close(r, [1.0] * 5 + [0.5] * 5 + [0.25])
 
 
 def test_reduce_on_plateau_cooldown_and_min_lr():
     # patience 0, cooldown 1: reduce, skip one epoch, reduce … never below min_lr
-    r = rates(ReduceOnPlateau(patience=0, factor=0.1, cooldown=1, min_lr=0.02), 7, base=1.0, metrics=[5] * 7, key="validation_cost")
+    r = rates(
+        ReduceOnPlateau(patience=0, factor=0.1, cooldown=1, min_lr=0.02),
+        7,
+        base=1.0,
+        metrics=[5] * 7,
+        key="validation_cost",
+    )
     close(r, [1.0, 1.0, 0.1, 0.1, 0.02, 0.02, 0.02])
 
 
@@ -119,7 +136,12 @@ def test_nielsen_halving_halves_after_patience_epochs_and_stops_at_the_floor():
 
 def test_nielsen_halving_defaults_are_the_books():
     p = NielsenHalving().params
-    assert (p.monitor, p.patience, p.factor, p.stop_factor) == ("validation_accuracy", 10, 0.5, 1 / 128)
+    assert (p.monitor, p.patience, p.factor, p.stop_factor) == (
+        "validation_accuracy",
+        10,
+        0.5,
+        1 / 128,
+    )
     s = NielsenHalving(patience=1)
     stops = [s.on_epoch_end(e, {"validation_accuracy": 0.9}) for e in range(8)]
     assert stops == [False] * 7 + [True] and s.lr(1.0, 8, 1) == 1 / 128  # seven halvings: η₀/128
@@ -141,7 +163,10 @@ def test_plateau_state_round_trips_so_a_resumed_run_continues_the_same():
 
 
 def test_a_missing_monitored_metric_is_a_clear_error():
-    with pytest.raises(TrainingError, match="monitors 'validation_accuracy', but this run records only: training_cost"):
+    with pytest.raises(
+        TrainingError,
+        match="monitors 'validation_accuracy', but this run records only: training_cost",
+    ):
         NielsenHalving().on_epoch_end(0, {"epoch": 1, "training_cost": 0.3})
 
 

@@ -19,12 +19,17 @@ from deltaw.spec.schema import spec_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-PLUGIN_PACKAGES = {"lion": ("deltaw-lion", "deltaw_lion"), "extras": ("deltaw-extras", "deltaw_extras")}
+PLUGIN_PACKAGES = {
+    "lion": ("deltaw-lion", "deltaw_lion"),
+    "extras": ("deltaw-extras", "deltaw_extras"),
+}
 
 
 def example_specs() -> list[Path]:
     """Every spec file under examples/ (YAML, JSON, TOML), whoever adds it; not package metadata."""
-    found = [p for suffix in ("*.yaml", "*.yml", "*.json", "*.toml") for p in EXAMPLES.rglob(suffix)]
+    found = [
+        p for suffix in ("*.yaml", "*.yml", "*.json", "*.toml") for p in EXAMPLES.rglob(suffix)
+    ]
     return sorted(p for p in found if p.name != "pyproject.toml" and "__pycache__" not in p.parts)
 
 
@@ -33,7 +38,9 @@ def with_example_plugins() -> Registry:
     reg = Registry()
     reg.load_builtins()
     for plugin, (folder, module) in PLUGIN_PACKAGES.items():
-        reg.register_plugin(importlib.import_module(module), plugin, distribution=folder, version="0.1.0")
+        reg.register_plugin(
+            importlib.import_module(module), plugin, distribution=folder, version="0.1.0"
+        )
     return reg
 
 
@@ -68,12 +75,18 @@ def validator(registry):
 
 
 def errors(validator, data) -> list[str]:
-    return [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(data)]
+    return [
+        f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(data)
+    ]
 
 
 def test_there_are_example_specs_including_ones_for_the_example_plugins():
     names = {p.relative_to(EXAMPLES).as_posix() for p in example_specs()}
-    assert {"nielsen/chapter1.yaml", "plugins/deltaw-lion/example.yaml", "plugins/deltaw-extras/example.yaml"} <= names
+    assert {
+        "nielsen/chapter1.yaml",
+        "plugins/deltaw-lion/example.yaml",
+        "plugins/deltaw-extras/example.yaml",
+    } <= names
 
 
 @pytest.mark.parametrize("path", example_specs(), ids=lambda p: p.relative_to(EXAMPLES).as_posix())
@@ -87,7 +100,10 @@ def test_the_schema_is_draft_2020_12_and_names_its_plugins(registry):
     schema = spec_schema(registry)
     jsonschema.Draft202012Validator.check_schema(schema)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert "lion (deltaw-lion 0.1.0)" in schema["description"] and "deltaw (built-in)" in schema["description"]
+    assert (
+        "lion (deltaw-lion 0.1.0)" in schema["description"]
+        and "deltaw (built-in)" in schema["description"]
+    )
     assert "PluginRef" not in json.dumps(schema)
 
 
@@ -109,17 +125,36 @@ SPEC = {"data": {"name": "moons"}, "network": {"layers": [2, 3, 2]}}
         ({"optimizer": {"name": "lion", "beta1": 1.5}}, "optimizer", "not valid"),
         ({"optimizer": {"name": "adam", "bta1": 0.5}}, "optimizer", "not valid"),
         ({"optimizer": "adma"}, "optimizer", "not valid"),
-        ({"cost": {"name": "log-cosh", "delta": 1.0}}, "cost", "not valid"),  # log-cosh takes no parameters
+        (
+            {"cost": {"name": "log-cosh", "delta": 1.0}},
+            "cost",
+            "not valid",
+        ),  # log-cosh takes no parameters
         ({"data": {"name": "checkerboard", "cells": 1}}, "data", "not valid"),
-        ({"network": {"layers": [2, 2], "activation": {"name": "mish", "alpha": 1}}}, "network.activation", "not valid"),
+        (
+            {"network": {"layers": [2, 2], "activation": {"name": "mish", "alpha": 1}}},
+            "network.activation",
+            "not valid",
+        ),
         ({"regularizers": [{"name": "l2", "lmbda": -1}]}, "regularizers.0", "not valid"),
         ({"training": {"epochs": 0}}, "training.epochs", "less than the minimum"),
         ({"optimiser": "sgd"}, "", "Additional properties"),
     ],
-    ids=["plugin-param-out-of-range", "unknown-param", "unknown-name", "params-to-a-plugin-without-any",
-         "dataset-param", "activation-param", "regularizer-in-a-list", "skeleton-field", "misspelt-section"],
+    ids=[
+        "plugin-param-out-of-range",
+        "unknown-param",
+        "unknown-name",
+        "params-to-a-plugin-without-any",
+        "dataset-param",
+        "activation-param",
+        "regularizer-in-a-list",
+        "skeleton-field",
+        "misspelt-section",
+    ],
 )
-def test_the_schema_rejects_what_deltaw_rejects_at_the_right_place(validator, change, where, message):
+def test_the_schema_rejects_what_deltaw_rejects_at_the_right_place(
+    validator, change, where, message
+):
     found = errors(validator, {**SPEC, **change})
     assert any(e.startswith(f"{where}:") and message in e for e in found), found
 
@@ -131,13 +166,30 @@ def test_the_schema_rejects_what_deltaw_rejects_at_the_right_place(validator, ch
         {"optimizer": {"name": "lion", "lr": 0.01, "beta1": 0.5}},
         {"optimizer": {"name": "deltaw-lion:lion"}},
         {"optimizer": "deltaw:sgd"},
-        {"cost": "log-cosh", "network": {"layers": [2, 2], "activation": "mish", "output_activation": {"name": "softsign"}}},
+        {
+            "cost": "log-cosh",
+            "network": {
+                "layers": [2, 2],
+                "activation": "mish",
+                "output_activation": {"name": "softsign"},
+            },
+        },
         {"data": {"name": "checkerboard", "cells": 5, "noise": 0.1}},
         {"sweep": {"grid": {"optimizer.lr": [0.1, 1.0]}, "executor": {"name": "serial"}}},
     ],
-    ids=["bare-name", "mapping", "distribution-qualified", "builtin-qualified", "activations-and-cost", "dataset", "sweep-executor"],
+    ids=[
+        "bare-name",
+        "mapping",
+        "distribution-qualified",
+        "builtin-qualified",
+        "activations-and-cost",
+        "dataset",
+        "sweep-executor",
+    ],
 )
-def test_the_schema_accepts_bare_qualified_and_parameterised_references(validator, registry, change):
+def test_the_schema_accepts_bare_qualified_and_parameterised_references(
+    validator, registry, change
+):
     data = {**SPEC, **change}
     assert errors(validator, data) == []
     from deltaw.spec.loading import validate_spec
@@ -145,12 +197,16 @@ def test_the_schema_accepts_bare_qualified_and_parameterised_references(validato
     validate_spec(data, registry=registry)
 
 
-def test_a_bare_name_is_accepted_exactly_when_the_plugin_has_no_required_parameter(registry, validator):
+def test_a_bare_name_is_accepted_exactly_when_the_plugin_has_no_required_parameter(
+    registry, validator
+):
     from deltaw.spec.loading import params_model
 
     defs = validator.schema["$defs"]
     for entry in registry.entries():
-        ref = jsonschema.Draft202012Validator(defs[f"{entry.kind.capitalize()}Ref"] | {"$defs": defs})
+        ref = jsonschema.Draft202012Validator(
+            defs[f"{entry.kind.capitalize()}Ref"] | {"$defs": defs}
+        )
         model = params_model(entry.cls)
         required = model is not None and any(f.is_required() for f in model.model_fields.values())
         assert ref.is_valid(entry.name) is not required, entry.qualified
@@ -166,7 +222,12 @@ def test_a_name_two_plugins_share_is_only_accepted_qualified(own_registry):
     def register_optimizers(register):
         register("lion", SGD)
 
-    own_registry.register_plugin(types.SimpleNamespace(register_optimizers=register_optimizers), "fork", distribution="deltaw-fork", version="1")
+    own_registry.register_plugin(
+        types.SimpleNamespace(register_optimizers=register_optimizers),
+        "fork",
+        distribution="deltaw-fork",
+        version="1",
+    )
     v = jsonschema.Draft202012Validator(spec_schema(own_registry))
     assert errors(v, {**SPEC, "optimizer": "lion"})
     assert errors(v, {**SPEC, "optimizer": {"name": "lion"}})

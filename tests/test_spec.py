@@ -56,7 +56,10 @@ def test_resolved_spec_fills_in_every_plugin_default():
 
 
 def test_overrides_reach_nested_keys_and_turn_bare_names_into_mappings():
-    data = apply_overrides({"optimizer": "sgd", "training": {"epochs": 3}}, [parse_override("optimizer.lr=0.25"), parse_override("training.epochs=7")])
+    data = apply_overrides(
+        {"optimizer": "sgd", "training": {"epochs": 3}},
+        [parse_override("optimizer.lr=0.25"), parse_override("training.epochs=7")],
+    )
     assert data == {"optimizer": {"name": "sgd", "lr": 0.25}, "training": {"epochs": 7}}
 
 
@@ -132,12 +135,20 @@ def test_bad_file_errors_name_the_file(tmp_path):
 
 
 def test_two_weight_decays_at_once_are_an_error():
-    text = messages({**BASE, "optimizer": {"name": "adamw", "weight_decay": 0.01}, "training": {"weight_decay": 0.1}})
+    text = messages(
+        {
+            **BASE,
+            "optimizer": {"name": "adamw", "weight_decay": 0.01},
+            "training": {"weight_decay": 0.1},
+        }
+    )
     assert "training.weight_decay" in text and "adamw" in text and "Set one of them to 0" in text
 
 
 def test_override_of_a_left_out_plugin_section_keeps_its_default_name():
-    data = apply_overrides({k: v for k, v in BASE.items() if k != "optimizer"}, [parse_override("optimizer.lr=0.25")])
+    data = apply_overrides(
+        {k: v for k, v in BASE.items() if k != "optimizer"}, [parse_override("optimizer.lr=0.25")]
+    )
     assert data["optimizer"] == {"name": "sgd", "lr": 0.25}
     assert validate_spec(data).resolved()["optimizer"]["lr"] == 0.25
     data = apply_overrides({"name": "x"}, [parse_override("training.clip.norm=1.0")])

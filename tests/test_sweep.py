@@ -18,7 +18,12 @@ BASE = {
     "name": "tiny-sweep",
     "seed": 5,
     "data": {"name": "blobs", "samples": 200, "classes": 2},
-    "network": {"layers": [2, 4, 2], "activation": "tanh", "output_activation": "sigmoid", "init": "glorot-uniform"},
+    "network": {
+        "layers": [2, 4, 2],
+        "activation": "tanh",
+        "output_activation": "sigmoid",
+        "init": "glorot-uniform",
+    },
     "cost": "cross-entropy",
     "optimizer": {"name": "sgd", "lr": 0.5},
     "training": {"epochs": 2, "batch_size": 20},
@@ -32,10 +37,12 @@ def spec_file(tmp_path, sweep, **changes):
 
 
 def test_grid_times_zip_times_random_in_order():
-    sweep = SweepSpec.model_validate({
-        "grid": {"optimizer.lr": [0.1, 1.0], "training.batch_size": [8, 16]},
-        "zip": {"seed": [1, 2], "name": ["a", "b"]},
-    })
+    sweep = SweepSpec.model_validate(
+        {
+            "grid": {"optimizer.lr": [0.1, 1.0], "training.batch_size": [8, 16]},
+            "zip": {"seed": [1, 2], "name": ["a", "b"]},
+        }
+    )
     trials = expand(sweep, seed=0)
     assert len(trials) == 8
     assert trials[0] == {"optimizer.lr": 0.1, "training.batch_size": 8, "seed": 1, "name": "a"}
@@ -44,38 +51,67 @@ def test_grid_times_zip_times_random_in_order():
 
 
 def test_random_draws_are_reproducible_and_respect_their_ranges():
-    sweep = SweepSpec.model_validate({"random": {"samples": 200, "seed": 3, "params": {
-        "optimizer.lr": {"log_range": [0.001, 10]},
-        "regularizers.0.lmbda": {"range": [0, 5]},
-        "network.layers.1": {"int_range": [4, 6]},
-        "cost": {"choice": ["quadratic", "cross-entropy"]},
-    }}})
+    sweep = SweepSpec.model_validate(
+        {
+            "random": {
+                "samples": 200,
+                "seed": 3,
+                "params": {
+                    "optimizer.lr": {"log_range": [0.001, 10]},
+                    "regularizers.0.lmbda": {"range": [0, 5]},
+                    "network.layers.1": {"int_range": [4, 6]},
+                    "cost": {"choice": ["quadratic", "cross-entropy"]},
+                },
+            }
+        }
+    )
     a, b = expand(sweep, 0), expand(sweep, 0)
     assert a == b and len(a) == 200
     lrs = np.array([t["optimizer.lr"] for t in a])
-    assert lrs.min() >= 0.001 and lrs.max() <= 10 and (lrs < 0.01).any() and (lrs > 1).any()  # log-uniform covers decades
+    assert (
+        lrs.min() >= 0.001 and lrs.max() <= 10 and (lrs < 0.01).any() and (lrs > 1).any()
+    )  # log-uniform covers decades
     assert {t["network.layers.1"] for t in a} == {4, 5, 6}
     assert all(0 <= t["regularizers.0.lmbda"] <= 5 for t in a)
     assert {t["cost"] for t in a} == {"quadratic", "cross-entropy"}
-    assert expand(sweep.model_copy(update={"random": sweep.random.model_copy(update={"seed": None})}), 1) != a
+    assert (
+        expand(
+            sweep.model_copy(update={"random": sweep.random.model_copy(update={"seed": None})}), 1
+        )
+        != a
+    )
 
 
-@pytest.mark.parametrize("value", [0.025, 2.5e-07, 3, True, None, "cross-entropy", [784, 30, 10], "null", "1e3"])
+@pytest.mark.parametrize(
+    "value", [0.025, 2.5e-07, 3, True, None, "cross-entropy", [784, 30, 10], "null", "1e3"]
+)
 def test_overrides_written_for_a_trial_parse_back_to_the_same_value(value):
     assert parse_override(format_override("a.b", value)) == ("a.b", value)
 
 
-@pytest.mark.parametrize(("sweep", "message"), [
-    ({}, "a sweep needs grid, zip or random"),
-    ({"grid": {"optimizer.lr": []}}, "grid.optimizer.lr has no values"),
-    ({"zip": {"a": [1], "b": [1, 2]}}, "zip lists must have one length"),
-    ({"grid": {"seed": [1]}, "zip": {"seed": [2]}}, "'seed' appears in both grid and zip"),
-    ({"grid": {"sweep.workers": [1]}}, "a sweep cannot change the sweep section"),
-    ({"random": {"samples": 2, "params": {"optimizer.lr": {"log_range": [0, 1]}}}}, "log_range needs two positive numbers"),
-    ({"random": {"samples": 2, "params": {"x": {"range": [0, 1], "choice": [1]}}}}, "exactly one of range"),
-    ({"gird": {"seed": [1]}}, "sweep.gird: unknown key; accepted keys here: grid, zip, random, metric, mode, executor, workers"),
-    ({"grid": {"seed": [1]}, "executor": "ray"}, "Unknown executor 'ray' at sweep.executor"),
-])
+@pytest.mark.parametrize(
+    ("sweep", "message"),
+    [
+        ({}, "a sweep needs grid, zip or random"),
+        ({"grid": {"optimizer.lr": []}}, "grid.optimizer.lr has no values"),
+        ({"zip": {"a": [1], "b": [1, 2]}}, "zip lists must have one length"),
+        ({"grid": {"seed": [1]}, "zip": {"seed": [2]}}, "'seed' appears in both grid and zip"),
+        ({"grid": {"sweep.workers": [1]}}, "a sweep cannot change the sweep section"),
+        (
+            {"random": {"samples": 2, "params": {"optimizer.lr": {"log_range": [0, 1]}}}},
+            "log_range needs two positive numbers",
+        ),
+        (
+            {"random": {"samples": 2, "params": {"x": {"range": [0, 1], "choice": [1]}}}},
+            "exactly one of range",
+        ),
+        (
+            {"gird": {"seed": [1]}},
+            "sweep.gird: unknown key; accepted keys here: grid, zip, random, metric, mode, executor, workers",
+        ),
+        ({"grid": {"seed": [1]}, "executor": "ray"}, "Unknown executor 'ray' at sweep.executor"),
+    ],
+)
 def test_a_bad_sweep_section_is_a_clear_error(sweep, message):
     with pytest.raises(SpecError) as info:
         validate_spec({**BASE, "sweep": sweep}, source="s.yaml")
@@ -88,7 +124,10 @@ def test_every_trial_is_validated_before_anything_runs(tmp_path):
         plan(path)
     text = str(info.value)
     assert "2 of 3 sweep trials do not validate" in text
-    assert "trial 1 (optimizer.lr=-1, training.epochs=1)" in text and "optimizer.lr: Input should be greater than 0" in text
+    assert (
+        "trial 1 (optimizer.lr=-1, training.epochs=1)" in text
+        and "optimizer.lr: Input should be greater than 0" in text
+    )
     assert not (tmp_path / "runs").exists()
 
 
@@ -100,35 +139,65 @@ def test_a_spec_without_a_sweep_section_says_what_to_add(tmp_path):
 
 
 def test_trials_are_normal_run_folders_ranked_in_the_summary(tmp_path):
-    path = spec_file(tmp_path, {"grid": {"optimizer.lr": [0.05, 2.0]}, "zip": {"seed": [1, 2]}, "executor": "serial"})
+    path = spec_file(
+        tmp_path,
+        {"grid": {"optimizer.lr": [0.05, 2.0]}, "zip": {"seed": [1, 2]}, "executor": "serial"},
+    )
     seen = []
-    result = run_sweep(path, out=tmp_path / "runs", plots=False, on_trial=lambda t, n: seen.append((n, t.status)))
+    result = run_sweep(
+        path, out=tmp_path / "runs", plots=False, on_trial=lambda t, n: seen.append((n, t.status))
+    )
     assert seen == [(1, "completed"), (2, "completed"), (3, "completed"), (4, "completed")]
     names = sorted(p.name for p in result.folder.iterdir())
-    assert names == ["overrides.json", "spec.yaml", "sweep.csv", "sweep.json",
-                     "trial-1-lr=0.05,seed=1", "trial-2-lr=0.05,seed=2", "trial-3-lr=2,seed=1", "trial-4-lr=2,seed=2"]
+    assert names == [
+        "overrides.json",
+        "spec.yaml",
+        "sweep.csv",
+        "sweep.json",
+        "trial-1-lr=0.05,seed=1",
+        "trial-2-lr=0.05,seed=2",
+        "trial-3-lr=2,seed=1",
+        "trial-4-lr=2,seed=2",
+    ]
     run = load_run(result.folder / "trial-3-lr=2,seed=1")
-    assert run.overrides == ["optimizer.lr=2.0", "seed=1"] and run.resolved["optimizer"]["lr"] == 2.0 and run.status == "completed"
+    assert (
+        run.overrides == ["optimizer.lr=2.0", "seed=1"]
+        and run.resolved["optimizer"]["lr"] == 2.0
+        and run.status == "completed"
+    )
     finals = [row["final"]["validation_accuracy"] for row in result.report.rows]
     assert finals == sorted(finals, reverse=True) and result.report.metric == "validation_accuracy"
     info = json.loads((result.folder / "sweep.json").read_text())
-    assert info["status"] == "finished" and [t["status"] for t in info["trials"]] == ["completed"] * 4
+    assert (
+        info["status"] == "finished" and [t["status"] for t in info["trials"]] == ["completed"] * 4
+    )
     header = (result.folder / "sweep.csv").read_text().splitlines()[0].split(",")
     assert header[:5] == ["run", "status", "seed", "optimizer.lr", "best_validation_accuracy"]
 
 
 def test_a_failing_trial_is_recorded_and_the_others_go_on(tmp_path):
     # 190 validation points leave none for training (a DataError at load time); lr = 50 on a linear net diverges to NaN
-    path = spec_file(tmp_path, {"zip": {"data.validation": [0.1, 190, 0.1], "optimizer.lr": [0.1, 0.1, 50]}, "executor": "serial"},
-                     network={"layers": [2, 4, 2], "activation": "identity"}, cost="mse")
+    path = spec_file(
+        tmp_path,
+        {
+            "zip": {"data.validation": [0.1, 190, 0.1], "optimizer.lr": [0.1, 0.1, 50]},
+            "executor": "serial",
+        },
+        network={"layers": [2, 4, 2], "activation": "identity"},
+        cost="mse",
+    )
     result = run_sweep(path, out=tmp_path / "runs", plots=False)
     statuses = {t.index: t.status for t in result.trials}
     assert statuses == {1: "completed", 2: "failed", 3: "diverged"}
     failed = result.trials[1]
     assert "fewer than the 2 classes" in failed.error
     assert "became NaN or infinite" in result.trials[2].error
-    assert json.loads((result.folder / failed.folder / "run.json").read_text())["status"] == "failed"
-    assert [r["status"] for r in result.report.rows][0] == "completed"  # runs without the metric go last
+    assert (
+        json.loads((result.folder / failed.folder / "run.json").read_text())["status"] == "failed"
+    )
+    assert [r["status"] for r in result.report.rows][
+        0
+    ] == "completed"  # runs without the metric go last
     csv_text = (result.folder / "sweep.csv").read_text()
     assert "fewer than the 2 classes" in csv_text
 
@@ -151,7 +220,9 @@ def test_an_executor_plugin_runs_the_trials_without_touching_the_sweep_logic(tmp
     get_registry().register_plugin(ExecutorPlugin(), "backwards-executor")
     path = spec_file(tmp_path, {"grid": {"optimizer.lr": [0.1, 0.2, 0.3]}, "executor": "backwards"})
     order = []
-    result = run_sweep(path, out=tmp_path / "runs", plots=False, on_trial=lambda t, n: order.append(t.index))
+    result = run_sweep(
+        path, out=tmp_path / "runs", plots=False, on_trial=lambda t, n: order.append(t.index)
+    )
     assert order == [3, 2, 1] and all(t.status == "completed" for t in result.trials)
 
 
@@ -163,5 +234,8 @@ def test_local_processes_give_the_same_numbers_as_serial(tmp_path):
     assert [t.status for t in local.trials] == ["completed", "completed"]
     for a, b in zip(local.trials, serial.trials):
         assert a.result["final"]["validation_cost"] == b.result["final"]["validation_cost"]
-        with np.load(local.folder / a.folder / "weights.npz") as wa, np.load(serial.folder / b.folder / "weights.npz") as wb:
+        with (
+            np.load(local.folder / a.folder / "weights.npz") as wa,
+            np.load(serial.folder / b.folder / "weights.npz") as wb,
+        ):
             assert all(np.array_equal(wa[k], wb[k]) for k in wa.files)

@@ -61,8 +61,10 @@ class RowSum(Tanh):
 
 
 def test_a_wrong_derivative_is_reported_with_its_index_value_and_error():
-    pattern = (r"^check_activation\(SlightlyWrongDerivative\): derivative at z\[\d,\d\]=-?[\d.]+ is [\d.]+ "
-               rf"but finite differences give [\d.]+ \({ERR}\)$")
+    pattern = (
+        r"^check_activation\(SlightlyWrongDerivative\): derivative at z\[\d,\d\]=-?[\d.]+ is [\d.]+ "
+        rf"but finite differences give [\d.]+ \({ERR}\)$"
+    )
     with pytest.raises(AssertionError, match=pattern):
         check_activation(SlightlyWrongDerivative())
 
@@ -74,12 +76,17 @@ def test_a_wrong_vector_jacobian_product_is_caught_against_the_fd_jacobian():
 
 
 def test_an_activation_wrongly_declared_elementwise_is_caught():
-    with pytest.raises(AssertionError, match=r"declares elementwise = True but a\[\d,\d\] changes with z\[\d,\d\]"):
+    with pytest.raises(
+        AssertionError, match=r"declares elementwise = True but a\[\d,\d\] changes with z\[\d,\d\]"
+    ):
         check_activation(SoftmaxClaimingToBeElementwise)
 
 
 def test_an_activation_that_changes_the_dtype_is_caught():
-    with pytest.raises(AssertionError, match=r"check_activation\(Upcasting\): forward returned float64 for float32 inputs"):
+    with pytest.raises(
+        AssertionError,
+        match=r"check_activation\(Upcasting\): forward returned float64 for float32 inputs",
+    ):
         check_activation(Upcasting)
 
 
@@ -94,7 +101,10 @@ def test_an_activation_returning_the_wrong_shape_is_caught():
 
 
 def test_an_overflowing_activation_is_caught_at_large_z_and_can_be_exempted():
-    with pytest.raises(AssertionError, match=r"NaiveSigmoid\): forward at z=\[-1000.0, .*\] \(float64\) warned overflow"):
+    with pytest.raises(
+        AssertionError,
+        match=r"NaiveSigmoid\): forward at z=\[-1000.0, .*\] \(float64\) warned overflow",
+    ):
         check_activation(NaiveSigmoid)
     check_activation(NaiveSigmoid, extreme=None)
 
@@ -146,23 +156,33 @@ class WrongFusedDelta(CrossEntropy):
 
 @pytest.mark.parametrize("cls", [DoubledGradient, GradientDividedByBatch])
 def test_a_wrong_cost_gradient_is_reported_with_index_and_error(cls):
-    with pytest.raises(AssertionError, match=rf"check_cost\({cls.__name__}\): gradient at a\[\d,\d\]=.* finite differences of m·value give .*{ERR}"):
+    with pytest.raises(
+        AssertionError,
+        match=rf"check_cost\({cls.__name__}\): gradient at a\[\d,\d\]=.* finite differences of m·value give .*{ERR}",
+    ):
         check_cost(cls)
 
 
 def test_a_value_summed_instead_of_averaged_over_rows_is_caught():
-    with pytest.raises(AssertionError, match=r"value\(a, y\) = .* but the mean of the per-row values is"):
+    with pytest.raises(
+        AssertionError, match=r"value\(a, y\) = .* but the mean of the per-row values is"
+    ):
         check_cost(SummedValue)
 
 
 def test_a_fused_output_delta_that_disagrees_with_the_generic_path_is_caught():
-    with pytest.raises(AssertionError, match=r"WrongFusedDelta\): output_delta at z\[\d,\d\]=.*with Sigmoid outputs\) is .* but the generic path .* would give .*relative error"):
+    with pytest.raises(
+        AssertionError,
+        match=r"WrongFusedDelta\): output_delta at z\[\d,\d\]=.*with Sigmoid outputs\) is .* but the generic path .* would give .*relative error",
+    ):
         check_cost(WrongFusedDelta)
 
 
 def test_costs_are_only_paired_with_outputs_in_their_domain():
     check_cost(LogLikelihood)  # sigmoid and identity outputs are skipped: they aren't distributions
-    with pytest.raises(ValueError, match=r"outputs of Tanh \(real\) don't fit the cost's domain 'unit'"):
+    with pytest.raises(
+        ValueError, match=r"outputs of Tanh \(real\) don't fit the cost's domain 'unit'"
+    ):
         check_cost(CrossEntropy, output_activations=[Tanh()])
 
 
@@ -219,12 +239,24 @@ class NoLearningRate(deltaw.Optimizer):
 @pytest.mark.parametrize(
     ("cls", "pattern"),
     [
-        (NotInPlace, r"5 update steps \(float64\) left param unchanged; update must change param in place"),
+        (
+            NotInPlace,
+            r"5 update steps \(float64\) left param unchanged; update must change param in place",
+        ),
         (MutatesGrad, r"after update step 1 \(float64\): update changed grad"),
-        (Uphill, r"200 steps at its default lr=0.001 did not decrease the convex quadratic .* f went from [\d.]+ to [\d.]+"),
+        (
+            Uphill,
+            r"200 steps at its default lr=0.001 did not decrease the convex quadratic .* f went from [\d.]+ to [\d.]+",
+        ),
         (Float64State, r"after init \(float32\) state\['exp_avg'\] is float64 for a float32 param"),
-        (HiddenCounter, r"resuming from a state saved with np.savez after step 3 gives a different param .* \(max \|difference\| \d\.\de[+-]\d\d\)"),
-        (CounterInState, r"after init \(float64\) state\['t'\] is int; the state must hold numpy arrays only"),
+        (
+            HiddenCounter,
+            r"resuming from a state saved with np.savez after step 3 gives a different param .* \(max \|difference\| \d\.\de[+-]\d\d\)",
+        ),
+        (
+            CounterInState,
+            r"after init \(float64\) state\['t'\] is int; the state must hold numpy arrays only",
+        ),
         (NoLearningRate, r"Params must have a positive `lr` field"),
     ],
     ids=lambda v: getattr(v, "__name__", ""),
@@ -255,7 +287,9 @@ class Transposed(deltaw.Initializer):
 def test_an_initializer_with_the_wrong_variance_is_caught_by_the_moment_check():
     pattern = r"sample variance of weights\(500, 200\) is [\d.]+ but expected 0.004 \(relative error .*; [\d.]+ standard errors off, tolerance 5\)"
     with pytest.raises(AssertionError, match=pattern):
-        check_initializer(HeNormalOnFanOut, expected_mean=0.0, expected_var=lambda fan_in, fan_out: 2.0 / fan_in)
+        check_initializer(
+            HeNormalOnFanOut, expected_mean=0.0, expected_var=lambda fan_in, fan_out: 2.0 / fan_in
+        )
 
 
 def test_an_initializer_not_drawing_from_the_rng_passed_in_is_caught():
@@ -264,7 +298,9 @@ def test_an_initializer_not_drawing_from_the_rng_passed_in_is_caught():
 
 
 def test_an_initializer_returning_the_wrong_shape_is_caught():
-    with pytest.raises(AssertionError, match=r"weights\(3, 7\) returned \(7, 3\), expected shape \(3, 7\)"):
+    with pytest.raises(
+        AssertionError, match=r"weights\(3, 7\) returned \(7, 3\), expected shape \(3, 7\)"
+    ):
         check_initializer(Transposed)
 
 
@@ -274,5 +310,8 @@ class L2WithoutTheHalf(L2):
 
 
 def test_a_regularizer_gradient_that_does_not_match_its_penalty_is_caught():
-    with pytest.raises(AssertionError, match=rf"check_regularizer\(L2WithoutTheHalf\(lmbda=5.0\)\): gradient of weights\[0\] at \[\d,\d\] .* finite differences of penalty .*{ERR}"):
+    with pytest.raises(
+        AssertionError,
+        match=rf"check_regularizer\(L2WithoutTheHalf\(lmbda=5.0\)\): gradient of weights\[0\] at \[\d,\d\] .* finite differences of penalty .*{ERR}",
+    ):
         check_regularizer(L2WithoutTheHalf(lmbda=5.0))

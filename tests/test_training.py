@@ -24,7 +24,12 @@ def make(seed=0, dtype=np.float64, **kw):
     net = Network([2, 8, 2], [Tanh(), Sigmoid()], dtype=dtype)
     net.initialize(NielsenLarge(), np.random.default_rng(seed))
     lr = kw.pop("lr", 2.0)
-    opts = dict(epochs=kw.pop("epochs", 5), batch_size=kw.pop("batch_size", 10), rng=np.random.default_rng(seed + 1), metrics={"accuracy": Accuracy()})
+    opts = dict(
+        epochs=kw.pop("epochs", 5),
+        batch_size=kw.pop("batch_size", 10),
+        rng=np.random.default_rng(seed + 1),
+        metrics={"accuracy": Accuracy()},
+    )
     opts.update(kw)
     return Trainer(net, CrossEntropy(), SGD(lr=lr), **opts)
 
@@ -52,10 +57,21 @@ def test_one_sgd_step_with_l2_is_the_books_update():
     net.initialize(NielsenLarge(), np.random.default_rng(0))
     w0, b0 = [w.copy() for w in net.weights], [b.copy() for b in net.biases]
     nabla_w, nabla_b = net.backprop(data.train.x, data.train.y, CrossEntropy())
-    trainer = Trainer(net, CrossEntropy(), SGD(lr=eta), epochs=1, batch_size=n, rng=np.random.default_rng(0), regularizers=[L2(lmbda=lmbda)], shuffle=False)
+    trainer = Trainer(
+        net,
+        CrossEntropy(),
+        SGD(lr=eta),
+        epochs=1,
+        batch_size=n,
+        rng=np.random.default_rng(0),
+        regularizers=[L2(lmbda=lmbda)],
+        shuffle=False,
+    )
     trainer.fit(data)
     for l in range(2):
-        np.testing.assert_allclose(net.weights[l], (1 - eta * lmbda / n) * w0[l] - eta * nabla_w[l], rtol=1e-12)
+        np.testing.assert_allclose(
+            net.weights[l], (1 - eta * lmbda / n) * w0[l] - eta * nabla_w[l], rtol=1e-12
+        )
         np.testing.assert_allclose(net.biases[l], b0[l] - eta * nabla_b[l], rtol=1e-12)
 
 
@@ -64,7 +80,10 @@ def test_gradients_are_batch_means_so_lr_means_eta():
     net = Network([2, 3, 2], [Sigmoid(), Sigmoid()])
     net.initialize(NielsenLarge(), np.random.default_rng(1))
     full_w, _ = net.backprop(data.train.x, data.train.y, Quadratic())
-    per = [net.backprop(data.train.x[i : i + 1], data.train.y[i : i + 1], Quadratic())[0][0] for i in range(len(data.train))]
+    per = [
+        net.backprop(data.train.x[i : i + 1], data.train.y[i : i + 1], Quadratic())[0][0]
+        for i in range(len(data.train))
+    ]
     np.testing.assert_allclose(full_w[0], np.mean(per, axis=0), rtol=1e-12)
 
 
@@ -76,7 +95,9 @@ def test_float32_training_keeps_float32_weights():
 
 def test_clipping_by_norm_bounds_the_update():
     data = xor_data()
-    trainer = make(epochs=1, batch_size=len(data.train), shuffle=False, clipping=Clipping(norm=1e-3))
+    trainer = make(
+        epochs=1, batch_size=len(data.train), shuffle=False, clipping=Clipping(norm=1e-3)
+    )
     before = [p.copy() for p in trainer.network.params()]
     trainer.fit(data)
     moved = np.sqrt(sum(np.sum((p - q) ** 2) for p, q in zip(trainer.network.params(), before)))
@@ -89,8 +110,19 @@ def test_decoupled_weight_decay_shrinks_weights_before_the_update():
     net.initialize(NielsenLarge(), np.random.default_rng(2))
     w0 = [w.copy() for w in net.weights]
     nabla_w, _ = net.backprop(data.train.x, data.train.y, Quadratic())
-    Trainer(net, Quadratic(), SGD(lr=0.1), epochs=1, batch_size=len(data.train), rng=np.random.default_rng(0), weight_decay=0.5, shuffle=False).fit(data)
-    np.testing.assert_allclose(net.weights[0], (1 - 0.1 * 0.5) * w0[0] - 0.1 * nabla_w[0], rtol=1e-12)
+    Trainer(
+        net,
+        Quadratic(),
+        SGD(lr=0.1),
+        epochs=1,
+        batch_size=len(data.train),
+        rng=np.random.default_rng(0),
+        weight_decay=0.5,
+        shuffle=False,
+    ).fit(data)
+    np.testing.assert_allclose(
+        net.weights[0], (1 - 0.1 * 0.5) * w0[0] - 0.1 * nabla_w[0], rtol=1e-12
+    )
 
 
 def test_divergence_names_epoch_and_batch_and_restores_the_last_good_weights():
@@ -98,7 +130,9 @@ def test_divergence_names_epoch_and_batch_and_restores_the_last_good_weights():
 
     net = Network([2, 8, 2], [Identity(), Identity()])
     net.initialize(NielsenLarge(), np.random.default_rng(0))
-    trainer = Trainer(net, Quadratic(), SGD(lr=1000.0), epochs=5, batch_size=10, rng=np.random.default_rng(1))
+    trainer = Trainer(
+        net, Quadratic(), SGD(lr=1000.0), epochs=5, batch_size=10, rng=np.random.default_rng(1)
+    )
     start = [p.copy() for p in trainer.network.params()]
     with pytest.raises(NonFiniteError) as info:
         trainer.fit(xor_data())

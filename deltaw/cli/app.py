@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -58,15 +58,30 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
-    disable_plugin: Annotated[Optional[list[str]], typer.Option("--disable-plugin", help="Do not load this plugin (entry-point name); repeatable.")] = None,  # noqa: UP045
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+    disable_plugin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--disable-plugin", help="Do not load this plugin (entry-point name); repeatable."
+        ),
+    ] = None,  # noqa: UP045
 ) -> None:
     """Backpropagation you can see, check and extend."""
     _disabled[:] = disable_plugin or []
 
 
-SpecArg = Annotated[Path, typer.Argument(help="Spec file (.yaml, .yml, .toml or .json).", show_default=False)]
-SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a spec key: --set optimizer.lr=0.5 (repeatable).")]  # noqa: UP045
+SpecArg = Annotated[
+    Path, typer.Argument(help="Spec file (.yaml, .yml, .toml or .json).", show_default=False)
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Override a spec key: --set optimizer.lr=0.5 (repeatable)."),
+]  # noqa: UP045
 
 
 def main() -> None:

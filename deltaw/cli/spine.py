@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -13,13 +13,34 @@ from deltaw.cli.app import SetOpt, SpecArg, app, err, friendly_errors, registry
 
 @app.command()
 def run(
-    spec: Annotated[Optional[Path], typer.Argument(help="Spec file (.yaml, .yml, .toml or .json).", show_default=False)] = None,  # noqa: UP045
+    spec: Annotated[
+        Path | None,
+        typer.Argument(help="Spec file (.yaml, .yml, .toml or .json).", show_default=False),
+    ] = None,  # noqa: UP045
     set_: SetOpt = None,
-    resume: Annotated[Optional[Path], typer.Option("--resume", "-r", help="Continue the run in this run folder from its last checkpoint.", show_default=False)] = None,  # noqa: UP045
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder that receives the run folder.")] = Path("runs"),
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            "--resume",
+            "-r",
+            help="Continue the run in this run folder from its last checkpoint.",
+            show_default=False,
+        ),
+    ] = None,  # noqa: UP045
+    out_dir: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder that receives the run folder.")
+    ] = Path("runs"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
-    json_lines: Annotated[bool, typer.Option("--json", help="One JSON object per epoch on stdout.")] = False,
-    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write curves.png (and regions.png for 2-D data) when matplotlib is installed.")] = True,
+    json_lines: Annotated[
+        bool, typer.Option("--json", help="One JSON object per epoch on stdout.")
+    ] = False,
+    plots: Annotated[
+        bool,
+        typer.Option(
+            "--plots/--no-plots",
+            help="Write curves.png (and regions.png for 2-D data) when matplotlib is installed.",
+        ),
+    ] = True,
 ) -> None:
     """Train the experiment in SPEC into a new run folder, or continue one with --resume RUN_DIR.
 
@@ -29,7 +50,10 @@ def run(
     from deltaw.spec.run import resume_run, run_spec
 
     if (spec is None) == (resume is None):
-        err.print("[bold red]Error:[/] give a spec file to start a run, or --resume RUN_DIR to continue one (not both).", soft_wrap=True)
+        err.print(
+            "[bold red]Error:[/] give a spec file to start a run, or --resume RUN_DIR to continue one (not both).",
+            soft_wrap=True,
+        )
         raise typer.Exit(2)
     shown = [] if quiet or json_lines else [ProgressDisplay(err)]
     if json_lines:
@@ -37,9 +61,13 @@ def run(
     with friendly_errors():
         try:
             if resume is not None:
-                result = resume_run(resume, set_ or [], callbacks=shown, registry=registry(), plots=plots)
+                result = resume_run(
+                    resume, set_ or [], callbacks=shown, registry=registry(), plots=plots
+                )
             else:
-                result = run_spec(spec, set_ or [], out_dir, callbacks=shown, registry=registry(), plots=plots)
+                result = run_spec(
+                    spec, set_ or [], out_dir, callbacks=shown, registry=registry(), plots=plots
+                )
         finally:
             for cb in shown:
                 cb.on_run_end(None)
@@ -53,7 +81,9 @@ def run(
             head = f"[yellow]Stopped[/] after {len(result.history)} epochs in {result.wall_time:.1f}s ({result.message})"
         else:
             head = f"[green]Done[/] in {result.wall_time:.1f}s"
-        err.print(f"{head}: {summary}\nRun folder: {result.folder}", highlight=False, soft_wrap=True)
+        err.print(
+            f"{head}: {summary}\nRun folder: {result.folder}", highlight=False, soft_wrap=True
+        )
 
 
 @app.command()

@@ -30,13 +30,19 @@ class Plugin:
         if params is None:
             if self.Params is None:
                 if kwargs:
-                    raise TypeError(f"{type(self).__name__} takes no parameters, got {sorted(kwargs)}")
+                    raise TypeError(
+                        f"{type(self).__name__} takes no parameters, got {sorted(kwargs)}"
+                    )
             else:
                 params = self.Params(**kwargs)
         self.params = params
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.params!r})" if self.params is not None else f"{type(self).__name__}()"
+        return (
+            f"{type(self).__name__}({self.params!r})"
+            if self.params is not None
+            else f"{type(self).__name__}()"
+        )
 
 
 class Activation(Plugin):
@@ -125,7 +131,9 @@ class Optimizer(Plugin):
         """State for one parameter array: a dict of arrays (checkpointable)."""
         return {}
 
-    def update(self, param: Array, grad: Array, state: dict[str, Array], step: int, lr: float) -> None:
+    def update(
+        self, param: Array, grad: Array, state: dict[str, Array], step: int, lr: float
+    ) -> None:
         """Change ``param`` in place from its mean gradient ``grad``."""
         raise NotImplementedError
 
@@ -184,7 +192,15 @@ class DataSplits:
     info: dict[str, Any] = field(default_factory=dict)
 
     def items(self) -> list[tuple[str, Split]]:
-        return [(k, s) for k, s in (("training", self.train), ("validation", self.validation), ("test", self.test)) if s is not None]
+        return [
+            (k, s)
+            for k, s in (
+                ("training", self.train),
+                ("validation", self.validation),
+                ("test", self.test),
+            )
+            if s is not None
+        ]
 
 
 class Dataset(Plugin):

@@ -49,8 +49,14 @@ class LayerChange:
     derivative: Array  # ∂a/∂w by the chain rule: the sum over paths from w to each neuron
 
     def to_dict(self) -> dict[str, Any]:
-        return {"layer": self.layer, "z": self.z.tolist(), "dz": self.dz.tolist(), "a": self.a.tolist(),
-                "da": self.da.tolist(), "da_dw": self.derivative.tolist()}
+        return {
+            "layer": self.layer,
+            "z": self.z.tolist(),
+            "dz": self.dz.tolist(),
+            "a": self.a.tolist(),
+            "da": self.da.tolist(),
+            "da_dw": self.derivative.tolist(),
+        }
 
 
 @dataclass
@@ -81,7 +87,9 @@ class Path:
             kind, layer, n = self.nodes[i]
             nxt = self.nodes[i + 1] if i + 1 < len(self.nodes) else None
             if kind == "z" and nxt is not None and nxt[0] == "a" and nxt[1] == layer:
-                parts.append(f"a[{layer}][{n}]" if nxt[2] == n else f"z[{layer}][{n}]→a[{layer}][{nxt[2]}]")
+                parts.append(
+                    f"a[{layer}][{n}]" if nxt[2] == n else f"z[{layer}][{n}]→a[{layer}][{nxt[2]}]"
+                )
                 i += 2
             else:
                 parts.append(f"{kind}[{layer}][{n}]")
@@ -89,7 +97,12 @@ class Path:
         return " → ".join([*parts, "C"])
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.label(), "nodes": [list(n) for n in self.nodes], "factors": self.factors, "product": self.product}
+        return {
+            "path": self.label(),
+            "nodes": [list(n) for n in self.nodes],
+            "factors": self.factors,
+            "product": self.product,
+        }
 
 
 @dataclass
@@ -105,9 +118,15 @@ class PathSum:
     factors_per_path: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"count": self.count, "cap": self.cap, "listed": self.listed, "sum": self.total,
-                "zero_paths": self.zero_paths, "factors_per_path": self.factors_per_path,
-                "top": [p.to_dict() for p in self.top]}
+        return {
+            "count": self.count,
+            "cap": self.cap,
+            "listed": self.listed,
+            "sum": self.total,
+            "zero_paths": self.zero_paths,
+            "factors_per_path": self.factors_per_path,
+            "top": [p.to_dict() for p in self.top],
+        }
 
 
 @dataclass
@@ -127,9 +146,16 @@ class MethodCost:
         return self.path_multiplies / self.backprop_multiply_adds
 
     def to_dict(self) -> dict[str, Any]:
-        return {"sizes": self.sizes, "note": self.note, "weights": self.weights, "paths_one_weight": self.paths_one,
-                "paths_all_weights": self.paths_all, "path_multiplies": self.path_multiplies,
-                "backprop_multiply_adds": self.backprop_multiply_adds, "ratio": self.ratio}
+        return {
+            "sizes": self.sizes,
+            "note": self.note,
+            "weights": self.weights,
+            "paths_one_weight": self.paths_one,
+            "paths_all_weights": self.paths_all,
+            "path_multiplies": self.path_multiplies,
+            "backprop_multiply_adds": self.backprop_multiply_adds,
+            "ratio": self.ratio,
+        }
 
 
 @dataclass
@@ -155,7 +181,9 @@ class Explanation:
     backprop: float
     edges: list[Array | None]  # per weight layer: each edge's share of ∂C/∂w, None before layer l
     costs: list[MethodCost]
-    elementwise: list[bool] = field(default_factory=list)  # per weight layer: is its activation elementwise?
+    elementwise: list[bool] = field(
+        default_factory=list
+    )  # per weight layer: is its activation elementwise?
 
     @property
     def label(self) -> str:
@@ -163,30 +191,54 @@ class Explanation:
 
     @property
     def values(self) -> dict[str, float]:
-        return {"finite difference": self.numeric, "path sum": self.paths.total, "backprop": self.backprop}
+        return {
+            "finite difference": self.numeric,
+            "path sum": self.paths.total,
+            "backprop": self.backprop,
+        }
 
     def differences(self) -> dict[str, float]:
         """Relative difference of every pair of the three values."""
         v = self.values
         names = list(v)
-        return {f"{a} vs {b}": relative_difference(v[a], v[b]) for i, a in enumerate(names) for b in names[i + 1:]}
+        return {
+            f"{a} vs {b}": relative_difference(v[a], v[b])
+            for i, a in enumerate(names)
+            for b in names[i + 1 :]
+        }
 
     def to_dict(self) -> dict[str, Any]:
         L = len(self.sizes)
         return {
-            "weight": {"label": self.label, "l": self.l, "j": self.j, "k": self.k, "value": self.w,
-                       "array": f"weights[{self.l - 2}]", "index": [self.k - 1, self.j - 1]},
-            "network": {"sizes": self.sizes}, "sample": {"x": self.x.tolist(), "y": self.y.tolist()},
+            "weight": {
+                "label": self.label,
+                "l": self.l,
+                "j": self.j,
+                "k": self.k,
+                "value": self.w,
+                "array": f"weights[{self.l - 2}]",
+                "index": [self.k - 1, self.j - 1],
+            },
+            "network": {"sizes": self.sizes},
+            "sample": {"x": self.x.tolist(), "y": self.y.tolist()},
             "cost": self.cost_value,
             "change": {"dw": self.dw, "dC": self.dC, "layers": [c.to_dict() for c in self.changes]},
             "limit": [n.to_dict() for n in self.nudges],
             "paths": self.paths.to_dict(),
-            "backprop": {"deltas": {str(i + 2): d.tolist() for i, d in enumerate(self.deltas)},
-                         "gradient": self.backprop,
-                         "formula": f"a[{self.l - 1}][{self.k}] * delta[{self.l}][{self.j}]"},
-            "compare": {"values": self.values, "relative_differences": self.differences(),
-                        "finite_difference_eps": self.eps},
-            "edges": {str(m + 2): (e.tolist() if e is not None else None) for m, e in enumerate(self.edges)},
+            "backprop": {
+                "deltas": {str(i + 2): d.tolist() for i, d in enumerate(self.deltas)},
+                "gradient": self.backprop,
+                "formula": f"a[{self.l - 1}][{self.k}] * delta[{self.l}][{self.j}]",
+            },
+            "compare": {
+                "values": self.values,
+                "relative_differences": self.differences(),
+                "finite_difference_eps": self.eps,
+            },
+            "edges": {
+                str(m + 2): (e.tolist() if e is not None else None)
+                for m, e in enumerate(self.edges)
+            },
             "costs": [c.to_dict() for c in self.costs],
             "layers": L,
         }
@@ -233,15 +285,33 @@ def explain(
         h = dw / 10**s
         dc = _cost_with(net, x, y, cost, i, idx, h) - c0
         nudges.append(Nudge(h, dc, dc / h, dc / h - backprop))
-    numeric = (_cost_with(net, x, y, cost, i, idx, eps) - _cost_with(net, x, y, cost, i, idx, -eps)) / (2 * eps)
+    numeric = (
+        _cost_with(net, x, y, cost, i, idx, eps) - _cost_with(net, x, y, cost, i, idx, -eps)
+    ) / (2 * eps)
     paths = _path_sum(net, acts, jac, grad_a, tangents, i, j - 1, k - 1, max_paths, top)
     edges = _edge_contributions(net, acts, tangents, deltas, i, idx)
     elementwise = [act.elementwise for act in net.activations]
     return Explanation(
-        l=l, j=j, k=k, w=float(net.weights[i][idx]), sizes=list(net.sizes), x=x[0], y=y[0], cost_value=float(c0),
-        dw=dw, changes=changes, dC=dC, nudges=nudges, numeric=float(numeric), eps=eps, paths=paths,
-        deltas=[d[0] for d in deltas], backprop=backprop, edges=edges,
-        costs=comparison_costs(net.sizes, elementwise[-1]), elementwise=elementwise,
+        l=l,
+        j=j,
+        k=k,
+        w=float(net.weights[i][idx]),
+        sizes=list(net.sizes),
+        x=x[0],
+        y=y[0],
+        cost_value=float(c0),
+        dw=dw,
+        changes=changes,
+        dC=dC,
+        nudges=nudges,
+        numeric=float(numeric),
+        eps=eps,
+        paths=paths,
+        deltas=[d[0] for d in deltas],
+        backprop=backprop,
+        edges=edges,
+        costs=comparison_costs(net.sizes, elementwise[-1]),
+        elementwise=elementwise,
     )
 
 
@@ -249,18 +319,26 @@ def check_weight(sizes: Sequence[int], l: int, j: int, k: int) -> None:
     """Raise ``ValueError`` with the valid ranges when ``w[l][j][k]`` is not a weight of ``sizes``."""
     L = len(sizes)
     if not 2 <= l <= L:
-        raise ValueError(f"layer l = {l} has no weights: for layers {list(sizes)} choose l from 2 to {L} "
-                         f"(layer 1 is the input layer)")
+        raise ValueError(
+            f"layer l = {l} has no weights: for layers {list(sizes)} choose l from 2 to {L} "
+            f"(layer 1 is the input layer)"
+        )
     if not 1 <= j <= sizes[l - 1]:
-        raise ValueError(f"neuron j = {j} is not in layer {l}, which has neurons 1 to {sizes[l - 1]}")
+        raise ValueError(
+            f"neuron j = {j} is not in layer {l}, which has neurons 1 to {sizes[l - 1]}"
+        )
     if not 1 <= k <= sizes[l - 2]:
-        raise ValueError(f"neuron k = {k} is not in layer {l - 1}, which has neurons 1 to {sizes[l - 2]}")
+        raise ValueError(
+            f"neuron k = {k} is not in layer {l - 1}, which has neurons 1 to {sizes[l - 2]}"
+        )
 
 
 # -- view 1: the forward propagation of change --------------------------------------------------------
 
 
-def _cost_with(net: Network, x: Array, y: Array, cost: Cost, i: int, idx: tuple[int, int], h: float) -> float:
+def _cost_with(
+    net: Network, x: Array, y: Array, cost: Cost, i: int, idx: tuple[int, int], h: float
+) -> float:
     """C with the weight moved by h (and put back)."""
     W = net.weights[i]
     old = W[idx]
@@ -271,8 +349,19 @@ def _cost_with(net: Network, x: Array, y: Array, cost: Cost, i: int, idx: tuple[
         W[idx] = old
 
 
-def _nudge(net: Network, x: Array, y: Array, cost: Cost, zs: list[Array], acts: list[Array], c0: float, i: int,
-           idx: tuple[int, int], dw: float, tangents: list[Array]) -> tuple[list[LayerChange], float]:
+def _nudge(
+    net: Network,
+    x: Array,
+    y: Array,
+    cost: Cost,
+    zs: list[Array],
+    acts: list[Array],
+    c0: float,
+    i: int,
+    idx: tuple[int, int],
+    dw: float,
+    tangents: list[Array],
+) -> tuple[list[LayerChange], float]:
     W = net.weights[i]
     old = W[idx]
     W[idx] = old + dw
@@ -281,13 +370,22 @@ def _nudge(net: Network, x: Array, y: Array, cost: Cost, zs: list[Array], acts: 
     finally:
         W[idx] = old
     changes = [
-        LayerChange(m + 2, zs[m][0], zs2[m][0] - zs[m][0], acts[m + 1][0], acts2[m + 1][0] - acts[m + 1][0], t)
+        LayerChange(
+            m + 2,
+            zs[m][0],
+            zs2[m][0] - zs[m][0],
+            acts[m + 1][0],
+            acts2[m + 1][0] - acts[m + 1][0],
+            t,
+        )
         for m, t in zip(range(i, net.num_layers), tangents)
     ]
     return changes, cost.value(acts2[-1], y) - c0  # ΔC
 
 
-def _forward_mode(net: Network, acts: list[Array], jac: list[Array], i: int, j: int, k: int) -> list[Array]:
+def _forward_mode(
+    net: Network, acts: list[Array], jac: list[Array], i: int, j: int, k: int
+) -> list[Array]:
     """∂a/∂w for every layer from the weight's own on, pushed forward through the chain rule."""
     dz = np.zeros(net.sizes[i + 1])
     dz[j] = acts[i][0, k]  # ∂z_j/∂w_jk = a_k of the previous layer
@@ -301,7 +399,9 @@ def _forward_mode(net: Network, acts: list[Array], jac: list[Array], i: int, j: 
 def _jacobian(act: Activation, z: Array, a: Array) -> Array:
     """∂a_r/∂z_q of one sample: diagonal σ'(z) for elementwise activations, else the full Jacobian."""
     if act.elementwise:
-        return np.diag(np.asarray(act.backward(z[None], a[None], np.ones((1, len(z))))[0], np.float64))
+        return np.diag(
+            np.asarray(act.backward(z[None], a[None], np.ones((1, len(z))))[0], np.float64)
+        )
     return np.asarray(act.jacobian(z, a), np.float64)
 
 
@@ -311,13 +411,27 @@ def _jacobian(act: Activation, z: Array, a: Array) -> Array:
 def count_paths(sizes: Sequence[int], l: int, elementwise: Sequence[bool]) -> int:
     """Paths from a weight of layer l to the cost: one neuron per later layer, two in non-elementwise layers."""
     L = len(sizes)
-    count = math.prod(sizes[m - 1] for m in range(l + 1, L + 1))  # the z neuron of every later layer
-    count *= math.prod(sizes[m - 1] for m in range(l, L + 1) if not elementwise[m - 2])  # and an a neuron via J
+    count = math.prod(
+        sizes[m - 1] for m in range(l + 1, L + 1)
+    )  # the z neuron of every later layer
+    count *= math.prod(
+        sizes[m - 1] for m in range(l, L + 1) if not elementwise[m - 2]
+    )  # and an a neuron via J
     return count
 
 
-def _path_sum(net: Network, acts: list[Array], jac: list[Array], grad_a: Array, tangents: list[Array],
-              i: int, j: int, k: int, max_paths: int, top: int) -> PathSum:
+def _path_sum(
+    net: Network,
+    acts: list[Array],
+    jac: list[Array],
+    grad_a: Array,
+    tangents: list[Array],
+    i: int,
+    j: int,
+    k: int,
+    max_paths: int,
+    top: int,
+) -> PathSum:
     L = net.num_layers
     elementwise = [act.elementwise for act in net.activations]
     count = count_paths(net.sizes, i + 2, elementwise)
@@ -342,19 +456,32 @@ def _path_sum(net: Network, acts: list[Array], jac: list[Array], grad_a: Array, 
     prod = prod * grad_a[nodes[:, -1]]  # a of the output layer → C, factor ∂C/∂a
     order = np.argsort(-np.abs(prod), kind="stable")[:top]
     shown = [_path(net, acts, jac, grad_a, nodes[p], float(prod[p]), i, j, k) for p in order]
-    return PathSum(count, max_paths, float(prod.sum()), True, int(np.sum(prod == 0)), shown, n_factors)
+    return PathSum(
+        count, max_paths, float(prod.sum()), True, int(np.sum(prod == 0)), shown, n_factors
+    )
 
 
 def _extend(prod: Array, nodes: Array, step: Array) -> tuple[Array, Array]:
     """Every path times every next neuron: ``step[p, n]`` is the factor from path p's last node to neuron n."""
     width = step.shape[1]
     prod = (prod[:, None] * step).ravel()
-    nodes = np.column_stack([np.repeat(nodes, width, axis=0), np.tile(np.arange(width), len(nodes))])
+    nodes = np.column_stack(
+        [np.repeat(nodes, width, axis=0), np.tile(np.arange(width), len(nodes))]
+    )
     return prod, nodes
 
 
-def _path(net: Network, acts: list[Array], jac: list[Array], grad_a: Array, n: Array, product: float,
-          i: int, j: int, k: int) -> Path:
+def _path(
+    net: Network,
+    acts: list[Array],
+    jac: list[Array],
+    grad_a: Array,
+    n: Array,
+    product: float,
+    i: int,
+    j: int,
+    k: int,
+) -> Path:
     """The nodes and factors of one enumerated path."""
     nodes, factors = [], [float(acts[i][0, k])]
     for s in range(0, len(n), 2):
@@ -375,12 +502,20 @@ def _deltas(net: Network, zs: list[Array], acts: list[Array], y: Array, cost: Co
     """δ of every layer, from the output backwards."""
     deltas = [cost.output_delta(zs[-1], acts[-1], y, net.activations[-1])]  # BP1
     for m in range(net.num_layers - 2, -1, -1):
-        deltas.insert(0, net.activations[m].backward(zs[m], acts[m + 1], deltas[0] @ net.weights[m + 1].T))  # BP2
+        deltas.insert(
+            0, net.activations[m].backward(zs[m], acts[m + 1], deltas[0] @ net.weights[m + 1].T)
+        )  # BP2
     return [np.asarray(d, np.float64) for d in deltas]
 
 
-def _edge_contributions(net: Network, acts: list[Array], tangents: list[Array], deltas: list[Array], i: int,
-                        idx: tuple[int, int]) -> list[Array | None]:
+def _edge_contributions(
+    net: Network,
+    acts: list[Array],
+    tangents: list[Array],
+    deltas: list[Array],
+    i: int,
+    idx: tuple[int, int],
+) -> list[Array | None]:
     """Each edge's share of ∂C/∂w: the sum over the paths through it, (∂a_prev/∂w) · w · δ.
 
     Every path crosses each later layer of edges exactly once, so each layer's shares add up to ∂C/∂w.
@@ -397,7 +532,9 @@ def _edge_contributions(net: Network, acts: list[Array], tangents: list[Array], 
 # -- what each method costs ---------------------------------------------------------------------------
 
 
-def method_cost(sizes: Sequence[int], output_elementwise: bool = True, note: str = "") -> MethodCost:
+def method_cost(
+    sizes: Sequence[int], output_elementwise: bool = True, note: str = ""
+) -> MethodCost:
     """Path sums for every weight against backprop, for a network of ``sizes`` (elementwise hidden layers)."""
     sizes = list(sizes)
     L = len(sizes)
@@ -410,8 +547,15 @@ def method_cost(sizes: Sequence[int], output_elementwise: bool = True, note: str
         paths_all += per_layer[m - 2] * paths
         multiplies += per_layer[m - 2] * paths * (2 * (L - m) + 2)  # factors − 1 per path
     backward = sum(per_layer[1:]) + sum(per_layer)  # BP2 (δ Wᵀ) for layers 3…L, BP4 (aᵀ δ) for all
-    return MethodCost(sizes, note, forward, count_paths(sizes, 2, elementwise), paths_all, multiplies,
-                      forward + backward)
+    return MethodCost(
+        sizes,
+        note,
+        forward,
+        count_paths(sizes, 2, elementwise),
+        paths_all,
+        multiplies,
+        forward + backward,
+    )
 
 
 def comparison_costs(sizes: Sequence[int], output_elementwise: bool = True) -> list[MethodCost]:
@@ -419,10 +563,17 @@ def comparison_costs(sizes: Sequence[int], output_elementwise: bool = True) -> l
     sizes = list(sizes)
     hidden = sizes[1:-1] or [sizes[0]]
     out = [method_cost(sizes, output_elementwise, "this one")]
-    out.append(method_cost([sizes[0], *hidden, hidden[-1], sizes[-1]], output_elementwise, "deeper"))
-    out.append(method_cost([sizes[0], *[2 * h for h in hidden], sizes[-1]], output_elementwise, "wider"))
-    for book, note in (([784, 30, 10], "book ch. 1"), ([784, 100, 10], "book ch. 3"),
-                       ([784, 30, 30, 30, 30, 10], "book ch. 5")):
+    out.append(
+        method_cost([sizes[0], *hidden, hidden[-1], sizes[-1]], output_elementwise, "deeper")
+    )
+    out.append(
+        method_cost([sizes[0], *[2 * h for h in hidden], sizes[-1]], output_elementwise, "wider")
+    )
+    for book, note in (
+        ([784, 30, 10], "book ch. 1"),
+        ([784, 100, 10], "book ch. 3"),
+        ([784, 30, 30, 30, 30, 10], "book ch. 5"),
+    ):
         if book != sizes:
             out.append(method_cost(book, output_elementwise, note))
     return out

@@ -83,7 +83,9 @@ class ParamCheck:
     worst: tuple[int, ...] | None  # numpy index into weights[l-2] or biases[l-2]
     worst_backprop: float
     worst_numeric: float
-    errors: list[float] = field(default_factory=list, repr=False)  # per checked parameter (NaN at kinks)
+    errors: list[float] = field(
+        default_factory=list, repr=False
+    )  # per checked parameter (NaN at kinks)
     indices: list[tuple[int, ...]] = field(default_factory=list, repr=False)
 
     @property
@@ -105,11 +107,20 @@ class ParamCheck:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "layer": self.layer, "param": self.param, "shape": list(self.shape), "size": self.size,
-            "checked": self.checked, "at_kinks": self.at_kinks, "failed": self.failed, "passed": self.passed,
-            "max_error": _num(self.max_error), "median_error": _num(self.median_error),
-            "worst": self.label(self.worst), "worst_index": list(self.worst) if self.worst is not None else None,
-            "worst_backprop": _num(self.worst_backprop), "worst_numeric": _num(self.worst_numeric),
+            "layer": self.layer,
+            "param": self.param,
+            "shape": list(self.shape),
+            "size": self.size,
+            "checked": self.checked,
+            "at_kinks": self.at_kinks,
+            "failed": self.failed,
+            "passed": self.passed,
+            "max_error": _num(self.max_error),
+            "median_error": _num(self.median_error),
+            "worst": self.label(self.worst),
+            "worst_index": list(self.worst) if self.worst is not None else None,
+            "worst_backprop": _num(self.worst_backprop),
+            "worst_numeric": _num(self.worst_numeric),
         }
 
 
@@ -138,9 +149,19 @@ class ComponentCheck:
         return f"{mine} gives {self.got:.6g} but {theirs} {verb} {self.numeric:.6g} at {self.where}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"what": self.what, "name": self.name, "layer": self.layer, "check": self.check, "checked": self.checked,
-                "max_error": _num(self.max_error), "passed": self.passed, "where": self.where,
-                "got": _num(self.got), "numeric": _num(self.numeric), "detail": self.detail}
+        return {
+            "what": self.what,
+            "name": self.name,
+            "layer": self.layer,
+            "check": self.check,
+            "checked": self.checked,
+            "max_error": _num(self.max_error),
+            "passed": self.passed,
+            "where": self.where,
+            "got": _num(self.got),
+            "numeric": _num(self.numeric),
+            "detail": self.detail,
+        }
 
 
 @dataclass
@@ -176,12 +197,18 @@ class GradCheckReport:
     def diagnosis(self) -> str:
         """A paragraph: which layer is wrong, by how much, and the plugin most likely at fault."""
         worst = max(self.params, key=lambda p: _sortable(p.max_error))
-        kinks = f" {self.at_kinks} parameter(s) at a kink were reported, not checked." if self.at_kinks else ""
+        kinks = (
+            f" {self.at_kinks} parameter(s) at a kink were reported, not checked."
+            if self.at_kinks
+            else ""
+        )
         if self.passed and np.isnan(worst.max_error):
             return f"Nothing could be judged: every checked parameter sits at a kink.{kinks}"
         if self.passed:
-            return (f"Backprop agrees with finite differences: {self.checked} parameters checked, largest error "
-                    f"{worst.max_error:.1e} ({worst.label(worst.worst)}), tolerance {self.tol:.0e}.{kinks}")
+            return (
+                f"Backprop agrees with finite differences: {self.checked} parameters checked, largest error "
+                f"{worst.max_error:.1e} ({worst.label(worst.worst)}), tolerance {self.tol:.0e}.{kinks}"
+            )
         lines = []
         failing = [p for p in self.params if not p.passed]
         if failing:
@@ -211,14 +238,24 @@ class GradCheckReport:
         for c in self.components:
             if not c.passed:
                 where = f" (layer {c.layer})" if c.layer is not None else ""
-                lines.append(f"{c.what} {c.name!r}{where}: {c.detail}; error {c.max_error:.2e} > tolerance {self.tol:.0e}.")
+                lines.append(
+                    f"{c.what} {c.name!r}{where}: {c.detail}; error {c.max_error:.2e} > tolerance {self.tol:.0e}."
+                )
         return " ".join(lines) + kinks
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "passed": self.passed, "checked": self.checked, "at_kinks": self.at_kinks,
-            "cost": self.cost_name, "cost_value": _num(self.cost_value), "layers": self.layer_names,
-            "samples": self.samples, "eps": self.eps, "tol": self.tol, "floor": self.floor, "dtype": self.dtype,
+            "passed": self.passed,
+            "checked": self.checked,
+            "at_kinks": self.at_kinks,
+            "cost": self.cost_name,
+            "cost_value": _num(self.cost_value),
+            "layers": self.layer_names,
+            "samples": self.samples,
+            "eps": self.eps,
+            "tol": self.tol,
+            "floor": self.floor,
+            "dtype": self.dtype,
             "params": [p.to_dict() for p in self.params],
             "components": [c.to_dict() for c in self.components],
             "diagnosis": self.diagnosis(),
@@ -250,7 +287,11 @@ def gradcheck(
     rng = rng if rng is not None else np.random.default_rng(0)
     net = float64_copy(network)
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    names = list(layer_names) if layer_names is not None else [type(a).__name__ for a in net.activations]
+    names = (
+        list(layer_names)
+        if layer_names is not None
+        else [type(a).__name__ for a in net.activations]
+    )
     cname = cost_name or type(cost).__name__
     zs, acts = net.forward(x)
     c0 = cost.value(acts[-1], y)
@@ -259,21 +300,59 @@ def gradcheck(
     checks = []
     for i in range(net.num_layers):
         for param, arrays, grads in (("w", net.weights, nabla_w), ("b", net.biases, nabla_b)):
-            checks.append(_check_array(net, cost, x, y, i, param, arrays[i], grads[i], eps, tol, floor, per_param, rng))
+            checks.append(
+                _check_array(
+                    net, cost, x, y, i, param, arrays[i], grads[i], eps, tol, floor, per_param, rng
+                )
+            )
     components = _check_activations(net, zs, acts, names, eps, tol, rng, per_param)
     components += _check_cost(cost, cname, net, zs, acts, y, eps, tol, rng, per_param)
-    reg_names = list(regularizer_names) if regularizer_names is not None else [type(r).__name__ for r in regularizers]
+    reg_names = (
+        list(regularizer_names)
+        if regularizer_names is not None
+        else [type(r).__name__ for r in regularizers]
+    )
     for reg, rname in zip(regularizers, reg_names):
-        components.append(_check_regularizer(reg, rname, net.weights, n or len(x), eps, tol, rng, per_param))
-    return GradCheckReport(checks, components, names, cname, float(c0), len(x), eps, tol, floor, str(np.dtype(network.dtype)))
+        components.append(
+            _check_regularizer(reg, rname, net.weights, n or len(x), eps, tol, rng, per_param)
+        )
+    return GradCheckReport(
+        checks,
+        components,
+        names,
+        cname,
+        float(c0),
+        len(x),
+        eps,
+        tol,
+        floor,
+        str(np.dtype(network.dtype)),
+    )
 
 
 # -- the whole network -----------------------------------------------------------------------------
 
 
-def _check_array(net: Network, cost: Cost, x: Array, y: Array, i: int, param: str, p: Array, grad: Array,
-                 eps: float, tol: float, floor: float, per_param: int, rng: np.random.Generator) -> ParamCheck:
-    flat = np.arange(p.size) if p.size <= per_param else np.sort(rng.choice(p.size, per_param, replace=False))
+def _check_array(
+    net: Network,
+    cost: Cost,
+    x: Array,
+    y: Array,
+    i: int,
+    param: str,
+    p: Array,
+    grad: Array,
+    eps: float,
+    tol: float,
+    floor: float,
+    per_param: int,
+    rng: np.random.Generator,
+) -> ParamCheck:
+    flat = (
+        np.arange(p.size)
+        if p.size <= per_param
+        else np.sort(rng.choice(p.size, per_param, replace=False))
+    )
     indices = [tuple(int(v) for v in np.unravel_index(f, p.shape)) for f in flat]
     errors, numeric, kinked = [], [], []
     for idx in indices:
@@ -297,15 +376,25 @@ def _check_array(net: Network, cost: Cost, x: Array, y: Array, i: int, param: st
         w = int(np.nanargmax(err))
         worst, wb, wn = indices[w], float(grad[indices[w]]), float(numeric[w])
     return ParamCheck(
-        layer=i + 2, param=param, shape=tuple(p.shape), checked=len(indices), at_kinks=int(sum(kinked)),
+        layer=i + 2,
+        param=param,
+        shape=tuple(p.shape),
+        checked=len(indices),
+        at_kinks=int(sum(kinked)),
         failed=int(np.sum(err[judged] > tol)),
         max_error=float(err[judged].max()) if judged.any() else np.nan,
         median_error=float(np.median(err[judged])) if judged.any() else np.nan,
-        worst=worst, worst_backprop=wb, worst_numeric=wn, errors=errors, indices=indices,
+        worst=worst,
+        worst_backprop=wb,
+        worst_numeric=wn,
+        errors=errors,
+        indices=indices,
     )
 
 
-def _straddles_kink(activations: Sequence[Activation], zs_plus: list[Array], zs_minus: list[Array], eps: float) -> bool:
+def _straddles_kink(
+    activations: Sequence[Activation], zs_plus: list[Array], zs_minus: list[Array], eps: float
+) -> bool:
     """True when a z that the perturbation moved comes within ε of one of its activation's kinks."""
     for act, zp, zm in zip(activations, zs_plus, zs_minus):
         kinks = getattr(act, "kinks", ())
@@ -323,8 +412,16 @@ def _straddles_kink(activations: Sequence[Activation], zs_plus: list[Array], zs_
 # -- each plugin on its own --------------------------------------------------------------------------
 
 
-def _check_activations(net: Network, zs: list[Array], acts: list[Array], names: list[str], eps: float, tol: float,
-                       rng: np.random.Generator, per_param: int) -> list[ComponentCheck]:
+def _check_activations(
+    net: Network,
+    zs: list[Array],
+    acts: list[Array],
+    names: list[str],
+    eps: float,
+    tol: float,
+    rng: np.random.Generator,
+    per_param: int,
+) -> list[ComponentCheck]:
     """backward(z, a, g) against finite differences of ⟨g, forward(z)⟩, at every layer's own z."""
     out = []
     for i, (act, z, a) in enumerate(zip(net.activations, zs, acts[1:])):
@@ -333,11 +430,13 @@ def _check_activations(net: Network, zs: list[Array], acts: list[Array], names: 
         kinks = getattr(act, "kinks", ())
         entries = [tuple(int(v) for v in ix) for ix in np.ndindex(z.shape)]
         if len(entries) > per_param:
-            entries = [entries[f] for f in np.sort(rng.choice(len(entries), per_param, replace=False))]
+            entries = [
+                entries[f] for f in np.sort(rng.choice(len(entries), per_param, replace=False))
+            ]
         entries = [e for e in entries if not any(abs(z[e] - k) <= 2 * eps for k in kinks)]
         nums = []
         for r, c in entries:
-            row = z[r:r + 1].copy()
+            row = z[r : r + 1].copy()
             row[0, c] = z[r, c] + eps
             up = float(np.sum(g[r] * act.forward(row)[0]))
             row[0, c] = z[r, c] - eps
@@ -346,18 +445,40 @@ def _check_activations(net: Network, zs: list[Array], acts: list[Array], names: 
         nums_arr = np.array(nums, dtype=np.float64)
         got = np.array([vjp[e] for e in entries], dtype=np.float64)
         scale = FLOOR * max(1.0, float(np.max(np.abs(g))))
-        out.append(_component("activation", names[i], i + 2, got, nums_arr, scale, tol,
-                              lambda w, e=entries, z=z: f"z[{e[w][0]},{e[w][1]}] = {z[e[w]]:.4g}",
-                              "backward(z, a, g) vs finite differences of forward(z)"))
+        out.append(
+            _component(
+                "activation",
+                names[i],
+                i + 2,
+                got,
+                nums_arr,
+                scale,
+                tol,
+                lambda w, e=entries, z=z: f"z[{e[w][0]},{e[w][1]}] = {z[e[w]]:.4g}",
+                "backward(z, a, g) vs finite differences of forward(z)",
+            )
+        )
     return out
 
 
-def _check_cost(cost: Cost, name: str, net: Network, zs: list[Array], acts: list[Array], y: Array, eps: float, tol: float,
-                rng: np.random.Generator, per_param: int) -> list[ComponentCheck]:
+def _check_cost(
+    cost: Cost,
+    name: str,
+    net: Network,
+    zs: list[Array],
+    acts: list[Array],
+    y: Array,
+    eps: float,
+    tol: float,
+    rng: np.random.Generator,
+    per_param: int,
+) -> list[ComponentCheck]:
     """gradient(a, y) against finite differences of value(a, y); a fused output_delta against the generic δᴸ."""
     a, z = acts[-1].copy(), zs[-1]
     m = len(a)
-    grad = np.asarray(cost.gradient(a, y), np.float64) / m  # value is the batch mean, gradient per row
+    grad = (
+        np.asarray(cost.gradient(a, y), np.float64) / m
+    )  # value is the batch mean, gradient per row
     entries = [tuple(int(v) for v in ix) for ix in np.ndindex(a.shape)]
     if len(entries) > per_param:
         entries = [entries[f] for f in np.sort(rng.choice(len(entries), per_param, replace=False))]
@@ -372,28 +493,64 @@ def _check_cost(cost: Cost, name: str, net: Network, zs: list[Array], acts: list
         nums.append((up - down) / (2 * eps))
     scale = FLOOR * max(1.0, abs(cost.value(a, y)))
     got = np.array([grad[e] for e in entries], dtype=np.float64)
-    out = [_component("cost", name, None, got, np.array(nums, dtype=np.float64), scale, tol,
-                      lambda w: f"a[{entries[w][0]},{entries[w][1]}] = {a[entries[w]]:.4g}, y = {y[entries[w]]:.4g}",
-                      "gradient(a, y)/m vs finite differences of value(a, y)")]
+    out = [
+        _component(
+            "cost",
+            name,
+            None,
+            got,
+            np.array(nums, dtype=np.float64),
+            scale,
+            tol,
+            lambda w: (
+                f"a[{entries[w][0]},{entries[w][1]}] = {a[entries[w]]:.4g}, y = {y[entries[w]]:.4g}"
+            ),
+            "gradient(a, y)/m vs finite differences of value(a, y)",
+        )
+    ]
     output = net.activations[-1]
     if overrides(cost, Cost, "output_delta"):
         fused = np.asarray(cost.output_delta(z, a, y, output), np.float64)
-        generic = np.asarray(output.backward(z, a, cost.gradient(a, y)), np.float64)  # BP1: ∇ₐC ⊙ σ'(zᴸ)
+        generic = np.asarray(
+            output.backward(z, a, cost.gradient(a, y)), np.float64
+        )  # BP1: ∇ₐC ⊙ σ'(zᴸ)
         idx = [tuple(int(v) for v in ix) for ix in np.ndindex(fused.shape)]
-        out.append(_component("output delta", name, net.num_layers + 1, fused.ravel(), generic.ravel(), FLOOR, tol,
-                              lambda w: f"δ[{idx[w][0]},{idx[w][1]}]",
-                              "output_delta(z, a, y) vs backward(z, a, gradient(a, y))"))
+        out.append(
+            _component(
+                "output delta",
+                name,
+                net.num_layers + 1,
+                fused.ravel(),
+                generic.ravel(),
+                FLOOR,
+                tol,
+                lambda w: f"δ[{idx[w][0]},{idx[w][1]}]",
+                "output_delta(z, a, y) vs backward(z, a, gradient(a, y))",
+            )
+        )
     return out
 
 
-def _check_regularizer(reg: Regularizer, name: str, weights: list[Array], n: int, eps: float, tol: float,
-                       rng: np.random.Generator, per_param: int) -> ComponentCheck:
+def _check_regularizer(
+    reg: Regularizer,
+    name: str,
+    weights: list[Array],
+    n: int,
+    eps: float,
+    tol: float,
+    rng: np.random.Generator,
+    per_param: int,
+) -> ComponentCheck:
     """gradient(w, n) against finite differences of penalty(weights, n)."""
     ws = copy.deepcopy(weights)
     got, nums, where = [], [], []
     for i, W in enumerate(ws):
         grad = np.asarray(reg.gradient(W, n), np.float64)
-        flat = np.arange(W.size) if W.size <= per_param else np.sort(rng.choice(W.size, per_param, replace=False))
+        flat = (
+            np.arange(W.size)
+            if W.size <= per_param
+            else np.sort(rng.choice(W.size, per_param, replace=False))
+        )
         for f in flat:
             e = np.unravel_index(f, W.shape)
             old = W[e]
@@ -407,18 +564,46 @@ def _check_regularizer(reg: Regularizer, name: str, weights: list[Array], n: int
             got.append(grad[e])
             nums.append((up - down) / (2 * eps))
             where.append(weight_label(i + 2, int(e[1]) + 1, int(e[0]) + 1))
-    return _component("regularizer", name, None, np.array(got, dtype=np.float64), np.array(nums, dtype=np.float64),
-                      FLOOR, tol, lambda w: where[w], "gradient(w, n) vs finite differences of penalty(weights, n)")
+    return _component(
+        "regularizer",
+        name,
+        None,
+        np.array(got, dtype=np.float64),
+        np.array(nums, dtype=np.float64),
+        FLOOR,
+        tol,
+        lambda w: where[w],
+        "gradient(w, n) vs finite differences of penalty(weights, n)",
+    )
 
 
-def _component(what: str, name: str, layer: int | None, got: Array, ref: Array, floor: float, tol: float,
-               where: Any, check: str) -> ComponentCheck:
+def _component(
+    what: str,
+    name: str,
+    layer: int | None,
+    got: Array,
+    ref: Array,
+    floor: float,
+    tol: float,
+    where: Any,
+    check: str,
+) -> ComponentCheck:
     if got.size == 0:
         return ComponentCheck(what, name, layer, check, 0, 0.0, True)
     err = relative_error(got, ref, floor)
     w = int(np.argmax(err))
-    return ComponentCheck(what, name, layer, check, int(got.size), float(err[w]), bool(err[w] <= tol), where(w),
-                          float(got[w]), float(ref[w]))
+    return ComponentCheck(
+        what,
+        name,
+        layer,
+        check,
+        int(got.size),
+        float(err[w]),
+        bool(err[w] <= tol),
+        where(w),
+        float(got[w]),
+        float(ref[w]),
+    )
 
 
 def _ratio(got: float, ref: float) -> str:

@@ -35,15 +35,24 @@ Gradients = tuple[list[Array], list[Array]]  # (nabla_w, nabla_b)
 class Network:
     """Dense layers ``sizes[0] → sizes[1] → … → sizes[-1]`` with one activation per layer."""
 
-    def __init__(self, sizes: Sequence[int], activations: Sequence[Activation], dtype: np.dtype | str = np.float64) -> None:
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activations: Sequence[Activation],
+        dtype: np.dtype | str = np.float64,
+    ) -> None:
         if len(sizes) < 2:
             raise ValueError("a network needs at least an input and an output layer")
         if len(activations) != len(sizes) - 1:
-            raise ValueError(f"{len(sizes) - 1} layers need {len(sizes) - 1} activations, got {len(activations)}")
+            raise ValueError(
+                f"{len(sizes) - 1} layers need {len(sizes) - 1} activations, got {len(activations)}"
+            )
         self.sizes = [int(s) for s in sizes]
         self.activations = list(activations)
         self.dtype = np.dtype(dtype)
-        self.weights: list[Array] = [np.zeros((i, o), self.dtype) for i, o in zip(self.sizes[:-1], self.sizes[1:])]
+        self.weights: list[Array] = [
+            np.zeros((i, o), self.dtype) for i, o in zip(self.sizes[:-1], self.sizes[1:])
+        ]
         self.biases: list[Array] = [np.zeros(o, self.dtype) for o in self.sizes[1:]]
 
     @property
@@ -51,15 +60,25 @@ class Network:
         """Number of weight layers (``len(sizes) - 1``)."""
         return len(self.weights)
 
-    def initialize(self, initializer: Initializer | Sequence[Initializer], rng: np.random.Generator) -> None:
+    def initialize(
+        self, initializer: Initializer | Sequence[Initializer], rng: np.random.Generator
+    ) -> None:
         """Draw every W and b from ``initializer`` (one, or one per layer), cast to the network's dtype."""
-        inits = list(initializer) if isinstance(initializer, Sequence) else [initializer] * self.num_layers
+        inits = (
+            list(initializer)
+            if isinstance(initializer, Sequence)
+            else [initializer] * self.num_layers
+        )
         for l, (init, fan_in, fan_out) in enumerate(zip(inits, self.sizes[:-1], self.sizes[1:])):
-            self.weights[l] = np.ascontiguousarray(init.weights(fan_in, fan_out, rng), dtype=self.dtype)
+            self.weights[l] = np.ascontiguousarray(
+                init.weights(fan_in, fan_out, rng), dtype=self.dtype
+            )
             self.biases[l] = np.ascontiguousarray(init.biases(fan_out, rng), dtype=self.dtype)
             if self.weights[l].shape != (fan_in, fan_out) or self.biases[l].shape != (fan_out,):
-                raise ValueError(f"{type(init).__name__} returned shapes {self.weights[l].shape}, {self.biases[l].shape}; "
-                                 f"expected {(fan_in, fan_out)} and {(fan_out,)}")
+                raise ValueError(
+                    f"{type(init).__name__} returned shapes {self.weights[l].shape}, {self.biases[l].shape}; "
+                    f"expected {(fan_in, fan_out)} and {(fan_out,)}"
+                )
 
     def params(self) -> list[Array]:
         """Every parameter array, in the order W₁, b₁, W₂, b₂, …"""
@@ -97,15 +116,23 @@ class Network:
         zs, acts = self.forward(x)
         return self.backward(zs, acts, y, cost, out)
 
-    def backward(self, zs: list[Array], acts: list[Array], y: Array, cost: Cost, out: Gradients | None = None) -> Gradients:
+    def backward(
+        self, zs: list[Array], acts: list[Array], y: Array, cost: Cost, out: Gradients | None = None
+    ) -> Gradients:
         """The backward pass given a forward pass's ``zs`` and ``acts`` (``out`` as in :meth:`backprop`)."""
         L = self.num_layers
         nabla_w, nabla_b = out if out is not None else ([None] * L, [None] * L)
         delta = cost.output_delta(zs[-1], acts[-1], y, self.activations[-1])  # BP1
         if out is not None:
             _same_dtype(delta, nabla_w[-1], cost, "output_delta")
-        if delta.base is None and delta.flags.writeable and not (delta is y or delta is acts[-1] or delta is zs[-1]):
-            delta *= 1.0 / len(y)  # so BP3/BP4 below give batch means (in place: δᴸ is a fresh array)
+        if (
+            delta.base is None
+            and delta.flags.writeable
+            and not (delta is y or delta is acts[-1] or delta is zs[-1])
+        ):
+            delta *= 1.0 / len(
+                y
+            )  # so BP3/BP4 below give batch means (in place: δᴸ is a fresh array)
         else:
             delta = delta * (1.0 / len(y))
         for l in range(L - 1, -1, -1):
@@ -131,6 +158,7 @@ class Network:
 def _same_dtype(delta: Array, buffer: Array, plugin: object, method: str) -> None:
     """A plugin bug, said plainly: δ must keep the network's dtype to go into its gradient buffers."""
     if delta.dtype != buffer.dtype:
-        raise TypeError(f"{type(plugin).__name__}.{method} returned a {delta.dtype} δ in a {buffer.dtype} network; "
-                        f"a plugin must keep the dtype of its inputs (float32 stays float32)")
-
+        raise TypeError(
+            f"{type(plugin).__name__}.{method} returned a {delta.dtype} δ in a {buffer.dtype} network; "
+            f"a plugin must keep the dtype of its inputs (float32 stays float32)"
+        )

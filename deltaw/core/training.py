@@ -134,13 +134,20 @@ class Trainer:
                         raise self._locate_non_finite(train, n)
                 train_time = time.perf_counter() - started
                 self.epoch += 1
-                record: dict[str, float] = {"epoch": self.epoch, "lr": self.lr, "train_time": train_time}
+                record: dict[str, float] = {
+                    "epoch": self.epoch,
+                    "lr": self.lr,
+                    "train_time": train_time,
+                }
                 started = time.perf_counter()
                 record.update(self.evaluate(data))
                 record["eval_time"] = time.perf_counter() - started
                 self.history.append(record)
                 if self.schedule is not None and self.schedule.on_epoch_end(self.epoch - 1, record):
-                    self.stop, self.stop_reason = True, self.stop_reason or "the schedule asked to stop"
+                    self.stop, self.stop_reason = (
+                        True,
+                        self.stop_reason or "the schedule asked to stop",
+                    )
                 for c in self.callbacks:
                     c.on_epoch_end(self, self.epoch, record)
         except KeyboardInterrupt:
@@ -151,7 +158,9 @@ class Trainer:
                 c.on_run_end(self)
         return self.history
 
-    def _train_epoch(self, train: Split, n: int, batch_enders: list[Callback], check_batches: bool = False) -> None:
+    def _train_epoch(
+        self, train: Split, n: int, batch_enders: list[Callback], check_batches: bool = False
+    ) -> None:
         net, opt, cost, m = self.network, self.optimizer, self.cost, self.batch_size
         order = self.rng.permutation(n) if self.shuffle else None
         schedule = self.schedule
@@ -160,8 +169,16 @@ class Trainer:
             self.lr = float(schedule.lr(self.base_lr, self.epoch, self.step + 1))
         grads = net.gradient_buffers()  # backprop writes every step's ∂C/∂W, ∂C/∂b here
         nabla_w, flat = grads[0], [g for gw in zip(*grads) for g in gw]
-        updates = list(zip(net.params(), flat, self.state))  # (W₁, ∂C/∂W₁, its state), (b₁, ∂C/∂b₁, …), …
-        params, regs, weights, decay, clip = net.params(), self.regularizers, net.weights, self.weight_decay, self.clipping
+        updates = list(
+            zip(net.params(), flat, self.state)
+        )  # (W₁, ∂C/∂W₁, its state), (b₁, ∂C/∂b₁, …), …
+        params, regs, weights, decay, clip = (
+            net.params(),
+            self.regularizers,
+            net.weights,
+            self.weight_decay,
+            self.clipping,
+        )
         batch = 0
         for x, y in _chunks(train, order, m):
             for k in range(0, len(x), m):
@@ -239,7 +256,9 @@ class Trainer:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a :meth:`state_dict` (in place, so the optimizer's views stay valid)."""
-        for dst, src in zip(self.network.weights + self.network.biases, state["weights"] + state["biases"]):
+        for dst, src in zip(
+            self.network.weights + self.network.biases, state["weights"] + state["biases"]
+        ):
             dst[...] = src
         for dst, src in zip(self.state, state["optimizer"]):
             for k in dst:
@@ -275,8 +294,10 @@ def _chunks(train: Split, order: Array | None, m: int) -> Iterator[tuple[Array, 
     for start in range(0, len(order), rows):
         idx = order[start : start + rows]
         # mode="clip" lets take write straight into the buffer (idx is a permutation: never out of range)
-        yield (np.take(x, idx, axis=0, out=xbuf[: len(idx)], mode="clip"),
-               np.take(y, idx, axis=0, out=ybuf[: len(idx)], mode="clip"))
+        yield (
+            np.take(x, idx, axis=0, out=xbuf[: len(idx)], mode="clip"),
+            np.take(y, idx, axis=0, out=ybuf[: len(idx)], mode="clip"),
+        )
 
 
 def _clip(grads: list[Array], clip: Clipping) -> None:

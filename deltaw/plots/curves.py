@@ -54,7 +54,9 @@ def learning_curves(
             colour = colours[i % len(colours)]
             for split in SPLITS:
                 key = f"{split}_{metric}"
-                points = [(row["epoch"], row[key]) for row in history if key in row and "epoch" in row]
+                points = [
+                    (row["epoch"], row[key]) for row in history if key in row and "epoch" in row
+                ]
                 if not points:
                     continue
                 if split not in splits_seen:
@@ -62,17 +64,39 @@ def learning_curves(
                 x, y = zip(*points)
                 y = [100 * v for v in y] if metric == "accuracy" else list(y)
                 values_seen += [v for v in y if math.isfinite(v)]
-                ax.plot(x, y, STYLES[split], color=colour, linewidth=1.6, marker="o" if len(x) <= 12 else None, markersize=3)
+                ax.plot(
+                    x,
+                    y,
+                    STYLES[split],
+                    color=colour,
+                    linewidth=1.6,
+                    marker="o" if len(x) <= 12 else None,
+                    markersize=3,
+                )
         ax.set_xlabel("epoch")
         ax.set_ylabel("accuracy (%)" if metric == "accuracy" else metric)
         ax.set_title(metric)
         ax.grid(True, alpha=0.3)
-        if metric == "cost" and values_seen and min(values_seen) > 0 and max(values_seen) / min(values_seen) > 100:
+        if (
+            metric == "cost"
+            and values_seen
+            and min(values_seen) > 0
+            and max(values_seen) / min(values_seen) > 100
+        ):
             ax.set_yscale("log")
         ax.xaxis.get_major_locator().set_params(integer=True)
-    handles = [Line2D([], [], color=colours[i % len(colours)], linewidth=2, label=label) for i, label in enumerate(labels)]
-    handles += [Line2D([], [], color="0.3", linestyle=STYLES[s], label=s) for s in SPLITS if s in splits_seen]
-    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), frameon=False, fontsize=9)
+    handles = [
+        Line2D([], [], color=colours[i % len(colours)], linewidth=2, label=label)
+        for i, label in enumerate(labels)
+    ]
+    handles += [
+        Line2D([], [], color="0.3", linestyle=STYLES[s], label=s)
+        for s in SPLITS
+        if s in splits_seen
+    ]
+    fig.legend(
+        handles=handles, loc="lower center", ncol=min(len(handles), 6), frameon=False, fontsize=9
+    )
     rows = math.ceil(len(handles) / 6)
     if title:
         fig.suptitle(title)
@@ -97,7 +121,9 @@ def decision_regions(
     titles = [title] * len(nets) if title is None or isinstance(title, str) else list(title)
     spans = [np.ptp(np.concatenate([s.x for _, s in d.items()]), axis=0) for d in datas]
     ratio = float(np.clip(max(s[1] / max(s[0], 1e-9) for s in spans), 0.45, 1.2))
-    fig, axes = plt.subplots(1, len(nets), figsize=(5.0 * len(nets), 1.0 + 4.2 * ratio), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(nets), figsize=(5.0 * len(nets), 1.0 + 4.2 * ratio), squeeze=False
+    )
     cmap = plt.get_cmap("tab10")
     for ax, net, d, t in zip(axes[0], nets, datas, titles):
         if net.sizes[0] != 2:
@@ -105,7 +131,10 @@ def decision_regions(
         xs = np.concatenate([s.x for _, s in d.items()])
         lo, hi = xs.min(axis=0), xs.max(axis=0)
         pad = 0.08 * (hi - lo) + 1e-9
-        g0, g1 = np.meshgrid(np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution), np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution))
+        g0, g1 = np.meshgrid(
+            np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution),
+            np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution),
+        )
         grid = np.column_stack([g0.ravel(), g1.ravel()]).astype(net.dtype)
         with np.errstate(over="ignore", under="ignore"):
             cls = _classes(net.feedforward(grid)).reshape(g0.shape)
@@ -113,9 +142,25 @@ def decision_regions(
         colours = [cmap(i % 10) for i in range(k)]
         from matplotlib.colors import ListedColormap
 
-        ax.pcolormesh(g0, g1, cls, cmap=ListedColormap(colours), vmin=-0.5, vmax=k - 0.5, alpha=0.28, shading="auto")
+        ax.pcolormesh(
+            g0,
+            g1,
+            cls,
+            cmap=ListedColormap(colours),
+            vmin=-0.5,
+            vmax=k - 0.5,
+            alpha=0.28,
+            shading="auto",
+        )
         labels = _classes(d.train.y) if d.train.y.ndim == 2 else d.train.y.astype(int)
-        ax.scatter(d.train.x[:, 0], d.train.x[:, 1], c=[colours[c] for c in labels], s=10, edgecolors="k", linewidths=0.3)
+        ax.scatter(
+            d.train.x[:, 0],
+            d.train.x[:, 1],
+            c=[colours[c] for c in labels],
+            s=10,
+            edgecolors="k",
+            linewidths=0.3,
+        )
         with np.errstate(over="ignore", under="ignore"):
             accuracy = float(np.mean(_classes(net.feedforward(d.train.x)) == labels))
         ax.set_title(f"{t + ': ' if t else ''}training accuracy {accuracy:.1%}", fontsize=10)
@@ -137,7 +182,9 @@ def _save(fig: Any, path: str | Path) -> Path:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix or ".png")
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix or ".png"
+    )
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=110)

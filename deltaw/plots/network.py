@@ -19,7 +19,9 @@ DX = 2.6  # distance between layers, in neuron spacings
 GREY = "#d0d0d0"
 
 
-def _shown(sizes: Sequence[int], importance: Sequence[np.ndarray], required: dict[int, set[int]]) -> list[list[int]]:
+def _shown(
+    sizes: Sequence[int], importance: Sequence[np.ndarray], required: dict[int, set[int]]
+) -> list[list[int]]:
     """Which neurons to draw in each layer: all of them, or the most important plus the required ones."""
     out = []
     for m, n in enumerate(sizes):
@@ -40,13 +42,25 @@ def _positions(shown: list[list[int]]) -> list[dict[int, tuple[float, float]]]:
     return pos
 
 
-def _frame(ax: Any, sizes: Sequence[int], shown: list[list[int]], pos: list[dict], names: Sequence[str]) -> None:
+def _frame(
+    ax: Any, sizes: Sequence[int], shown: list[list[int]], pos: list[dict], names: Sequence[str]
+) -> None:
     """Neuron labels, the '+N more' marks and the layer captions under each column."""
     low = min(y for p in pos for _, y in p.values())
     for m, neurons in enumerate(shown):
         if len(neurons) < sizes[m]:
-            ax.text(DX * m, low - 0.6, f"+{sizes[m] - len(neurons)} more", ha="center", va="center", fontsize=7, color="#777")
-        caption = f"layer {m + 1}\n" + ("input" if m == 0 else names[m - 1]) + f"\n{sizes[m]} neurons"
+            ax.text(
+                DX * m,
+                low - 0.6,
+                f"+{sizes[m] - len(neurons)} more",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="#777",
+            )
+        caption = (
+            f"layer {m + 1}\n" + ("input" if m == 0 else names[m - 1]) + f"\n{sizes[m]} neurons"
+        )
         ax.text(DX * m, low - 0.95, caption, ha="center", va="top", fontsize=8)
     ax.set_xlim(-0.8, DX * (len(sizes) - 1) + 0.8)
     ax.set_ylim(low - 2.3, max(y for p in pos for _, y in p.values()) + 0.9)
@@ -59,8 +73,13 @@ def _figsize(sizes: Sequence[int], shown: list[list[int]]) -> tuple[float, float
     return 0.5 * DX * (len(sizes) - 1) + 3.5, 0.5 * max(len(s) for s in shown) + 2.6
 
 
-def _nodes(ax: Any, shown: list[list[int]], pos: list[dict], colours: dict[tuple[int, int], Any] | None = None,
-           ring: set[tuple[int, int]] = frozenset()) -> None:
+def _nodes(
+    ax: Any,
+    shown: list[list[int]],
+    pos: list[dict],
+    colours: dict[tuple[int, int], Any] | None = None,
+    ring: set[tuple[int, int]] = frozenset(),
+) -> None:
     for m, neurons in enumerate(shown):
         for n in neurons:
             x, y = pos[m][n]
@@ -104,18 +123,47 @@ def draw_explanation(e: Any, layer_names: Sequence[str]) -> Any:
                 if v == 0.0:
                     ax.plot([x0, x1], [y0, y1], color=GREY, lw=0.4, zorder=1)
                 else:
-                    ax.plot([x0, x1], [y0, y1], color=cmap(norm(v)), lw=0.6 + 5.0 * abs(v) / scale, zorder=2)
+                    ax.plot(
+                        [x0, x1],
+                        [y0, y1],
+                        color=cmap(norm(v)),
+                        lw=0.6 + 5.0 * abs(v) / scale,
+                        zorder=2,
+                    )
     (x0, y0), (x1, y1) = pos[i][e.k - 1], pos[i + 1][e.j - 1]
-    ax.plot([x0, x1], [y0, y1], color="black", lw=4.0 + 5.0 * abs(edges[i][e.k - 1, e.j - 1]) / scale, zorder=1.5)
-    ax.annotate(f"nudged {e.label}", xy=(0.6 * x0 + 0.4 * x1, 0.6 * y0 + 0.4 * y1), xytext=(0, 14), textcoords="offset points",
-                ha="center", fontsize=9, fontweight="bold", zorder=6,
-                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "black", "lw": 0.6})
+    ax.plot(
+        [x0, x1],
+        [y0, y1],
+        color="black",
+        lw=4.0 + 5.0 * abs(edges[i][e.k - 1, e.j - 1]) / scale,
+        zorder=1.5,
+    )
+    ax.annotate(
+        f"nudged {e.label}",
+        xy=(0.6 * x0 + 0.4 * x1, 0.6 * y0 + 0.4 * y1),
+        xytext=(0, 14),
+        textcoords="offset points",
+        ha="center",
+        fontsize=9,
+        fontweight="bold",
+        zorder=6,
+        bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "black", "lw": 0.6},
+    )
     _nodes(ax, shown, pos, ring={(i, e.k - 1), (i + 1, e.j - 1)})
     _frame(ax, sizes, shown, pos, layer_names)
     sm = plt.cm.ScalarMappable(cmap=cmap, norm=norm)
-    fig.colorbar(sm, ax=ax, fraction=0.03, pad=0.01, label="edge's share of ∂C/∂w (sum over the paths through it)")
-    ax.set_title(f"∂C/∂{e.label} = {e.backprop:.6g}: {e.paths.count:,} paths; every layer of edges after the "
-                 f"weight adds up to it\n(grey edges lie on no path from the weight to the cost)", fontsize=10)
+    fig.colorbar(
+        sm,
+        ax=ax,
+        fraction=0.03,
+        pad=0.01,
+        label="edge's share of ∂C/∂w (sum over the paths through it)",
+    )
+    ax.set_title(
+        f"∂C/∂{e.label} = {e.backprop:.6g}: {e.paths.count:,} paths; every layer of edges after the "
+        f"weight adds up to it\n(grey edges lie on no path from the weight to the cost)",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig
 
@@ -152,18 +200,46 @@ def draw_gradcheck(report: Any, sizes: Sequence[int]) -> Any:
                     ax.plot([x0, x1], [y0, y1], color=GREY, lw=0.4, zorder=1)
                 else:
                     bad = err > report.tol
-                    ax.plot([x0, x1], [y0, y1], color=cmap(norm(max(err, lo))), lw=2.6 if bad else 1.0, zorder=3 if bad else 2)
-    colours = {(m, n): cmap(norm(max(b_err[m][n], lo))) for m in range(1, L) for n in shown[m] if not np.isnan(b_err[m][n])}
+                    ax.plot(
+                        [x0, x1],
+                        [y0, y1],
+                        color=cmap(norm(max(err, lo))),
+                        lw=2.6 if bad else 1.0,
+                        zorder=3 if bad else 2,
+                    )
+    colours = {
+        (m, n): cmap(norm(max(b_err[m][n], lo)))
+        for m in range(1, L)
+        for n in shown[m]
+        if not np.isnan(b_err[m][n])
+    }
     _nodes(ax, shown, pos, colours)
     _frame(ax, sizes, shown, pos, report.layer_names)
     sm = plt.cm.ScalarMappable(cmap=cmap, norm=norm)
-    bar = fig.colorbar(sm, ax=ax, fraction=0.03, pad=0.01, label="error |bp − fd| / max(|bp|, |fd|, floor)")
+    bar = fig.colorbar(
+        sm, ax=ax, fraction=0.03, pad=0.01, label="error |bp − fd| / max(|bp|, |fd|, floor)"
+    )
     bar.ax.axhline(report.tol, color="black", lw=1.5)
-    bar.ax.text(-0.15, report.tol, "tol ", transform=bar.ax.get_yaxis_transform(), ha="right", va="center", fontsize=8)
+    bar.ax.text(
+        -0.15,
+        report.tol,
+        "tol ",
+        transform=bar.ax.get_yaxis_transform(),
+        ha="right",
+        va="center",
+        fontsize=8,
+    )
     failing = sorted({c.layer for c in report.params if not c.passed})
-    verdict = ("passed" if report.passed else
-               f"FAILED in layer{'s' if len(failing) > 1 else ''} {', '.join(map(str, failing))}" if failing else "FAILED (a plugin on its own)")
-    ax.set_title(f"Gradient check {verdict}: edges are weights, neuron fills are biases "
-                 f"(grey: not checked)", fontsize=10)
+    verdict = (
+        "passed"
+        if report.passed
+        else f"FAILED in layer{'s' if len(failing) > 1 else ''} {', '.join(map(str, failing))}"
+        if failing
+        else "FAILED (a plugin on its own)"
+    )
+    ax.set_title(
+        f"Gradient check {verdict}: edges are weights, neuron fills are biases (grey: not checked)",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig

@@ -182,7 +182,9 @@ class GELU(deltaw.Activation):
     def derivative(self, z, a):
         if self.params.approximate == "tanh":
             t = self._tanh_u(z)
-            return 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * z * z)
+            return 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * _SQRT_2_OVER_PI * (
+                1.0 + 3 * 0.044715 * z * z
+            )
         cdf = (0.5 * (1.0 + _erf(z / _SQRT_2))).astype(z.dtype)
         return cdf + z * _INV_SQRT_2PI * np.exp(-0.5 * z * z)
 

@@ -41,7 +41,9 @@ class Monitor:
     threshold)`` when ``relative``, ``best ± threshold`` otherwise.
     """
 
-    def __init__(self, key: str, mode: str = "auto", threshold: float = 0.0, relative: bool = False) -> None:
+    def __init__(
+        self, key: str, mode: str = "auto", threshold: float = 0.0, relative: bool = False
+    ) -> None:
         self.key, self.mode, self.threshold, self.relative = key, mode, float(threshold), relative
         self._bound: bool | None = None
 
@@ -60,7 +62,10 @@ class Monitor:
     def value(self, metrics: dict[str, float], who: str) -> float:
         """The monitored value in ``metrics``, or a clear error naming what the run records."""
         if self.key not in metrics:
-            recorded = ", ".join(k for k in metrics if k not in ("epoch", "lr", "train_time", "eval_time")) or "nothing"
+            recorded = (
+                ", ".join(k for k in metrics if k not in ("epoch", "lr", "train_time", "eval_time"))
+                or "nothing"
+            )
             raise TrainingError(
                 f"The {who} monitors {self.key!r}, but this run records only: {recorded}. "
                 f"Set its monitor to one of those, or evaluate the split it needs (training.evaluate)."
@@ -107,8 +112,14 @@ def _write_json(path: Path, data: Any) -> None:
 
 class _MonitorParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    monitor: str = Field("validation_accuracy", description="The per-epoch metric to watch: <split>_<metric>, e.g. validation_cost.")
-    mode: Literal["auto", "max", "min"] = Field("auto", description="Whether higher or lower is better; auto asks the metric (accuracy: higher, cost: lower).")
+    monitor: str = Field(
+        "validation_accuracy",
+        description="The per-epoch metric to watch: <split>_<metric>, e.g. validation_cost.",
+    )
+    mode: Literal["auto", "max", "min"] = Field(
+        "auto",
+        description="Whether higher or lower is better; auto asks the metric (accuracy: higher, cost: lower).",
+    )
 
 
 class EarlyStopping(deltaw.Callback):
@@ -124,12 +135,18 @@ class EarlyStopping(deltaw.Callback):
 
     class Params(_MonitorParams):
         patience: int = Field(10, ge=0, description="Epochs without improvement before stopping.")
-        min_delta: float = Field(0.0, ge=0, description="Smallest change that counts as an improvement.")
-        restore_best: bool = Field(False, description="Put back the weights of the best epoch when stopping.")
+        min_delta: float = Field(
+            0.0, ge=0, description="Smallest change that counts as an improvement."
+        )
+        restore_best: bool = Field(
+            False, description="Put back the weights of the best epoch when stopping."
+        )
 
     def __init__(self, params: Any = None, **kwargs: Any) -> None:
         super().__init__(params, **kwargs)
-        self.monitor = Monitor(self.params.monitor, self.params.mode, threshold=self.params.min_delta)
+        self.monitor = Monitor(
+            self.params.monitor, self.params.mode, threshold=self.params.min_delta
+        )
         self.best: float | None = None
         self.best_epoch = 0
         self.wait = 0
@@ -154,13 +171,21 @@ class EarlyStopping(deltaw.Callback):
         trainer.stop, trainer.stop_reason = True, reason
 
     def state_dict(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
+        state: dict[str, Any] = {
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "wait": self.wait,
+        }
         if self.best_params is not None:
             state["best_params"] = [a.copy() for a in self.best_params]
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best, self.best_epoch, self.wait = state["best"], int(state["best_epoch"]), int(state["wait"])
+        self.best, self.best_epoch, self.wait = (
+            state["best"],
+            int(state["best_epoch"]),
+            int(state["wait"]),
+        )
         best = state.get("best_params")
         self.best_params = [np.array(a) for a in best] if best is not None else None
 
@@ -178,14 +203,20 @@ class Checkpoint(deltaw.Callback):
     """
 
     class Params(_MonitorParams):
-        every: int | None = Field(None, ge=1, description="Keep a checkpoint every this many epochs.")
+        every: int | None = Field(
+            None, ge=1, description="Keep a checkpoint every this many epochs."
+        )
         best: bool = Field(False, description="Keep the checkpoint of the best epoch as best.npz.")
-        folder: str = Field("checkpoints", description="Sub-folder of the run folder for the periodic checkpoints.")
+        folder: str = Field(
+            "checkpoints", description="Sub-folder of the run folder for the periodic checkpoints."
+        )
 
         @model_validator(mode="after")
         def _something_to_do(self) -> Checkpoint.Params:
             if self.every is None and not self.best:
-                raise ValueError("set every (keep a checkpoint every N epochs), best: true, or both")
+                raise ValueError(
+                    "set every (keep a checkpoint every N epochs), best: true, or both"
+                )
             return self
 
     def __init__(self, params: Any = None, **kwargs: Any) -> None:
@@ -212,7 +243,10 @@ class Checkpoint(deltaw.Callback):
             if self.monitor.improved(value, self.best):
                 self.best = value
                 trainer.save_checkpoint(run_path(trainer, "best.npz", "checkpoint"))
-                _write_json(run_path(trainer, "best.json", "checkpoint"), {"epoch": epoch, "monitor": p.monitor, "value": value})
+                _write_json(
+                    run_path(trainer, "best.json", "checkpoint"),
+                    {"epoch": epoch, "monitor": p.monitor, "value": value},
+                )
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best}
@@ -233,10 +267,14 @@ class StopOnNonFinite(deltaw.Callback):
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        monitor: list[str] | None = Field(None, description="Metric keys to watch; default: every metric of the epoch.")
+        monitor: list[str] | None = Field(
+            None, description="Metric keys to watch; default: every metric of the epoch."
+        )
 
     def on_epoch_end(self, trainer: Any, epoch: int, metrics: dict[str, float]) -> None:
-        keys = self.params.monitor or [k for k in metrics if k not in ("epoch", "lr", "train_time", "eval_time")]
+        keys = self.params.monitor or [
+            k for k in metrics if k not in ("epoch", "lr", "train_time", "eval_time")
+        ]
         bad = [k for k in keys if k in metrics and not math.isfinite(metrics[k])]
         if bad:
             trainer.stop = True
@@ -254,7 +292,9 @@ class _Log(deltaw.Callback):
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
         path: str = Field(description="File to write, relative to the run folder (or absolute).")
-        append: bool = Field(False, description="Keep what the file already holds instead of starting it afresh.")
+        append: bool = Field(
+            False, description="Keep what the file already holds instead of starting it afresh."
+        )
 
     def __init__(self, params: Any = None, **kwargs: Any) -> None:
         super().__init__(params, **kwargs)
@@ -314,8 +354,12 @@ class CsvLog(_Log):
     who = "csv-log"
 
     class Params(_Log.Params):
-        path: str = Field("log.csv", description="CSV file, relative to the run folder (or absolute).")
-        separator: str = Field(",", min_length=1, max_length=1, description="The character between cells.")
+        path: str = Field(
+            "log.csv", description="CSV file, relative to the run folder (or absolute)."
+        )
+        separator: str = Field(
+            ",", min_length=1, max_length=1, description="The character between cells."
+        )
 
     def on_epoch_end(self, trainer: Any, epoch: int, metrics: dict[str, float]) -> None:
         buf = io.StringIO()
@@ -347,7 +391,9 @@ class JsonlLog(_Log):
     who = "jsonl-log"
 
     class Params(_Log.Params):
-        path: str = Field("log.jsonl", description="JSON-lines file, relative to the run folder (or absolute).")
+        path: str = Field(
+            "log.jsonl", description="JSON-lines file, relative to the run folder (or absolute)."
+        )
 
     def on_epoch_end(self, trainer: Any, epoch: int, metrics: dict[str, float]) -> None:
         self._write(json.dumps(metrics) + "\n", 1)

@@ -124,7 +124,9 @@ class Huber(deltaw.Cost):
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        delta: float = Field(1.0, gt=0, description="δ: where the loss turns from quadratic to linear")
+        delta: float = Field(
+            1.0, gt=0, description="δ: where the loss turns from quadratic to linear"
+        )
 
     def value(self, a, y):
         d = self.params.delta

@@ -22,7 +22,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import deltaw
 
-BLAS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+BLAS_ENV = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
 
 
 class Serial(deltaw.Executor):
@@ -32,7 +38,9 @@ class Serial(deltaw.Executor):
     is ignored. No parameters.
     """
 
-    def run(self, fn: Callable[[Any], Any], jobs: list[Any], workers: int) -> Iterator[tuple[Any, Any]]:
+    def run(
+        self, fn: Callable[[Any], Any], jobs: list[Any], workers: int
+    ) -> Iterator[tuple[Any, Any]]:
         for job in jobs:
             try:
                 result = fn(job)
@@ -55,10 +63,18 @@ class Local(deltaw.Executor):
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        start_method: Literal["spawn", "forkserver", "fork"] = Field("spawn", description="How worker processes start (multiprocessing start method).")
-        blas_threads: int | None = Field(1, ge=1, description="BLAS threads per worker when several run at once; null: unchanged.")
+        start_method: Literal["spawn", "forkserver", "fork"] = Field(
+            "spawn", description="How worker processes start (multiprocessing start method)."
+        )
+        blas_threads: int | None = Field(
+            1,
+            ge=1,
+            description="BLAS threads per worker when several run at once; null: unchanged.",
+        )
 
-    def run(self, fn: Callable[[Any], Any], jobs: list[Any], workers: int) -> Iterator[tuple[Any, Any]]:
+    def run(
+        self, fn: Callable[[Any], Any], jobs: list[Any], workers: int
+    ) -> Iterator[tuple[Any, Any]]:
         if not jobs:
             return
         workers = max(1, min(int(workers or os.cpu_count() or 1), len(jobs)))

@@ -65,7 +65,9 @@ class VarianceScaling(deltaw.Initializer):
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        gain: float = Field(1.0, gt=0, description="multiplies the standard deviation (PyTorch's gain)")
+        gain: float = Field(
+            1.0, gt=0, description="multiplies the standard deviation (PyTorch's gain)"
+        )
 
     def variance(self, fan_in: int, fan_out: int) -> float:
         fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]

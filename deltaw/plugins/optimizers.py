@@ -50,7 +50,9 @@ class Momentum(deltaw.Optimizer):
         model_config = ConfigDict(extra="forbid")
         lr: float = Field(1e-3, gt=0, description="learning rate γ")
         momentum: float = Field(0.9, ge=0, lt=1, description="momentum μ")
-        dampening: float = Field(0.0, ge=0, le=1, description="dampening τ of the gradient added to the buffer")
+        dampening: float = Field(
+            0.0, ge=0, le=1, description="dampening τ of the gradient added to the buffer"
+        )
         nesterov: bool = Field(False, description="Nesterov momentum: θ ← θ − γ(g + μb)")
 
         @model_validator(mode="after")
@@ -88,7 +90,9 @@ class Adagrad(deltaw.Optimizer):
         model_config = ConfigDict(extra="forbid")
         lr: float = Field(1e-2, gt=0, description="learning rate γ")
         lr_decay: float = Field(0.0, ge=0, description="η_decay: γ̃ = γ/(1 + (t − 1)η_decay)")
-        initial_accumulator_value: float = Field(0.0, ge=0, description="s₀, the starting sum of squares")
+        initial_accumulator_value: float = Field(
+            0.0, ge=0, description="s₀, the starting sum of squares"
+        )
         eps: float = Field(1e-10, gt=0, description="ε added to √s")
 
     def init(self, param):
@@ -117,10 +121,14 @@ class RMSprop(deltaw.Optimizer):
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
         lr: float = Field(1e-2, gt=0, description="learning rate γ")
-        alpha: float = Field(0.99, ge=0, lt=1, description="smoothing constant α of the mean square")
+        alpha: float = Field(
+            0.99, ge=0, lt=1, description="smoothing constant α of the mean square"
+        )
         eps: float = Field(1e-8, gt=0, description="ε added to √ṽ")
         momentum: float = Field(0.0, ge=0, lt=1, description="momentum μ of the scaled step")
-        centered: bool = Field(False, description="subtract the squared running mean gradient from v")
+        centered: bool = Field(
+            False, description="subtract the squared running mean gradient from v"
+        )
 
     def init(self, param):
         state = {"square_avg": np.zeros_like(param)}

@@ -24,7 +24,9 @@ class L2(deltaw.Regularizer):
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        lmbda: float = Field(..., ge=0, description="regularization strength λ (the book uses 5.0 for MNIST)")
+        lmbda: float = Field(
+            ..., ge=0, description="regularization strength λ (the book uses 5.0 for MNIST)"
+        )
 
     def penalty(self, weights, n):
         return float(0.5 * self.params.lmbda / n * sum(np.sum(w * w) for w in weights))

@@ -62,14 +62,19 @@ class MultiStep(deltaw.Schedule):
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        milestones: list[int] = Field(min_length=1, description="Epochs (0-based) at which the rate is multiplied by gamma, increasing.")
+        milestones: list[int] = Field(
+            min_length=1,
+            description="Epochs (0-based) at which the rate is multiplied by gamma, increasing.",
+        )
         gamma: float = Field(0.1, gt=0, description="Multiplicative factor at each milestone.")
 
         @field_validator("milestones")
         @classmethod
         def _increasing(cls, v: list[int]) -> list[int]:
             if any(m < 1 for m in v) or any(b <= a for a, b in zip(v, v[1:])):
-                raise ValueError("milestones must be positive epoch numbers in strictly increasing order")
+                raise ValueError(
+                    "milestones must be positive epoch numbers in strictly increasing order"
+                )
             return v
 
     def lr(self, base_lr: float, epoch: int, step: int) -> float:
@@ -84,7 +89,9 @@ class Exponential(deltaw.Schedule):
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        gamma: float = Field(gt=0, description="Multiplicative factor per epoch (below 1 to decay).")
+        gamma: float = Field(
+            gt=0, description="Multiplicative factor per epoch (below 1 to decay)."
+        )
 
     def lr(self, base_lr: float, epoch: int, step: int) -> float:
         return base_lr * self.params.gamma**epoch
@@ -132,8 +139,16 @@ class Cosine(_WholeRun):
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        epochs: int | None = Field(None, ge=1, description="Length of warm-up + annealing in epochs; default: training.epochs.")
-        warmup: float = Field(0.0, ge=0, description="Warm-up length in epochs (fractions allowed): the rate climbs linearly to η.")
+        epochs: int | None = Field(
+            None,
+            ge=1,
+            description="Length of warm-up + annealing in epochs; default: training.epochs.",
+        )
+        warmup: float = Field(
+            0.0,
+            ge=0,
+            description="Warm-up length in epochs (fractions allowed): the rate climbs linearly to η.",
+        )
         min_factor: float = Field(0.0, ge=0, le=1, description="The final rate as a fraction of η.")
 
     def lr(self, base_lr: float, epoch: int, step: int) -> float:
@@ -163,10 +178,16 @@ class OneCycle(_WholeRun):
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        epochs: int | None = Field(None, ge=1, description="Length of the cycle in epochs; default: training.epochs.")
-        pct_start: float = Field(0.3, gt=0, lt=1, description="Fraction of the cycle spent increasing the rate.")
+        epochs: int | None = Field(
+            None, ge=1, description="Length of the cycle in epochs; default: training.epochs."
+        )
+        pct_start: float = Field(
+            0.3, gt=0, lt=1, description="Fraction of the cycle spent increasing the rate."
+        )
         div_factor: float = Field(25.0, gt=0, description="The starting rate is η / div_factor.")
-        final_div_factor: float = Field(1e4, gt=0, description="The final rate is η / (div_factor · final_div_factor).")
+        final_div_factor: float = Field(
+            1e4, gt=0, description="The final rate is η / (div_factor · final_div_factor)."
+        )
 
     def lr(self, base_lr: float, epoch: int, step: int) -> float:
         total, p = self.total(), self.params
@@ -185,8 +206,14 @@ class OneCycle(_WholeRun):
 
 class _MonitorParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    monitor: str = Field("validation_accuracy", description="The per-epoch metric to watch: <split>_<metric>, e.g. validation_cost.")
-    mode: Literal["auto", "max", "min"] = Field("auto", description="Whether higher or lower is better; auto asks the metric (accuracy: higher).")
+    monitor: str = Field(
+        "validation_accuracy",
+        description="The per-epoch metric to watch: <split>_<metric>, e.g. validation_cost.",
+    )
+    mode: Literal["auto", "max", "min"] = Field(
+        "auto",
+        description="Whether higher or lower is better; auto asks the metric (accuracy: higher).",
+    )
 
 
 class NielsenHalving(deltaw.Schedule):
@@ -201,9 +228,15 @@ class NielsenHalving(deltaw.Schedule):
     """
 
     class Params(_MonitorParams):
-        patience: int = Field(10, ge=1, description="Epochs without improvement before η is multiplied by factor.")
-        factor: float = Field(0.5, gt=0, lt=1, description="Multiplier applied to η on a plateau (½ in the book).")
-        stop_factor: float = Field(1 / 128, gt=0, lt=1, description="Stop once η ≤ stop_factor · η₀ (1/128 in the book).")
+        patience: int = Field(
+            10, ge=1, description="Epochs without improvement before η is multiplied by factor."
+        )
+        factor: float = Field(
+            0.5, gt=0, lt=1, description="Multiplier applied to η on a plateau (½ in the book)."
+        )
+        stop_factor: float = Field(
+            1 / 128, gt=0, lt=1, description="Stop once η ≤ stop_factor · η₀ (1/128 in the book)."
+        )
 
     def __init__(self, params: Any = None, **kwargs: Any) -> None:
         super().__init__(params, **kwargs)
@@ -252,18 +285,32 @@ class ReduceOnPlateau(deltaw.Schedule):
     """
 
     class Params(_MonitorParams):
-        monitor: str = Field("validation_cost", description="The per-epoch metric to watch: <split>_<metric>.")
-        factor: float = Field(0.1, gt=0, lt=1, description="Multiplier applied to the rate on a plateau.")
-        patience: int = Field(10, ge=0, description="Epochs without improvement tolerated before reducing.")
-        threshold: float = Field(1e-4, ge=0, description="Minimum change that counts as an improvement.")
-        threshold_mode: Literal["rel", "abs"] = Field("rel", description="rel: relative to the best value; abs: absolute.")
-        cooldown: int = Field(0, ge=0, description="Epochs to wait after a reduction before counting again.")
+        monitor: str = Field(
+            "validation_cost", description="The per-epoch metric to watch: <split>_<metric>."
+        )
+        factor: float = Field(
+            0.1, gt=0, lt=1, description="Multiplier applied to the rate on a plateau."
+        )
+        patience: int = Field(
+            10, ge=0, description="Epochs without improvement tolerated before reducing."
+        )
+        threshold: float = Field(
+            1e-4, ge=0, description="Minimum change that counts as an improvement."
+        )
+        threshold_mode: Literal["rel", "abs"] = Field(
+            "rel", description="rel: relative to the best value; abs: absolute."
+        )
+        cooldown: int = Field(
+            0, ge=0, description="Epochs to wait after a reduction before counting again."
+        )
         min_lr: float = Field(0.0, ge=0, description="Lower bound on the rate.")
 
     def __init__(self, params: Any = None, **kwargs: Any) -> None:
         super().__init__(params, **kwargs)
         p = self.params
-        self.monitor = Monitor(p.monitor, p.mode, threshold=p.threshold, relative=p.threshold_mode == "rel")
+        self.monitor = Monitor(
+            p.monitor, p.mode, threshold=p.threshold, relative=p.threshold_mode == "rel"
+        )
         self.scale, self.best, self.bad, self.cooling = 1.0, None, 0, 0
 
     def lr(self, base_lr: float, epoch: int, step: int) -> float:
@@ -302,4 +349,3 @@ def register_schedules(register: Any) -> None:
     register("one-cycle", OneCycle)
     register("nielsen-halving", NielsenHalving)
     register("reduce-on-plateau", ReduceOnPlateau)
-

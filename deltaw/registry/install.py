@@ -43,20 +43,34 @@ def available() -> set[Available]:
 def pip_command(action: str, packages: list[str], options: list[str]) -> list[str]:
     """The pip command line for ``action`` (install/uninstall) in this very interpreter."""
     if not packages:
-        raise PluginError(f"Name at least one package to {action}, e.g. `deltaw {action} deltaw-lion`.")
+        raise PluginError(
+            f"Name at least one package to {action}, e.g. `deltaw {action} deltaw-lion`."
+        )
     return [sys.executable, "-m", "pip", action, *options, *packages]
 
 
-def install_options(upgrade: bool = False, force_reinstall: bool = False, no_cache_dir: bool = False, pre: bool = False) -> list[str]:
+def install_options(
+    upgrade: bool = False,
+    force_reinstall: bool = False,
+    no_cache_dir: bool = False,
+    pre: bool = False,
+) -> list[str]:
     """pip options for ``deltaw install`` (the same set as ``llm install``)."""
-    flags = {"--upgrade": upgrade, "--force-reinstall": force_reinstall, "--no-cache-dir": no_cache_dir, "--pre": pre}
+    flags = {
+        "--upgrade": upgrade,
+        "--force-reinstall": force_reinstall,
+        "--no-cache-dir": no_cache_dir,
+        "--pre": pre,
+    }
     return [f for f, on in flags.items() if on]
 
 
 def run_pip(action: str, packages: list[str], options: list[str] | None = None) -> int:
     """Run pip; returns its exit code. Refuses to uninstall deltaw itself."""
     if action == "uninstall" and any(_bare(p) == "deltaw" for p in packages):
-        raise PluginError("`deltaw uninstall` removes plugins, not deltaw itself; use `python -m pip uninstall deltaw`.")
+        raise PluginError(
+            "`deltaw uninstall` removes plugins, not deltaw itself; use `python -m pip uninstall deltaw`."
+        )
     if importlib.util.find_spec("pip") is None:
         raise PluginError(
             f"pip is not available in the Python environment deltaw runs in ({sys.executable}). "
@@ -71,11 +85,22 @@ def plugin_status(names: list[str]) -> dict[str, dict[str, object]]:
     if not names:
         return {}
     env = dict(os.environ)
-    proc = subprocess.run([sys.executable, "-m", "deltaw", "plugins", "--json"], capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "deltaw", "plugins", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     try:
         report = json.loads(proc.stdout)
     except ValueError:
-        return {n: {"status": "failed", "error": (proc.stderr.strip().splitlines() or ["unknown error"])[-1]} for n in names}
+        return {
+            n: {
+                "status": "failed",
+                "error": (proc.stderr.strip().splitlines() or ["unknown error"])[-1],
+            }
+            for n in names
+        }
     return {p["name"]: p for p in report.get("plugins", []) if p["name"] in names}
 
 

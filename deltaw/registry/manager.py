@@ -126,7 +126,10 @@ class Registry:
             info = PluginInfo(ep.name, dist.name if dist else None, dist.version if dist else None)
             if ep.name in self.plugins:
                 other = self.plugins[ep.name]
-                info.status, info.error = "failed", f"another plugin is already called {ep.name!r} ({other.origin})"
+                info.status, info.error = (
+                    "failed",
+                    f"another plugin is already called {ep.name!r} ({other.origin})",
+                )
                 self._failed(info)
                 continue
             self.plugins[ep.name] = info
@@ -151,7 +154,9 @@ class Registry:
                 self._failed(info)
         self._warn_unknown_switches(allow, block_env, disable)
 
-    def register_plugin(self, obj: Any, name: str, distribution: str | None = None, version: str | None = None) -> PluginInfo:
+    def register_plugin(
+        self, obj: Any, name: str, distribution: str | None = None, version: str | None = None
+    ) -> PluginInfo:
         """Register a plugin object in code (tests, notebooks): same checks as an entry point.
 
         Unlike an entry point, a plugin registered in code that fails is an
@@ -161,7 +166,9 @@ class Registry:
         if not isinstance(name, str) or not name or ":" in name:
             raise PluginError(f"Plugin names must be non-empty strings without ':', got {name!r}.")
         if name in self.plugins:
-            raise PluginError(f"A plugin called {name!r} is already registered ({self.plugins[name].origin}).")
+            raise PluginError(
+                f"A plugin called {name!r} is already registered ({self.plugins[name].origin})."
+            )
         info = PluginInfo(name, distribution, version)
         error = self._add(obj, info, pm_name=name)
         if error:
@@ -172,7 +179,9 @@ class Registry:
     def unregister_plugin(self, name: str) -> None:
         """Remove a plugin and every name it registered."""
         if name == BUILTIN or name not in self.plugins:
-            raise PluginError(f"No plugin called {name!r} can be unregistered; registered: {', '.join(p for p in self.plugins if p != BUILTIN) or 'none'}.")
+            raise PluginError(
+                f"No plugin called {name!r} can be unregistered; registered: {', '.join(p for p in self.plugins if p != BUILTIN) or 'none'}."
+            )
         info = self.plugins.pop(name)
         self._rollback(info)
         if self.pm.has_plugin(name):
@@ -214,9 +223,13 @@ class Registry:
 
         def register(name: str, cls: type) -> None:
             if not isinstance(name, str) or not name or ":" in name:
-                raise PluginError(f"{k.name} names must be non-empty strings without ':', got {name!r}")
+                raise PluginError(
+                    f"{k.name} names must be non-empty strings without ':', got {name!r}"
+                )
             if not (isinstance(cls, type) and issubclass(cls, k.base)):
-                raise PluginError(f"{k.name} {name!r} must be a subclass of deltaw.{k.base.__name__}, got {cls!r}")
+                raise PluginError(
+                    f"{k.name} {name!r} must be a subclass of deltaw.{k.base.__name__}, got {cls!r}"
+                )
             if any(e.kind == k.name and e.name == name for e in staged):
                 raise PluginError(f"{k.name} {name!r} is registered twice by the same plugin")
             staged.append(Entry(k.name, name, cls, info))
@@ -234,29 +247,49 @@ class Registry:
 
     def _failed(self, info: PluginInfo) -> None:
         where = f" (from {info.distribution} {info.version})" if info.distribution else ""
-        message = f"deltaw: plugin {info.name!r}{where} failed to load and was skipped: {info.error}"
+        message = (
+            f"deltaw: plugin {info.name!r}{where} failed to load and was skipped: {info.error}"
+        )
         if strict():
             raise PluginError(message + " [DELTAW_STRICT_PLUGINS is set]")
         print(message + " (set DELTAW_STRICT_PLUGINS=1 to make this an error)", file=sys.stderr)
 
-    def _warn_unknown_switches(self, allow: list[str] | None, block: set[str], disable: list[str] | tuple[str, ...]) -> None:
+    def _warn_unknown_switches(
+        self, allow: list[str] | None, block: set[str], disable: list[str] | tuple[str, ...]
+    ) -> None:
         """A switch naming no plugin would silently do nothing: say so, and suggest the real name."""
         named = [("DELTAW_LOAD_PLUGINS", n) for n in allow or []]
-        named += [("DELTAW_DISABLE_PLUGINS", n) for n in sorted(block)] + [("--disable-plugin", n) for n in disable]
+        named += [("DELTAW_DISABLE_PLUGINS", n) for n in sorted(block)] + [
+            ("--disable-plugin", n) for n in disable
+        ]
         for where, name in named:
             if name in self.plugins and name != BUILTIN:
                 continue
             if name == BUILTIN:
-                print(f"deltaw: {where} names {name!r}: the built-ins are always loaded.", file=sys.stderr)
+                print(
+                    f"deltaw: {where} names {name!r}: the built-ins are always loaded.",
+                    file=sys.stderr,
+                )
                 continue
-            by_dist = [p.name for p in self.plugins.values() if p.distribution and _norm(p.distribution) == _norm(name)]
-            hint = f" {name!r} is a distribution; its plugin name is {' / '.join(repr(n) for n in by_dist)}." if by_dist else ""
+            by_dist = [
+                p.name
+                for p in self.plugins.values()
+                if p.distribution and _norm(p.distribution) == _norm(name)
+            ]
+            hint = (
+                f" {name!r} is a distribution; its plugin name is {' / '.join(repr(n) for n in by_dist)}."
+                if by_dist
+                else ""
+            )
             if not hint:
                 others = [p for p in self.plugins if p != BUILTIN]
                 close = difflib.get_close_matches(name, others, n=3, cutoff=0.5)
                 hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            print(f"deltaw: {where} names {name!r}, but no installed plugin has that name.{hint} "
-                  "Run `deltaw plugins` to see plugin names.", file=sys.stderr)
+            print(
+                f"deltaw: {where} names {name!r}, but no installed plugin has that name.{hint} "
+                "Run `deltaw plugins` to see plugin names.",
+                file=sys.stderr,
+            )
 
     # -- lookup --------------------------------------------------------------------------
     def names(self, kind_name: str) -> list[str]:
@@ -264,24 +297,40 @@ class Registry:
 
     def entries(self, kind_name: str | None = None) -> list[Entry]:
         kinds = [kind(kind_name).name] if kind_name else list(KINDS)
-        return [e for k in kinds for name in sorted(self._entries[k]) for e in self._entries[k][name]]
+        return [
+            e for k in kinds for name in sorted(self._entries[k]) for e in self._entries[k][name]
+        ]
 
     def report(self) -> dict[str, Any]:
         """Every plugin and every name as plain data (``deltaw plugins --json``)."""
         plugins = [
-            {"name": p.name, "distribution": p.distribution, "version": p.version, "status": p.status,
-             "error": p.error, "registers": [{"kind": k, "name": n} for k, n in p.registers]}
+            {
+                "name": p.name,
+                "distribution": p.distribution,
+                "version": p.version,
+                "status": p.status,
+                "error": p.error,
+                "registers": [{"kind": k, "name": n} for k, n in p.registers],
+            }
             for p in self.plugins.values()
         ]
         names = [
-            {"kind": e.kind, "name": e.name, "plugin": e.plugin.name, "qualified": e.qualified, "summary": e.summary}
+            {
+                "kind": e.kind,
+                "name": e.name,
+                "plugin": e.plugin.name,
+                "qualified": e.qualified,
+                "summary": e.summary,
+            }
             for e in self.entries()
         ]
         return {"plugins": plugins, "names": names}
 
     def conflicts(self) -> list[list[Entry]]:
         """Every (kind, name) registered by more than one plugin: naming it bare is an error."""
-        return [found for k in KINDS for _, found in sorted(self._entries[k].items()) if len(found) > 1]
+        return [
+            found for k in KINDS for _, found in sorted(self._entries[k].items()) if len(found) > 1
+        ]
 
     def entry(self, kind_name: str, name: str, where: str | None = None) -> Entry:
         """The entry for ``name`` (or ``plugin:name``); errors say where and suggest names."""
@@ -290,7 +339,12 @@ class Registry:
         qualifier, _, bare = name.rpartition(":")
         found = self._entries[k.name].get(bare, [])
         if qualifier:
-            picked = [e for e in found if qualifier == e.plugin.name or (e.plugin.distribution and _norm(qualifier) == _norm(e.plugin.distribution))]
+            picked = [
+                e
+                for e in found
+                if qualifier == e.plugin.name
+                or (e.plugin.distribution and _norm(qualifier) == _norm(e.plugin.distribution))
+            ]
             if not picked and found:
                 offered = ", ".join(f"{e.qualified!r} ({e.plugin.origin})" for e in found)
                 raise UnknownNameError(
@@ -336,8 +390,10 @@ class Registry:
         head = f" It was provided by plugin {plugin!r} of the package {dist}{version},"
         now = self.plugins.get(plugin)
         if now is None:
-            return (f"{head} which is not installed in this Python environment ({sys.executable}); "
-                    f"install it with `deltaw install {dist}`.")
+            return (
+                f"{head} which is not installed in this Python environment ({sys.executable}); "
+                f"install it with `deltaw install {dist}`."
+            )
         if now.status == "disabled":
             return f"{head} which is disabled ({now.error}); enable it to use {name!r}."
         if now.status == "failed":
@@ -353,7 +409,13 @@ def _norm(dist: str) -> str:
 def _unmarked_hooks(obj: Any) -> list[str]:
     """Functions named like a registration hook that lack ``@deltaw.hookimpl`` (a silent no-op otherwise)."""
     out = []
-    for hook in [*HOOK_TO_KIND, "deltaw_run_start", "deltaw_epoch_end", "deltaw_batch_end", "deltaw_run_end"]:
+    for hook in [
+        *HOOK_TO_KIND,
+        "deltaw_run_start",
+        "deltaw_epoch_end",
+        "deltaw_batch_end",
+        "deltaw_run_end",
+    ]:
         fn = getattr(obj, hook, None)
         if callable(fn) and not hasattr(fn, "deltaw_impl"):
             out.append(f"{hook}()")
@@ -364,8 +426,16 @@ def _describe(exc: BaseException) -> str:
     """``Type: message at file:line`` — the deepest frame that is not import machinery."""
     if isinstance(exc, SyntaxError) and exc.filename:
         return f"SyntaxError: {exc.msg} at {exc.filename}:{exc.lineno}"
-    machinery = (os.path.dirname(importlib.__file__), os.path.dirname(pluggy.__file__), os.path.dirname(__file__))
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(("<", *machinery))]
+    machinery = (
+        os.path.dirname(importlib.__file__),
+        os.path.dirname(pluggy.__file__),
+        os.path.dirname(__file__),
+    )
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if not f.filename.startswith(("<", *machinery))
+    ]
     where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
     return f"{type(exc).__name__}: {exc}{where}"
 
@@ -407,4 +477,13 @@ def reset_registry() -> None:
     _REGISTRY = None
 
 
-__all__ = ["BUILTIN", "Entry", "PluginInfo", "Registry", "get_registry", "reset_registry", "set_registry", "HOOK_TO_KIND"]
+__all__ = [
+    "BUILTIN",
+    "Entry",
+    "PluginInfo",
+    "Registry",
+    "get_registry",
+    "reset_registry",
+    "set_registry",
+    "HOOK_TO_KIND",
+]

@@ -68,7 +68,11 @@ def remember(plugins: Iterable[Any]) -> None:
         if p.status != "loaded" or not p.distribution or p.name == BUILTIN:
             continue
         for kind, name in p.registers:
-            merged.setdefault(kind, {})[name] = {"plugin": p.name, "distribution": p.distribution, "version": p.version}
+            merged.setdefault(kind, {})[name] = {
+                "plugin": p.name,
+                "distribution": p.distribution,
+                "version": p.version,
+            }
     if merged != known:
         _write(merged)
 

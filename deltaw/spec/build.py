@@ -69,7 +69,9 @@ def build_network(spec: Spec, rng: np.random.Generator) -> Network:
     return net
 
 
-def build(spec: Spec, load_data: bool = True, registry: Registry | None = None, source: str = "the spec") -> Experiment:
+def build(
+    spec: Spec, load_data: bool = True, registry: Registry | None = None, source: str = "the spec"
+) -> Experiment:
     """Build the experiment; ``load_data=False`` skips the (possibly slow) data set."""
     registry = registry or get_registry()
     data_rng, init_rng, shuffle_rng = seeds(spec.seed)
@@ -108,4 +110,9 @@ def check_data_fits(data: DataSplits, layers: list[int], name: str, source: str)
 
 def describe(spec: Spec) -> dict[str, Any]:
     """A short summary of the experiment for display."""
-    return {"name": spec.name, "layers": spec.network.layers, "cost": spec.cost.name, "optimizer": spec.optimizer.resolved()}
+    return {
+        "name": spec.name,
+        "layers": spec.network.layers,
+        "cost": spec.cost.name,
+        "optimizer": spec.optimizer.resolved(),
+    }

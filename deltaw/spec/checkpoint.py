@@ -21,7 +21,9 @@ from deltaw.spec.files import save_arrays
 _ARRAY = "__array__"
 
 
-def save_run_checkpoint(path: Path, state: dict[str, Any], callbacks: list[dict[str, Any] | None] | None = None) -> None:
+def save_run_checkpoint(
+    path: Path, state: dict[str, Any], callbacks: list[dict[str, Any] | None] | None = None
+) -> None:
     """Write a trainer ``state_dict`` and the callbacks' ``state_dict``s (None for stateless ones)."""
     arrays: dict[str, np.ndarray] = {}
     for i, w in enumerate(state["weights"]):
@@ -56,8 +58,17 @@ def load_run_checkpoint(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]
                 callbacks = _unstash(callbacks, z)
     except FileNotFoundError:
         raise TrainingError(f"{path}: no such checkpoint.") from None
-    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
-        raise TrainingError(f"{path} is not a readable deltaw checkpoint ({type(exc).__name__}: {exc}).") from None
+    except (
+        OSError,
+        KeyError,
+        ValueError,
+        EOFError,
+        zipfile.BadZipFile,
+        json.JSONDecodeError,
+    ) as exc:
+        raise TrainingError(
+            f"{path} is not a readable deltaw checkpoint ({type(exc).__name__}: {exc})."
+        ) from None
     return state, callbacks
 
 

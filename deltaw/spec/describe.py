@@ -37,7 +37,11 @@ def param_rows(cls: type) -> list[tuple[str, str, str, str]]:
         return []
     rows = []
     for name, field in params.model_fields.items():
-        default = "required" if field.is_required() else repr(field.get_default(call_default_factory=True))
+        default = (
+            "required"
+            if field.is_required()
+            else repr(field.get_default(call_default_factory=True))
+        )
         limits = constraints(field)
         desc = (field.description or "") + (f" ({limits})" if limits else "")
         rows.append((name, type_name(field.annotation), default, desc))

@@ -32,7 +32,9 @@ def read_spec_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     fmt = SUFFIXES.get(path.suffix.lower())
     if fmt is None:
-        raise SpecError(f"{path}: unsupported spec format {path.suffix!r}; use .yaml, .yml, .toml or .json.")
+        raise SpecError(
+            f"{path}: unsupported spec format {path.suffix!r}; use .yaml, .yml, .toml or .json."
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -49,7 +51,9 @@ def read_spec_file(path: str | Path) -> dict[str, Any]:
     except (yaml.YAMLError, tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise SpecError(f"{path}: not valid {fmt}: {_one_line(str(exc))}") from None
     if not isinstance(data, dict):
-        raise SpecError(f"{path}: a spec must be a mapping of keys (name, data, network, …), got {type(data).__name__}.")
+        raise SpecError(
+            f"{path}: a spec must be a mapping of keys (name, data, network, …), got {type(data).__name__}."
+        )
     return data
 
 
@@ -57,11 +61,15 @@ def parse_override(text: str) -> tuple[str, Any]:
     """``a.b=value`` → ``("a.b", value)`` with the value parsed as a YAML scalar or list."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
-        raise SpecError(f"--set {text!r}: expected KEY=VALUE with a dotted key, e.g. --set optimizer.lr=0.5")
+        raise SpecError(
+            f"--set {text!r}: expected KEY=VALUE with a dotted key, e.g. --set optimizer.lr=0.5"
+        )
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as exc:
-        raise SpecError(f"--set {text!r}: the value is not valid YAML: {_one_line(str(exc))}") from None
+        raise SpecError(
+            f"--set {text!r}: the value is not valid YAML: {_one_line(str(exc))}"
+        ) from None
     return key.strip(), value
 
 
@@ -76,12 +84,16 @@ def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]]) -> d
                 node = node[_index(part, node, key)]
                 continue
             nxt = node.get(part)
-            if isinstance(nxt, str):  # `optimizer: sgd` + `--set optimizer.lr=1` → {name: sgd, lr: 1}
+            if isinstance(
+                nxt, str
+            ):  # `optimizer: sgd` + `--set optimizer.lr=1` → {name: sgd, lr: 1}
                 nxt = node[part] = {"name": nxt}
             elif nxt is None:
                 nxt = node[part] = _default_mapping(parts[: i + 1])
             elif not isinstance(nxt, (dict, list)):
-                raise SpecError(f"--set {key}: {'.'.join(parts[: i + 1])} is {nxt!r}, not a mapping, so it has no key {parts[i + 1]!r}.")
+                raise SpecError(
+                    f"--set {key}: {'.'.join(parts[: i + 1])} is {nxt!r}, not a mapping, so it has no key {parts[i + 1]!r}."
+                )
             node = nxt
         if isinstance(node, list):
             node[_index(parts[-1], node, key)] = value
@@ -95,7 +107,10 @@ def _default_mapping(path: list[str]) -> dict[str, Any]:
     model: Any = Spec
     field = None
     for part in path:
-        if not (isinstance(model, type) and issubclass(model, BaseModel)) or part not in model.model_fields:
+        if (
+            not (isinstance(model, type) and issubclass(model, BaseModel))
+            or part not in model.model_fields
+        ):
             return {}
         field = model.model_fields[part]
         model = _model_in(field.annotation)
@@ -120,7 +135,9 @@ def load_spec(
     return validate_spec(data, source=str(path), registry=registry), data
 
 
-def validate_spec(data: dict[str, Any], source: str = "<spec>", registry: Registry | None = None) -> Spec:
+def validate_spec(
+    data: dict[str, Any], source: str = "<spec>", registry: Registry | None = None
+) -> Spec:
     """Validate the skeleton, then every plugin's own parameters; report all errors at once."""
     registry = registry or get_registry()
     try:
@@ -137,7 +154,9 @@ def validate_spec(data: dict[str, Any], source: str = "<spec>", registry: Regist
         model = params_model(entry.cls)
         if model is None:
             if ref.given:
-                problems.append(f"{where}: {kind_name} {ref.name!r} takes no parameters, got {', '.join(sorted(ref.given))}.")
+                problems.append(
+                    f"{where}: {kind_name} {ref.name!r} takes no parameters, got {', '.join(sorted(ref.given))}."
+                )
             ref._cls = entry.cls
             continue
         try:
@@ -174,12 +193,20 @@ def params_model(cls: type) -> type[BaseModel] | None:
     if params.model_config.get("extra") == "forbid":
         return params
     if params not in _STRICT:
-        _STRICT[params] = type(params.__name__, (params,), {"model_config": ConfigDict(**{**params.model_config, "extra": "forbid"})})
+        _STRICT[params] = type(
+            params.__name__,
+            (params,),
+            {"model_config": ConfigDict(**{**params.model_config, "extra": "forbid"})},
+        )
     return _STRICT[params]
 
 
 def _pydantic_errors(
-    exc: ValidationError, prefix: tuple[str, ...], kind: str | None = None, name: str | None = None, model: type | None = None
+    exc: ValidationError,
+    prefix: tuple[str, ...],
+    kind: str | None = None,
+    name: str | None = None,
+    model: type | None = None,
 ) -> list[str]:
     out = []
     for err in exc.errors(include_url=False):
@@ -207,7 +234,9 @@ def _fields_at(model: Any, loc: tuple[Any, ...]) -> list[str]:
             return []
         model = _model_in(field.annotation)
     if isinstance(model, type) and issubclass(model, BaseModel):
-        return [k for k in model.model_fields if not (model is PluginRef and k == "name")] or ["name"]
+        return [k for k in model.model_fields if not (model is PluginRef and k == "name")] or [
+            "name"
+        ]
     return []
 
 

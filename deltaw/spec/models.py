@@ -16,7 +16,9 @@ class PluginRef(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    name: str = Field(description="Registered name, or 'plugin:name' to pick one of two plugins that share a name.")
+    name: str = Field(
+        description="Registered name, or 'plugin:name' to pick one of two plugins that share a name."
+    )
     _params: Any = PrivateAttr(default=None)
     _cls: Any = PrivateAttr(default=None)
 
@@ -41,9 +43,16 @@ class PluginRef(BaseModel):
 
 class NetworkSpec(Strict):
     layers: list[int] = Field(min_length=2, description="Layer sizes, input first: [784, 30, 10].")
-    activation: PluginRef = Field(default_factory=lambda: PluginRef(name="sigmoid"), description="Activation of every layer (hidden layers when output_activation is set).")
-    output_activation: PluginRef | None = Field(None, description="Activation of the output layer; defaults to `activation`.")
-    init: PluginRef = Field(default_factory=lambda: PluginRef(name="nielsen"), description="Weight initializer.")
+    activation: PluginRef = Field(
+        default_factory=lambda: PluginRef(name="sigmoid"),
+        description="Activation of every layer (hidden layers when output_activation is set).",
+    )
+    output_activation: PluginRef | None = Field(
+        None, description="Activation of the output layer; defaults to `activation`."
+    )
+    init: PluginRef = Field(
+        default_factory=lambda: PluginRef(name="nielsen"), description="Weight initializer."
+    )
 
     @field_validator("layers")
     @classmethod
@@ -54,8 +63,12 @@ class NetworkSpec(Strict):
 
 
 class ClipSpec(Strict):
-    norm: float | None = Field(None, gt=0, description="Scale the gradients so their global L2 norm is at most this.")
-    value: float | None = Field(None, gt=0, description="Clip every gradient entry to [-value, value].")
+    norm: float | None = Field(
+        None, gt=0, description="Scale the gradients so their global L2 norm is at most this."
+    )
+    value: float | None = Field(
+        None, gt=0, description="Clip every gradient entry to [-value, value]."
+    )
 
 
 EvalSplit = Literal["training", "validation", "test"]
@@ -65,26 +78,48 @@ class TrainingSpec(Strict):
     epochs: int = Field(30, ge=1, description="Passes over the training split.")
     batch_size: int = Field(10, ge=1, description="Mini-batch size m.")
     shuffle: bool = Field(True, description="Shuffle the training split every epoch.")
-    evaluate: list[EvalSplit] = Field(default_factory=lambda: ["training", "validation"], description="Splits evaluated after every epoch (the book's monitor_* flags).")
-    clip: ClipSpec = Field(default_factory=ClipSpec, description="Gradient clipping, for every optimizer.")
-    weight_decay: float = Field(0.0, ge=0, description="Decoupled weight decay λ: w ← w − ηλw before every update.")
-    threads: int | None = Field(None, ge=1, description="BLAS threads (needs threadpoolctl); default: leave BLAS as it is.")
-    stall_check: bool = Field(True, description="Stop as diverged when an epoch leaves some layer's weights unchanged (its units saturated or dead, usually η far too large).")
+    evaluate: list[EvalSplit] = Field(
+        default_factory=lambda: ["training", "validation"],
+        description="Splits evaluated after every epoch (the book's monitor_* flags).",
+    )
+    clip: ClipSpec = Field(
+        default_factory=ClipSpec, description="Gradient clipping, for every optimizer."
+    )
+    weight_decay: float = Field(
+        0.0, ge=0, description="Decoupled weight decay λ: w ← w − ηλw before every update."
+    )
+    threads: int | None = Field(
+        None, ge=1, description="BLAS threads (needs threadpoolctl); default: leave BLAS as it is."
+    )
+    stall_check: bool = Field(
+        True,
+        description="Stop as diverged when an epoch leaves some layer's weights unchanged (its units saturated or dead, usually η far too large).",
+    )
 
 
 class RandomParam(Strict):
     """How one key of a random sweep is drawn: exactly one of ``range``, ``log_range``, ``int_range``, ``choice``."""
 
     range: tuple[float, float] | None = Field(None, description="Uniform between the two numbers.")
-    log_range: tuple[float, float] | None = Field(None, description="Log-uniform between two positive numbers (learning rates).")
-    int_range: tuple[int, int] | None = Field(None, description="A whole number between the two, both included.")
-    choice: list[Any] | None = Field(None, min_length=1, description="One of these values, each as likely.")
+    log_range: tuple[float, float] | None = Field(
+        None, description="Log-uniform between two positive numbers (learning rates)."
+    )
+    int_range: tuple[int, int] | None = Field(
+        None, description="A whole number between the two, both included."
+    )
+    choice: list[Any] | None = Field(
+        None, min_length=1, description="One of these values, each as likely."
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> RandomParam:
-        given = [k for k in ("range", "log_range", "int_range", "choice") if getattr(self, k) is not None]
+        given = [
+            k for k in ("range", "log_range", "int_range", "choice") if getattr(self, k) is not None
+        ]
         if len(given) != 1:
-            raise ValueError(f"give exactly one of range, log_range, int_range, choice (got {', '.join(given) or 'none'})")
+            raise ValueError(
+                f"give exactly one of range, log_range, int_range, choice (got {', '.join(given) or 'none'})"
+            )
         bounds = self.range or self.log_range or self.int_range
         if bounds is not None and not bounds[0] < bounds[1]:
             raise ValueError(f"{given[0]} needs [low, high] with low < high, got {list(bounds)}")
@@ -96,40 +131,72 @@ class RandomParam(Strict):
 class RandomSweep(Strict):
     samples: int = Field(ge=1, description="How many random draws.")
     seed: int | None = Field(None, description="Seed of the draws; default: the spec's seed.")
-    params: dict[str, RandomParam] = Field(min_length=1, description="Dotted key → how to draw it, e.g. optimizer.lr: {log_range: [0.01, 10]}.")
+    params: dict[str, RandomParam] = Field(
+        min_length=1,
+        description="Dotted key → how to draw it, e.g. optimizer.lr: {log_range: [0.01, 10]}.",
+    )
 
 
 class SweepSpec(Strict):
     """Trials of a sweep: every combination of ``grid``, times the paired rows of ``zip``, times ``random`` draws."""
 
-    grid: dict[str, list[Any]] = Field(default_factory=dict, description="Dotted key → values; every combination is a trial.")
-    zip: dict[str, list[Any]] = Field(default_factory=dict, description="Dotted key → values of one length; the i-th values go together.")
-    random: RandomSweep | None = Field(None, description="Random draws from ranges, log-ranges or choices.")
-    metric: str | None = Field(None, description="Metric that ranks the trials (best over epochs), e.g. validation_accuracy; default: the first of validation, test, training accuracy or cost.")
-    mode: Literal["auto", "max", "min"] = Field("auto", description="Whether a higher metric is better; auto asks the metric plugin.")
-    executor: PluginRef = Field(default_factory=lambda: PluginRef(name="local"), description="What runs the trials (local processes by default).")
-    workers: int | None = Field(None, ge=1, description="Trials at once; default: the number of CPU cores.")
+    grid: dict[str, list[Any]] = Field(
+        default_factory=dict, description="Dotted key → values; every combination is a trial."
+    )
+    zip: dict[str, list[Any]] = Field(
+        default_factory=dict,
+        description="Dotted key → values of one length; the i-th values go together.",
+    )
+    random: RandomSweep | None = Field(
+        None, description="Random draws from ranges, log-ranges or choices."
+    )
+    metric: str | None = Field(
+        None,
+        description="Metric that ranks the trials (best over epochs), e.g. validation_accuracy; default: the first of validation, test, training accuracy or cost.",
+    )
+    mode: Literal["auto", "max", "min"] = Field(
+        "auto", description="Whether a higher metric is better; auto asks the metric plugin."
+    )
+    executor: PluginRef = Field(
+        default_factory=lambda: PluginRef(name="local"),
+        description="What runs the trials (local processes by default).",
+    )
+    workers: int | None = Field(
+        None, ge=1, description="Trials at once; default: the number of CPU cores."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> SweepSpec:
         if not self.grid and not self.zip and self.random is None:
-            raise ValueError("a sweep needs grid, zip or random, e.g. grid: {optimizer.lr: [0.025, 0.25, 2.5]}")
+            raise ValueError(
+                "a sweep needs grid, zip or random, e.g. grid: {optimizer.lr: [0.025, 0.25, 2.5]}"
+            )
         for part in ("grid", "zip"):
             for key, values in getattr(self, part).items():
                 if not values:
                     raise ValueError(f"{part}.{key} has no values")
         lengths = {k: len(v) for k, v in self.zip.items()}
         if len(set(lengths.values())) > 1:
-            raise ValueError(f"zip lists must have one length, got {', '.join(f'{k}: {n}' for k, n in lengths.items())}")
+            raise ValueError(
+                f"zip lists must have one length, got {', '.join(f'{k}: {n}' for k, n in lengths.items())}"
+            )
         seen: dict[str, str] = {}
-        for part, keys in (("grid", self.grid), ("zip", self.zip), ("random", self.random.params if self.random else {})):
+        for part, keys in (
+            ("grid", self.grid),
+            ("zip", self.zip),
+            ("random", self.random.params if self.random else {}),
+        ):
             for key in keys:
                 if not key or key.startswith(".") or key.endswith(".") or ".." in key:
-                    raise ValueError(f"{part} key {key!r} is not a dotted spec key like optimizer.lr")
+                    raise ValueError(
+                        f"{part} key {key!r} is not a dotted spec key like optimizer.lr"
+                    )
                 if key == "sweep" or key.startswith("sweep."):
                     raise ValueError(f"{part} key {key!r}: a sweep cannot change the sweep section")
                 if key in seen:
-                    raise ValueError(f"{key!r} appears in both {seen[key]} and {part}; give each key in one place")
+                    raise ValueError(
+                        f"{key!r} appears in both {seen[key]} and {part}; give each key in one place"
+                    )
                 seen[key] = part
         return self
 
@@ -138,18 +205,38 @@ class Spec(Strict):
     """An experiment: data, network, cost, optimizer and how to train."""
 
     name: str = Field("experiment", description="A label for the run folder and reports.")
-    seed: int = Field(0, description="Seeds initialization, shuffling and synthetic data: same seed, same run.")
-    dtype: Literal["float64", "float32"] = Field("float64", description="Floating-point type of every array.")
+    seed: int = Field(
+        0, description="Seeds initialization, shuffling and synthetic data: same seed, same run."
+    )
+    dtype: Literal["float64", "float32"] = Field(
+        "float64", description="Floating-point type of every array."
+    )
     data: PluginRef = Field(description="The data set.")
     network: NetworkSpec
-    cost: PluginRef = Field(default_factory=lambda: PluginRef(name="quadratic"), description="The cost function.")
-    optimizer: PluginRef = Field(default_factory=lambda: PluginRef(name="sgd"), description="The update rule and its hyper-parameters (lr = η).")
-    regularizers: list[PluginRef] = Field(default_factory=list, description="Weight penalties, e.g. [{name: l2, lmbda: 5.0}].")
-    metrics: list[PluginRef] = Field(default_factory=lambda: [PluginRef(name="cost"), PluginRef(name="accuracy")], description="Metrics computed on every evaluated split.")
-    schedule: PluginRef | None = Field(None, description="Learning-rate schedule; constant η when absent.")
-    callbacks: list[PluginRef] = Field(default_factory=list, description="Training callbacks (early stopping, checkpoints, …).")
+    cost: PluginRef = Field(
+        default_factory=lambda: PluginRef(name="quadratic"), description="The cost function."
+    )
+    optimizer: PluginRef = Field(
+        default_factory=lambda: PluginRef(name="sgd"),
+        description="The update rule and its hyper-parameters (lr = η).",
+    )
+    regularizers: list[PluginRef] = Field(
+        default_factory=list, description="Weight penalties, e.g. [{name: l2, lmbda: 5.0}]."
+    )
+    metrics: list[PluginRef] = Field(
+        default_factory=lambda: [PluginRef(name="cost"), PluginRef(name="accuracy")],
+        description="Metrics computed on every evaluated split.",
+    )
+    schedule: PluginRef | None = Field(
+        None, description="Learning-rate schedule; constant η when absent."
+    )
+    callbacks: list[PluginRef] = Field(
+        default_factory=list, description="Training callbacks (early stopping, checkpoints, …)."
+    )
     training: TrainingSpec = Field(default_factory=TrainingSpec)
-    sweep: SweepSpec | None = Field(None, description="Sweep definition, used by `deltaw sweep` (ignored by `deltaw run`).")
+    sweep: SweepSpec | None = Field(
+        None, description="Sweep definition, used by `deltaw sweep` (ignored by `deltaw run`)."
+    )
 
     def plugin_refs(self) -> list[tuple[str, str, PluginRef]]:
         """Every plugin reference as ``(kind, location, ref)``."""

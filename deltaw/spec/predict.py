@@ -40,7 +40,9 @@ class Trained:
         return self.exp.network
 
 
-def load_trained(folder: str | Path, registry: Registry | None = None, weights: str | Path | None = None) -> Trained:
+def load_trained(
+    folder: str | Path, registry: Registry | None = None, weights: str | Path | None = None
+) -> Trained:
     """The run in ``folder`` with the weights of ``weights.npz`` (or another file with w0, b0, … arrays)."""
     registry = registry or get_registry()
     folder = Path(folder)
@@ -72,12 +74,16 @@ def load_weights(net: Network, path: Path) -> None:
                 net.weights[i][...] = w
                 net.biases[i][...] = b
     except KeyError as exc:
-        raise DataError(f"{path} has no array {exc}; it is not a deltaw weights file (w0, b0, w1, …).") from None
+        raise DataError(
+            f"{path} has no array {exc}; it is not a deltaw weights file (w0, b0, w1, …)."
+        ) from None
     except (OSError, ValueError) as exc:
         raise DataError(f"{path} cannot be read as weights ({exc}).") from None
 
 
-def input_data(trained: Trained, source: str | Path | None, registry: Registry | None = None) -> tuple[DataSplits, str]:
+def input_data(
+    trained: Trained, source: str | Path | None, registry: Registry | None = None
+) -> tuple[DataSplits, str]:
     """The data to evaluate on, and a description of where it came from."""
     registry = registry or get_registry()
     raw = dict(trained.raw)
@@ -86,7 +92,9 @@ def input_data(trained: Trained, source: str | Path | None, registry: Registry |
         path = Path(source)
         suffix = path.suffix.lower()
         if not path.exists():
-            raise DeltawError(f"{path}: no such file. Give a data-set spec (.yaml, .toml, .json) or an array file (.npz, .csv).")
+            raise DeltawError(
+                f"{path}: no such file. Give a data-set spec (.yaml, .toml, .json) or an array file (.npz, .csv)."
+            )
         if suffix in (".npz", ".csv"):
             raw["data"] = {"name": suffix[1:], "path": str(path)}
             where = str(path)
@@ -100,7 +108,9 @@ def input_data(trained: Trained, source: str | Path | None, registry: Registry |
             raw["data"] = ref
             where = str(path)
         else:
-            raise DeltawError(f"{path}: give a data-set spec (.yaml, .toml, .json) or an array file (.npz, .csv).")
+            raise DeltawError(
+                f"{path}: give a data-set spec (.yaml, .toml, .json) or an array file (.npz, .csv)."
+            )
     raw.pop("sweep", None)
     spec = validate_spec(raw, source=where, registry=registry)
     data_rng, _, _ = seeds(spec.seed)
@@ -112,13 +122,19 @@ def input_data(trained: Trained, source: str | Path | None, registry: Registry |
 def evaluate(trained: Trained, data: DataSplits) -> dict[str, dict[str, float]]:
     """Every metric of the run on every split of ``data``: ``{split: {metric: value}}``."""
     exp = trained.exp
-    penalty = sum(r.penalty(exp.network.weights, trained.train_size) for r in exp.regularizers) if trained.train_size else 0.0
+    penalty = (
+        sum(r.penalty(exp.network.weights, trained.train_size) for r in exp.regularizers)
+        if trained.train_size
+        else 0.0
+    )
     context = EvalContext(exp.cost, float(penalty))
     out: dict[str, dict[str, float]] = {}
     for name, split in data.items():
         with np.errstate(over="ignore", under="ignore"):
             a = exp.network.feedforward(split.x)
-        out[name] = {m: float(metric.compute(a, split.y, context)) for m, metric in exp.metrics.items()}
+        out[name] = {
+            m: float(metric.compute(a, split.y, context)) for m, metric in exp.metrics.items()
+        }
         out[name]["samples"] = len(split)
     return out
 
@@ -131,9 +147,13 @@ def save_predictions(trained: Trained, data: DataSplits, path: str | Path) -> Pa
         with np.errstate(over="ignore", under="ignore"):
             a = trained.network.feedforward(split.x)
         arrays[f"{name}_outputs"] = a
-        arrays[f"{name}_predicted"] = (a[:, 0] > 0.5).astype(np.int64) if a.shape[1] == 1 else a.argmax(axis=1)
+        arrays[f"{name}_predicted"] = (
+            (a[:, 0] > 0.5).astype(np.int64) if a.shape[1] == 1 else a.argmax(axis=1)
+        )
         arrays[f"{name}_targets"] = split.y
     if path.suffix.lower() != ".npz":
-        raise DeltawError(f"--output {path}: predictions are written as .npz; give a file name ending in .npz.")
+        raise DeltawError(
+            f"--output {path}: predictions are written as .npz; give a file name ending in .npz."
+        )
     save_arrays(path, arrays)
     return path

@@ -52,8 +52,10 @@ def parse_layers(text: str) -> list[int]:
     except ValueError:
         sizes = []
     if len(sizes) < 2 or any(s < 1 for s in sizes):
-        raise SpecError(f"--layers {text!r}: expected at least two comma-separated positive layer sizes, "
-                        f"input first, e.g. --layers 2,3,3,2.")
+        raise SpecError(
+            f"--layers {text!r}: expected at least two comma-separated positive layer sizes, "
+            f"input first, e.g. --layers 2,3,3,2."
+        )
     return sizes
 
 
@@ -62,9 +64,11 @@ def parse_weight(text: str) -> tuple[int, int, int]:
     try:
         l, j, k = (int(p) for p in text.replace(" ", "").split(","))
     except ValueError:
-        raise DeltawError(f"--weight {text!r}: expected three comma-separated numbers l,j,k (the book's w[l][j][k]: "
-                          f"from neuron k of layer l−1 to neuron j of layer l, layers and neurons counted from 1, "
-                          f"layer 1 = the input layer), e.g. --weight 2,1,1.") from None
+        raise DeltawError(
+            f"--weight {text!r}: expected three comma-separated numbers l,j,k (the book's w[l][j][k]: "
+            f"from neuron k of layer l−1 to neuron j of layer l, layers and neurons counted from 1, "
+            f"layer 1 = the input layer), e.g. --weight 2,1,1."
+        ) from None
     return l, j, k
 
 
@@ -84,19 +88,31 @@ def from_spec(
     train = exp.data.train
     if rows is None:
         take = min(samples, len(train))
-        rows = sorted(int(r) for r in np.random.default_rng(seed).choice(len(train), take, replace=False))
+        rows = sorted(
+            int(r) for r in np.random.default_rng(seed).choice(len(train), take, replace=False)
+        )
     for r in rows:
         if not 0 <= r < len(train):
-            raise DataError(f"{path}: sample {r} does not exist; the training split of {spec.data.name!r} has rows "
-                            f"0 to {len(train) - 1}.")
+            raise DataError(
+                f"{path}: sample {r} does not exist; the training split of {spec.data.name!r} has rows "
+                f"0 to {len(train) - 1}."
+            )
     net = spec.network
     hidden = _ref_label(net.activation)
     output = _ref_label(net.output_activation) if net.output_activation is not None else hidden
     names = [hidden] * (len(net.layers) - 2) + [output]
     return Probe(
-        network=exp.network, cost=exp.cost, x=train.x[list(rows)], y=train.y[list(rows)], layer_names=names,
-        cost_name=_ref_label(spec.cost), source=str(path), rows=list(rows), regularizers=exp.regularizers,
-        regularizer_names=[_ref_label(r) for r in spec.regularizers], n_train=len(train),
+        network=exp.network,
+        cost=exp.cost,
+        x=train.x[list(rows)],
+        y=train.y[list(rows)],
+        layer_names=names,
+        cost_name=_ref_label(spec.cost),
+        source=str(path),
+        rows=list(rows),
+        regularizers=exp.regularizers,
+        regularizer_names=[_ref_label(r) for r in spec.regularizers],
+        n_train=len(train),
     )
 
 
@@ -132,8 +148,16 @@ def from_layers(
         y = data_rng.integers(0, 2, (samples, 1)).astype(np.float64)
     else:
         y = np.eye(sizes[-1])[data_rng.integers(0, sizes[-1], samples)]
-    return Probe(net, the_cost, x, y, [hidden_name] * (n_layers - 1) + [out_name], cost_name,
-                 source="--layers " + ",".join(map(str, sizes)), n_train=samples)
+    return Probe(
+        net,
+        the_cost,
+        x,
+        y,
+        [hidden_name] * (n_layers - 1) + [out_name],
+        cost_name,
+        source="--layers " + ",".join(map(str, sizes)),
+        n_train=samples,
+    )
 
 
 def _plugin(registry: Registry, kind: str, text: str, option: str) -> tuple[Any, str]:
@@ -143,21 +167,29 @@ def _plugin(registry: Registry, kind: str, text: str, option: str) -> tuple[Any,
         try:
             raw = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise SpecError(f"{option} {text!r}: not a valid YAML mapping ({' '.join(str(exc).split())}).") from None
+            raise SpecError(
+                f"{option} {text!r}: not a valid YAML mapping ({' '.join(str(exc).split())})."
+            ) from None
     try:
         ref = PluginRef.model_validate(raw)
     except ValidationError:
-        raise SpecError(f"{option} {text!r}: expected a {kind} name, or a mapping like '{{name: ..., param: value}}'.") from None
+        raise SpecError(
+            f"{option} {text!r}: expected a {kind} name, or a mapping like '{{name: ..., param: value}}'."
+        ) from None
     entry = registry.entry(kind, ref.name, where=option)
     model = params_model(entry.cls)
     if model is None:
         if ref.given:
-            raise SpecError(f"{option}: {kind} {ref.name!r} takes no parameters, got {', '.join(sorted(ref.given))}.")
+            raise SpecError(
+                f"{option}: {kind} {ref.name!r} takes no parameters, got {', '.join(sorted(ref.given))}."
+            )
         return entry.cls(), ref.name
     try:
         params = model.model_validate(ref.given)
     except ValidationError as exc:
-        raise SpecError(format_errors(option, _pydantic_errors(exc, (option,), kind, ref.name, model))) from None
+        raise SpecError(
+            format_errors(option, _pydantic_errors(exc, (option,), kind, ref.name, model))
+        ) from None
     ref._params = params
     return entry.cls(params), _ref_label(ref)
 

@@ -21,7 +21,14 @@ import yaml
 
 from deltaw.errors import DeltawError
 
-PREFERRED = ("validation_accuracy", "test_accuracy", "training_accuracy", "validation_cost", "test_cost", "training_cost")
+PREFERRED = (
+    "validation_accuracy",
+    "test_accuracy",
+    "training_accuracy",
+    "validation_cost",
+    "test_cost",
+    "training_cost",
+)
 NOT_METRICS = ("epoch", "lr", "train_time", "eval_time")
 
 
@@ -74,7 +81,9 @@ def load_run(folder: Path) -> RunRecord:
                 try:
                     history.append(json.loads(line))
                 except json.JSONDecodeError:
-                    raise DeltawError(f"{path}, line {n}: not valid JSON; the file is damaged.") from None
+                    raise DeltawError(
+                        f"{path}, line {n}: not valid JSON; the file is damaged."
+                    ) from None
     return RunRecord(folder, info, resolved, history, overrides)
 
 
@@ -89,7 +98,9 @@ def collect_runs(paths: Sequence[str | Path]) -> list[RunRecord]:
     for p in paths:
         path = Path(p)
         if not path.exists():
-            raise DeltawError(f"{path}: no such folder. Give run folders, sweep folders or a folder of runs (e.g. runs/).")
+            raise DeltawError(
+                f"{path}: no such folder. Give run folders, sweep folders or a folder of runs (e.g. runs/)."
+            )
         if is_run(path):
             runs.append(load_run(path))
         elif is_sweep(path):
@@ -97,9 +108,14 @@ def collect_runs(paths: Sequence[str | Path]) -> list[RunRecord]:
                 sub = path / trial["folder"]
                 record = load_run(sub) if sub.exists() else RunRecord(sub, {}, {}, [])
                 if trial.get("error") and not record.info:
-                    record.info = {"status": trial.get("status", "failed"), "message": trial["error"]}
+                    record.info = {
+                        "status": trial.get("status", "failed"),
+                        "message": trial["error"],
+                    }
                 runs.append(record)
-        elif path.is_dir() and (subs := sorted(d for d in path.iterdir() if d.is_dir() and (is_run(d) or is_sweep(d)))):
+        elif path.is_dir() and (
+            subs := sorted(d for d in path.iterdir() if d.is_dir() and (is_run(d) or is_sweep(d)))
+        ):
             runs += collect_runs(subs)
         else:
             raise DeltawError(
@@ -134,7 +150,11 @@ def differing_keys(runs: Sequence[RunRecord]) -> list[str]:
     for flat in flats:
         keys += [k for k in flat if k not in keys]
     keys = [k for k in keys if not k.startswith("sweep.")]
-    return [k for k in keys if len({json.dumps(f.get(k, "<unset>"), sort_keys=True, default=str) for f in flats}) > 1]
+    return [
+        k
+        for k in keys
+        if len({json.dumps(f.get(k, "<unset>"), sort_keys=True, default=str) for f in flats}) > 1
+    ]
 
 
 def short_keys(keys: Sequence[str]) -> dict[str, str]:
@@ -217,7 +237,11 @@ class Report:
 
 
 def summarize(
-    runs: Sequence[RunRecord], metric: str | None = None, mode: str = "auto", registry: Any = None, by: str = "final"
+    runs: Sequence[RunRecord],
+    metric: str | None = None,
+    mode: str = "auto",
+    registry: Any = None,
+    by: str = "final",
 ) -> Report:
     """Rows sorted by the last (``by="final"``) or best (``"best"``) value of ``metric``; runs without it last."""
     metric = choose_metric(runs, metric)
@@ -226,21 +250,27 @@ def summarize(
     rows = []
     for r in runs:
         flat = flatten(r.resolved)
-        values = [(row[metric], int(row.get("epoch", i + 1))) for i, row in enumerate(r.history) if metric and metric in row and _finite(row[metric])]
+        values = [
+            (row[metric], int(row.get("epoch", i + 1)))
+            for i, row in enumerate(r.history)
+            if metric and metric in row and _finite(row[metric])
+        ]
         best = (max if higher else min)(values, key=lambda v: v[0]) if values else None
         final = r.history[-1] if r.history else {}
-        rows.append({
-            "run": r.name,
-            "folder": str(r.folder),
-            "status": r.status,
-            "epochs": r.epochs,
-            "wall_time": r.wall_time,
-            "keys": {k: flat.get(k) for k in keys},
-            "best": best[0] if best else None,
-            "best_epoch": best[1] if best else None,
-            "final": {k: v for k, v in final.items() if k not in NOT_METRICS},
-            "message": str(r.info.get("message", "")),
-        })
+        rows.append(
+            {
+                "run": r.name,
+                "folder": str(r.folder),
+                "status": r.status,
+                "epochs": r.epochs,
+                "wall_time": r.wall_time,
+                "keys": {k: flat.get(k) for k in keys},
+                "best": best[0] if best else None,
+                "best_epoch": best[1] if best else None,
+                "final": {k: v for k, v in final.items() if k not in NOT_METRICS},
+                "message": str(r.info.get("message", "")),
+            }
+        )
     sign = -1 if higher else 1
 
     def rank(row: dict[str, Any]) -> tuple[bool, float]:
@@ -262,15 +292,36 @@ def report_csv(report: Report) -> str:
     for row in report.rows:
         finals += [k for k in row["final"] if k not in finals]
     m = report.metric or "metric"
-    header = ["run", "status", *report.keys, f"best_{m}", "best_epoch", *(f"final_{k}" for k in finals), "epochs", "wall_time", "folder", "message"]
+    header = [
+        "run",
+        "status",
+        *report.keys,
+        f"best_{m}",
+        "best_epoch",
+        *(f"final_{k}" for k in finals),
+        "epochs",
+        "wall_time",
+        "folder",
+        "message",
+    ]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
     for row in report.rows:
-        w.writerow([
-            row["run"], row["status"], *(fmt_value(row["keys"][k]) for k in report.keys), _cell(row["best"]), _cell(row["best_epoch"]),
-            *(_cell(row["final"].get(k)) for k in finals), row["epochs"], f"{row['wall_time']:.3f}", row["folder"], row["message"],
-        ])
+        w.writerow(
+            [
+                row["run"],
+                row["status"],
+                *(fmt_value(row["keys"][k]) for k in report.keys),
+                _cell(row["best"]),
+                _cell(row["best_epoch"]),
+                *(_cell(row["final"].get(k)) for k in finals),
+                row["epochs"],
+                f"{row['wall_time']:.3f}",
+                row["folder"],
+                row["message"],
+            ]
+        )
     return buf.getvalue()
 
 

@@ -94,7 +94,10 @@ def environment(exp: Experiment, registry: Registry | None = None) -> dict[str, 
         "numpy": np.__version__,
         "blas": blas_info(),
         "deltaw": deltaw.__version__,
-        "libraries": {name: _version(name) for name in ("pydantic", "pluggy", "typer", "rich", "PyYAML", "matplotlib")},
+        "libraries": {
+            name: _version(name)
+            for name in ("pydantic", "pluggy", "typer", "rich", "PyYAML", "matplotlib")
+        },
         "plugins_used": exp.plugins_used,
         "command": sys.argv[:],
         "started": _now(),
@@ -128,7 +131,10 @@ def blas_info() -> dict[str, Any]:
     try:
         from threadpoolctl import threadpool_info
 
-        info["threads"] = [{"api": p.get("internal_api"), "threads": p.get("num_threads")} for p in threadpool_info()]
+        info["threads"] = [
+            {"api": p.get("internal_api"), "threads": p.get("num_threads")}
+            for p in threadpool_info()
+        ]
     except ImportError:
         pass
     return info
@@ -149,7 +155,9 @@ class RunWriter(Callback):
 
     def on_run_start(self, trainer: Trainer) -> None:
         # rewrite from the (possibly resumed) history, so a resumed run has no duplicate rows
-        write_text(self.folder / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in trainer.history))
+        write_text(
+            self.folder / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in trainer.history)
+        )
         write_metrics_csv(self.folder / "metrics.csv", trainer.history)
         if (self.folder / "checkpoint.npz").exists():
             self.saved_epoch = trainer.epoch
@@ -158,7 +166,9 @@ class RunWriter(Callback):
         with open(self.folder / "metrics.jsonl", "a", encoding="utf-8") as f:
             f.write(json.dumps(metrics) + "\n")
         write_metrics_csv(self.folder / "metrics.csv", trainer.history)
-        save_run_checkpoint(self.folder / "checkpoint.npz", trainer.state_dict(), callback_states(self.stateful))
+        save_run_checkpoint(
+            self.folder / "checkpoint.npz", trainer.state_dict(), callback_states(self.stateful)
+        )
         self.saved_epoch = epoch
 
 
@@ -197,7 +207,12 @@ class StallGuard(Callback):
         if trainer.lr >= 1e-3 * trainer.base_lr:
             for l in range(0, len(params), 2):
                 before = math.sqrt(sum(float(np.vdot(p, p)) for p in self.start[l : l + 2]))
-                moved = math.sqrt(sum(float(np.vdot(p - q, p - q)) for p, q in zip(params[l : l + 2], self.start[l : l + 2])))
+                moved = math.sqrt(
+                    sum(
+                        float(np.vdot(p - q, p - q))
+                        for p, q in zip(params[l : l + 2], self.start[l : l + 2])
+                    )
+                )
                 if moved <= self.tolerance * max(before, 1e-300):
                     stalled.append(l // 2)
         if stalled:
@@ -209,7 +224,9 @@ class StallGuard(Callback):
 
 
 def callback_states(callbacks: Sequence[Callback]) -> list[dict[str, Any] | None]:
-    return [cb.state_dict() if callable(getattr(cb, "state_dict", None)) else None for cb in callbacks]
+    return [
+        cb.state_dict() if callable(getattr(cb, "state_dict", None)) else None for cb in callbacks
+    ]
 
 
 def write_metrics_csv(path: Path, history: list[dict[str, float]]) -> None:
@@ -336,7 +353,9 @@ def resume_run(
     registry = registry or get_registry()
     folder = Path(folder)
     if not folder.is_dir():
-        raise DeltawError(f"--resume {folder}: no such folder. Give a run folder printed by `deltaw run`.")
+        raise DeltawError(
+            f"--resume {folder}: no such folder. Give a run folder printed by `deltaw run`."
+        )
     spec_path = run_spec_file(folder)
     info = read_run_info(folder)
     for text in overrides:
@@ -355,7 +374,9 @@ def resume_run(
             f"Start a new run with a smaller optimizer.lr."
         )
     if status == "stopped":
-        raise TrainingError(f"{folder}: this run was stopped ({info.get('message', 'by a callback')}); there is nothing to resume.")
+        raise TrainingError(
+            f"{folder}: this run was stopped ({info.get('message', 'by a callback')}); there is nothing to resume."
+        )
     if status == "completed" and spec.training.epochs <= done:
         raise TrainingError(
             f"{folder}: this run already completed its {done} epochs. To train it for longer: "
@@ -367,10 +388,19 @@ def resume_run(
     if overrides:
         write_json(folder / "overrides.json", previous + list(overrides))
         write_text(folder / "resolved.yaml", yaml.safe_dump(spec.resolved(), sort_keys=False))
-    resumes = list(info.get("resumed", [])) + [{"at": _now(), "from_epoch": state[0]["epoch"] if state else 0}]
+    resumes = list(info.get("resumed", [])) + [
+        {"at": _now(), "from_epoch": state[0]["epoch"] if state else 0}
+    ]
     return train_experiment(
-        exp, folder, callbacks, registry, resume=state, plots=plots, source=str(spec_path),
-        wall_before=float(info.get("wall_time", 0.0)), extra={"resumed": resumes},
+        exp,
+        folder,
+        callbacks,
+        registry,
+        resume=state,
+        plots=plots,
+        source=str(spec_path),
+        wall_before=float(info.get("wall_time", 0.0)),
+        extra={"resumed": resumes},
     )
 
 
@@ -392,11 +422,15 @@ def train_experiment(
     writer = RunWriter(folder, exp.callbacks)
     guard = [StallGuard()] if exp.spec.training.stall_check else []
     trainer = exp.trainer([writer, *hook_callbacks(registry), *callbacks])
-    trainer.callbacks[:0] = guard  # before the spec's callbacks and the writer: a stalled epoch is never recorded
+    trainer.callbacks[:0] = (
+        guard  # before the spec's callbacks and the writer: a stalled epoch is never recorded
+    )
     prepare(trainer, exp, folder)
     if resume is not None:
         restore(trainer, exp, resume, folder)
-    extra = dict(extra or {}, train_size=len(exp.data.train), epochs_planned=exp.spec.training.epochs)
+    extra = dict(
+        extra or {}, train_size=len(exp.data.train), epochs_planned=exp.spec.training.epochs
+    )
     started = time.perf_counter()
 
     def wall() -> float:
@@ -413,15 +447,25 @@ def train_experiment(
         status = "interrupted"
         saved = writer.saved_epoch
         where = f"during epoch {trainer.epoch + 1}"
-        if saved and saved > trainer.epoch:  # Ctrl-C after the epoch's checkpoint was written: keep that epoch
+        if (
+            saved and saved > trainer.epoch
+        ):  # Ctrl-C after the epoch's checkpoint was written: keep that epoch
             restore(trainer, exp, load_run_checkpoint(folder / "checkpoint.npz"), folder)
             where = f"at the end of epoch {saved}"
-        kept = f"kept the checkpoint of epoch {saved}" if saved else "no epoch had finished, so there is no checkpoint yet"
+        kept = (
+            f"kept the checkpoint of epoch {saved}"
+            if saved
+            else "no epoch had finished, so there is no checkpoint yet"
+        )
         message = f"Interrupted {where}; {kept}. Resume with: {resume_command(folder)}"
     except NonFiniteError as exc:
         finish(folder, trainer, exp, "diverged", wall(), str(exc), extra)
         lr = exp.optimizer.params.lr
-        good = f"The last good checkpoint (epoch {exc.epoch - 1}) is in {folder}." if exc.epoch > 1 else f"The run folder is {folder}."
+        good = (
+            f"The last good checkpoint (epoch {exc.epoch - 1}) is in {folder}."
+            if exc.epoch > 1
+            else f"The run folder is {folder}."
+        )
         raise TrainingError(
             f"Training diverged: {exc} (learning rate {lr:g}). {good} "
             f"The learning rate is most likely too large: try --set optimizer.lr={lr / 10:g}, "
@@ -456,7 +500,9 @@ def prepare(trainer: Trainer, exp: Experiment, folder: Path) -> None:
     trainer.save_checkpoint = save_checkpoint  # type: ignore[attr-defined]
 
 
-def restore(trainer: Trainer, exp: Experiment, resume: tuple[dict[str, Any], Any], folder: Path) -> None:
+def restore(
+    trainer: Trainer, exp: Experiment, resume: tuple[dict[str, Any], Any], folder: Path
+) -> None:
     """Load a checkpoint into the trainer and the spec's callbacks."""
     state, cb_states = resume
     shapes = [w.shape for w in trainer.network.weights]
@@ -485,7 +531,9 @@ def check_monitors(exp: Experiment, source: str) -> None:
     assert exp.data is not None
     splits = [name for name, _ in exp.data.items() if name in exp.spec.training.evaluate]
     recorded = [f"{s}_{m}" for s in splits for m in exp.metrics]
-    watchers: list[tuple[str, Any]] = [("schedule", exp.schedule)] + [(f"callbacks[{i}]", c) for i, c in enumerate(exp.callbacks)]
+    watchers: list[tuple[str, Any]] = [("schedule", exp.schedule)] + [
+        (f"callbacks[{i}]", c) for i, c in enumerate(exp.callbacks)
+    ]
     for where, obj in watchers:
         monitor = getattr(obj, "monitor", None)
         if not isinstance(monitor, Monitor):
@@ -499,7 +547,15 @@ def check_monitors(exp: Experiment, source: str) -> None:
         monitor.bind(bool(getattr(metric, "higher_is_better", True)))
 
 
-def write_info(folder: Path, trainer: Trainer, exp: Experiment, status: str, wall: float, message: str, extra: dict[str, Any]) -> None:
+def write_info(
+    folder: Path,
+    trainer: Trainer,
+    exp: Experiment,
+    status: str,
+    wall: float,
+    message: str,
+    extra: dict[str, Any],
+) -> None:
     info = {
         "name": exp.spec.name,
         "status": status,
@@ -516,10 +572,20 @@ def write_info(folder: Path, trainer: Trainer, exp: Experiment, status: str, wal
     write_json(folder / "run.json", info)
 
 
-def finish(folder: Path, trainer: Trainer, exp: Experiment, status: str, wall: float, message: str, extra: dict[str, Any]) -> None:
+def finish(
+    folder: Path,
+    trainer: Trainer,
+    exp: Experiment,
+    status: str,
+    wall: float,
+    message: str,
+    extra: dict[str, Any],
+) -> None:
     """Write the final weights and ``run.json``."""
     net = trainer.network
-    arrays = {f"w{i}": w for i, w in enumerate(net.weights)} | {f"b{i}": b for i, b in enumerate(net.biases)}
+    arrays = {f"w{i}": w for i, w in enumerate(net.weights)} | {
+        f"b{i}": b for i, b in enumerate(net.biases)
+    }
     save_arrays(folder / "weights.npz", arrays)
     write_info(folder, trainer, exp, status, wall, message, extra)
 
@@ -549,7 +615,9 @@ class blas_threads:
         try:
             from threadpoolctl import threadpool_limits
         except ImportError:
-            raise TrainingError("training.threads needs threadpoolctl: pip install threadpoolctl (or deltaw[bench]).") from None
+            raise TrainingError(
+                "training.threads needs threadpoolctl: pip install threadpoolctl (or deltaw[bench])."
+            ) from None
         self._ctx = threadpool_limits(limits=self.n, user_api="blas")
         self._ctx.__enter__()
 

@@ -51,8 +51,15 @@ class Trial:
         return ", ".join(f"{k}={_short(v)}" for k, v in self.values.items())
 
     def to_json(self) -> dict[str, Any]:
-        return {"index": self.index, "values": self.values, "overrides": self.overrides, "folder": self.folder,
-                "status": self.status, "error": self.error, **self.result}
+        return {
+            "index": self.index,
+            "values": self.values,
+            "overrides": self.overrides,
+            "folder": self.folder,
+            "status": self.status,
+            "error": self.error,
+            **self.result,
+        }
 
 
 @dataclass
@@ -79,12 +86,19 @@ def format_override(key: str, value: Any) -> str:
 
 def expand(sweep: SweepSpec, seed: int) -> list[dict[str, Any]]:
     """The values of every trial, in order: grid combinations × zip rows × random draws."""
-    grid = [dict(zip(sweep.grid, combo)) for combo in product(*sweep.grid.values())] if sweep.grid else [{}]
+    grid = (
+        [dict(zip(sweep.grid, combo)) for combo in product(*sweep.grid.values())]
+        if sweep.grid
+        else [{}]
+    )
     paired = [dict(zip(sweep.zip, row)) for row in zip(*sweep.zip.values())] if sweep.zip else [{}]
     draws: list[dict[str, Any]] = [{}]
     if sweep.random is not None:
         rng = np.random.default_rng(sweep.random.seed if sweep.random.seed is not None else seed)
-        draws = [{k: draw(p, rng) for k, p in sweep.random.params.items()} for _ in range(sweep.random.samples)]
+        draws = [
+            {k: draw(p, rng) for k, p in sweep.random.params.items()}
+            for _ in range(sweep.random.samples)
+        ]
     return [{**g, **z, **r} for g in grid for z in paired for r in draws]
 
 
@@ -101,7 +115,9 @@ def draw(param: RandomParam, rng: np.random.Generator) -> Any:
     return param.choice[int(rng.integers(len(param.choice)))]
 
 
-def plan(spec_path: str | Path, overrides: Sequence[str] = (), registry: Registry | None = None) -> tuple[Spec, list[Trial]]:
+def plan(
+    spec_path: str | Path, overrides: Sequence[str] = (), registry: Registry | None = None
+) -> tuple[Spec, list[Trial]]:
     """The sweep's spec and its trials, every trial's spec validated (all problems reported at once)."""
     registry = registry or get_registry()
     spec, raw = load_spec(spec_path, list(overrides), registry=registry)
@@ -123,8 +139,13 @@ def plan(spec_path: str | Path, overrides: Sequence[str] = (), registry: Registr
             problems.append(str(exc))
         trials.append(trial)
     if problems:
-        shown = problems[:5] + ([f"… and {len(problems) - 5} more trials with problems"] if len(problems) > 5 else [])
-        raise SpecError(f"{spec_path}: {len(problems)} of {len(trials)} sweep trials do not validate:\n" + "\n".join(shown))
+        shown = problems[:5] + (
+            [f"… and {len(problems) - 5} more trials with problems"] if len(problems) > 5 else []
+        )
+        raise SpecError(
+            f"{spec_path}: {len(problems)} of {len(trials)} sweep trials do not validate:\n"
+            + "\n".join(shown)
+        )
     return spec, trials
 
 
@@ -133,15 +154,30 @@ def run_trial(job: dict[str, Any]) -> dict[str, Any]:
     folder = Path(job["folder"])
     try:
         registry = get_registry(disable=job.get("disable", ()))
-        result = run_spec(job["spec"], job["overrides"], folder=folder, registry=registry, plots=job.get("plots", True))
+        result = run_spec(
+            job["spec"],
+            job["overrides"],
+            folder=folder,
+            registry=registry,
+            plots=job.get("plots", True),
+        )
     except BaseException as exc:
         if not isinstance(exc, DeltawError):
             write_text(folder / "error.txt", traceback.format_exc())
         if not (folder / "run.json").exists():
-            write_json(folder / "run.json", {"status": "failed", "message": describe(exc), "epochs": 0, "wall_time": 0.0})
+            write_json(
+                folder / "run.json",
+                {"status": "failed", "message": describe(exc), "epochs": 0, "wall_time": 0.0},
+            )
         raise
     final = result.history[-1] if result.history else {}
-    return {"status": result.status, "message": result.message, "epochs": len(result.history), "wall_time": result.wall_time, "final": final}
+    return {
+        "status": result.status,
+        "message": result.message,
+        "epochs": len(result.history),
+        "wall_time": result.wall_time,
+        "final": final,
+    }
 
 
 def describe(exc: BaseException) -> str:
@@ -174,7 +210,11 @@ def run_sweep(
     spec, trials = plan(spec_path, overrides, registry)
     assert spec.sweep is not None
     sweep = spec.sweep
-    runner = registry.entry("executor", executor, where="--executor").cls() if executor else sweep.executor.build()
+    runner = (
+        registry.entry("executor", executor, where="--executor").cls()
+        if executor
+        else sweep.executor.build()
+    )
     folder = new_run_folder(Path(out), f"{spec.name}-sweep")
     write_text(folder / f"spec{spec_path.suffix.lower()}", spec_path.read_text(encoding="utf-8"))
     write_json(folder / "overrides.json", list(overrides))
@@ -183,17 +223,33 @@ def run_sweep(
     for t in trials:
         t.folder = _trial_folder(t, width)
         (folder / t.folder).mkdir()
-        jobs.append({"index": t.index, "spec": str(spec_path.resolve()), "overrides": t.overrides,
-                     "folder": str((folder / t.folder).resolve()), "disable": list(disable), "plots": plots})
+        jobs.append(
+            {
+                "index": t.index,
+                "spec": str(spec_path.resolve()),
+                "overrides": t.overrides,
+                "folder": str((folder / t.folder).resolve()),
+                "disable": list(disable),
+                "plots": plots,
+            }
+        )
     metric = metric or sweep.metric
-    info = {"name": spec.name, "spec": str(spec_path), "executor": executor or sweep.executor.name,
-            "workers": workers or sweep.workers or os.cpu_count(), "metric": metric, "status": "running"}
+    info = {
+        "name": spec.name,
+        "spec": str(spec_path),
+        "executor": executor or sweep.executor.name,
+        "workers": workers or sweep.workers or os.cpu_count(),
+        "metric": metric,
+        "status": "running",
+    }
     _write_sweep(folder, info, trials)
     by_index = {t.index: t for t in trials}
     interrupted = False
     done = 0
     try:
-        for job, result in runner.run(run_trial, jobs, workers or sweep.workers or os.cpu_count() or 1):
+        for job, result in runner.run(
+            run_trial, jobs, workers or sweep.workers or os.cpu_count() or 1
+        ):
             t = by_index[job["index"]]
             if isinstance(result, BaseException):
                 t.status, t.error = _failure(folder / t.folder, result), describe(result)
@@ -209,7 +265,10 @@ def run_sweep(
         interrupted = True
     for t in trials:
         if t.status == "pending":
-            t.status, t.error = "interrupted", "the sweep was interrupted before this trial finished"
+            t.status, t.error = (
+                "interrupted",
+                "the sweep was interrupted before this trial finished",
+            )
     info["status"] = "interrupted" if interrupted else "finished"
     _write_sweep(folder, info, trials)
     runs = collect_runs([folder])
@@ -222,7 +281,12 @@ def run_sweep(
         if have_matplotlib() and shown:
             from deltaw.plots.curves import learning_curves
 
-            learning_curves([r.history for r in shown], labels(shown), folder / "curves.png", title=f"{spec.name}: sweep")
+            learning_curves(
+                [r.history for r in shown],
+                labels(shown),
+                folder / "curves.png",
+                title=f"{spec.name}: sweep",
+            )
     return SweepResult(folder, trials, report, interrupted)
 
 
@@ -243,7 +307,9 @@ def _short(value: Any) -> str:
 def _failure(folder: Path, exc: BaseException) -> str:
     """The trial's status after an exception: what its run.json says (diverged), else failed."""
     try:
-        return str(json.loads((folder / "run.json").read_text(encoding="utf-8")).get("status", "failed"))
+        return str(
+            json.loads((folder / "run.json").read_text(encoding="utf-8")).get("status", "failed")
+        )
     except (OSError, json.JSONDecodeError):
         return "failed"
 

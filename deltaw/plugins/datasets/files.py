@@ -87,18 +87,39 @@ class FileParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    path: str = Field(description="The file to read (~ is expanded; relative paths are read from the working directory).")
+    path: str = Field(
+        description="The file to read (~ is expanded; relative paths are read from the working directory)."
+    )
     one_hot: bool | None = Field(
         None,
         description="Turn integer class labels into one-hot rows: true, false, or null for automatic "
         "(npz: a 1-D integer y; csv: a text column of class names).",
     )
-    classes: int | None = Field(None, ge=2, description="Number of classes for one-hot targets; default: the largest label + 1.")
-    validation: Amount = Field(0, description="Rows held out for validation from the training rows: a fraction (<1) or a count; 0 = none.")
-    test: Amount = Field(0, description="Rows held out for testing from the training rows: a fraction (<1) or a count; 0 = none.")
-    shuffle: bool = Field(True, description="Shuffle the rows (with the run's rng) before carving validation and test rows off the end.")
-    limit: int | None = Field(None, ge=1, description="Use only the first N training rows (after carving); null = all.")
-    scale: float = Field(1.0, gt=0, description="Multiply every input by this, e.g. 0.00392156862745098 (1/255) for byte pixels.")
+    classes: int | None = Field(
+        None,
+        ge=2,
+        description="Number of classes for one-hot targets; default: the largest label + 1.",
+    )
+    validation: Amount = Field(
+        0,
+        description="Rows held out for validation from the training rows: a fraction (<1) or a count; 0 = none.",
+    )
+    test: Amount = Field(
+        0,
+        description="Rows held out for testing from the training rows: a fraction (<1) or a count; 0 = none.",
+    )
+    shuffle: bool = Field(
+        True,
+        description="Shuffle the rows (with the run's rng) before carving validation and test rows off the end.",
+    )
+    limit: int | None = Field(
+        None, ge=1, description="Use only the first N training rows (after carving); null = all."
+    )
+    scale: float = Field(
+        1.0,
+        gt=0,
+        description="Multiply every input by this, e.g. 0.00392156862745098 (1/255) for byte pixels.",
+    )
 
 
 def assemble(
@@ -126,7 +147,11 @@ def assemble(
     first_y = ys["training"]
     is_int = np.issubdtype(first_y.dtype, np.integer) or first_y.dtype == bool
     flat = first_y.ndim == 1 or (first_y.ndim == 2 and first_y.shape[1] == 1)
-    want = p.one_hot if p.one_hot is not None else (class_names is not None or (is_int and first_y.ndim == 1))
+    want = (
+        p.one_hot
+        if p.one_hot is not None
+        else (class_names is not None or (is_int and first_y.ndim == 1))
+    )
     classes = None
     if want:
         if not flat:
@@ -138,7 +163,9 @@ def assemble(
         for k, y in ys.items():
             y = y.reshape(-1)
             if not np.issubdtype(y.dtype, np.number) and y.dtype != bool:
-                raise DataError(f"{source}: the targets ({splits[k][2]}) are not numbers, so they cannot be class labels.")
+                raise DataError(
+                    f"{source}: the targets ({splits[k][2]}) are not numbers, so they cannot be class labels."
+                )
             as_int = y.astype(np.int64)
             if not np.array_equal(as_int, y) or (len(y) and as_int.min() < 0):
                 bad = y[(as_int != y) | (as_int < 0)][0] if len(y) else None
@@ -156,7 +183,9 @@ def assemble(
             )
         ys = {k: one_hot(v, classes, dtype) for k, v in labels.items()}
     elif p.classes is not None:
-        raise DataError(f"{source}: data.classes only applies to one-hot targets; remove it or set data.one_hot: true.")
+        raise DataError(
+            f"{source}: data.classes only applies to one-hot targets; remove it or set data.one_hot: true."
+        )
     parts = {k: (v[0] * p.scale if p.scale != 1 else v[0], ys[k]) for k, v in splits.items()}
     # carve the splits the file does not provide: shuffle, then take them off the end
     x, y = parts["training"]
@@ -220,8 +249,14 @@ class Npz(deltaw.Dataset):
     """
 
     class Params(FileParams):
-        x_key: str = Field("x", description="Key of the inputs, and prefix of the split keys (x_train, x_validation, x_test).")
-        y_key: str = Field("y", description="Key of the targets, and prefix of the split keys (y_train, y_validation, y_test).")
+        x_key: str = Field(
+            "x",
+            description="Key of the inputs, and prefix of the split keys (x_train, x_validation, x_test).",
+        )
+        y_key: str = Field(
+            "y",
+            description="Key of the targets, and prefix of the split keys (y_train, y_validation, y_test).",
+        )
 
     def load(self, rng: np.random.Generator, dtype: np.dtype) -> deltaw.DataSplits:
         p, dtype = self.params, np.dtype(dtype)
@@ -234,7 +269,9 @@ class Npz(deltaw.Dataset):
                 f"or savez(path, x_train=..., y_train=..., x_test=..., y_test=...)."
             ) from None
         if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise DataError(f"{path} holds a single array, not an .npz archive of named arrays. Save x and y with numpy.savez(path, x=..., y=...).")
+            raise DataError(
+                f"{path} holds a single array, not an .npz archive of named arrays. Save x and y with numpy.savez(path, x=..., y=...)."
+            )
         with archive:
             keys = sorted(archive.files)
             xk, yk = p.x_key, p.y_key
@@ -243,13 +280,21 @@ class Npz(deltaw.Dataset):
                 try:
                     arr = archive[key]
                 except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-                    raise DataError(f"{path}: the array {key!r} cannot be read ({exc}); arrays must be numeric, not objects.") from None
+                    raise DataError(
+                        f"{path}: the array {key!r} cannot be read ({exc}); arrays must be numeric, not objects."
+                    ) from None
                 if arr.dtype.kind not in "biuf":
-                    raise DataError(f"{path}: the array {key!r} has dtype {arr.dtype}; inputs and targets must be numbers (bool, int or float).")
+                    raise DataError(
+                        f"{path}: the array {key!r} has dtype {arr.dtype}; inputs and targets must be numbers (bool, int or float)."
+                    )
                 if arr.ndim == 0 or len(arr) == 0:
-                    raise DataError(f"{path}: the array {key!r} is empty or a scalar (shape {arr.shape}); it needs one row per sample.")
+                    raise DataError(
+                        f"{path}: the array {key!r} is empty or a scalar (shape {arr.shape}); it needs one row per sample."
+                    )
                 if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-                    raise DataError(f"{path}: the array {key!r} contains NaN or infinite values; clean them before training.")
+                    raise DataError(
+                        f"{path}: the array {key!r} contains NaN or infinite values; clean them before training."
+                    )
                 return arr
 
             def pair(suffix: str) -> tuple[np.ndarray, np.ndarray, str] | None:
@@ -258,10 +303,14 @@ class Npz(deltaw.Dataset):
                     return None
                 for k, other in ((kx, ky), (ky, kx)):
                     if k not in keys:
-                        raise DataError(f"{path} has {other!r} but no {k!r}; keys in the file: {_listing(keys)}.{_suggest(k, keys)}")
+                        raise DataError(
+                            f"{path} has {other!r} but no {k!r}; keys in the file: {_listing(keys)}.{_suggest(k, keys)}"
+                        )
                 x, y = read(kx), read(ky)
                 if len(x) != len(y):
-                    raise DataError(f"{path}: {kx!r} has {len(x)} rows but {ky!r} has {len(y)}; they need one target row per input row.")
+                    raise DataError(
+                        f"{path}: {kx!r} has {len(x)} rows but {ky!r} has {len(y)}; they need one target row per input row."
+                    )
                 return x, y, f"{kx!r}/{ky!r}"
 
             splits: dict[str, tuple[np.ndarray, np.ndarray, str]] = {}
@@ -283,7 +332,9 @@ class Npz(deltaw.Dataset):
                 splits["training"] = whole
         shapes = {tuple(x.shape[1:]) for x, _, _ in splits.values()}
         if len(shapes) > 1:
-            raise DataError(f"{path}: the input arrays have different row shapes {sorted(shapes)}; every split needs the same features.")
+            raise DataError(
+                f"{path}: the input arrays have different row shapes {sorted(shapes)}; every split needs the same features."
+            )
         row_shape = next(iter(shapes))
         info = {"image_shape": list(row_shape), "kind": "image"} if len(row_shape) >= 2 else {}
         return assemble(path, splits, p, rng, dtype, info=info)
@@ -325,10 +376,24 @@ class Csv(deltaw.Dataset):
     """
 
     class Params(FileParams):
-        target: Column | list[Column] = Field(-1, description="Target column(s): name or 0-based index (negative counts from the end), or a list.")
-        features: list[Column] | None = Field(None, description="Input columns (names or indexes); default: every column that is not a target.")
-        header: bool | Literal["auto"] = Field("auto", description="Whether the first row holds column names; auto: yes when it has text above a number.")
-        delimiter: str = Field(",", min_length=1, max_length=1, description="The character between cells (use '\\t' for tab-separated files).")
+        target: Column | list[Column] = Field(
+            -1,
+            description="Target column(s): name or 0-based index (negative counts from the end), or a list.",
+        )
+        features: list[Column] | None = Field(
+            None,
+            description="Input columns (names or indexes); default: every column that is not a target.",
+        )
+        header: bool | Literal["auto"] = Field(
+            "auto",
+            description="Whether the first row holds column names; auto: yes when it has text above a number.",
+        )
+        delimiter: str = Field(
+            ",",
+            min_length=1,
+            max_length=1,
+            description="The character between cells (use '\\t' for tab-separated files).",
+        )
 
     def load(self, rng: np.random.Generator, dtype: np.dtype) -> deltaw.DataSplits:
         p, dtype = self.params, np.dtype(dtype)
@@ -338,13 +403,21 @@ class Csv(deltaw.Dataset):
         except UnicodeDecodeError as exc:
             raise DataError(f"{path} is not UTF-8 text ({exc}); save it as UTF-8 CSV.") from None
         except OSError as exc:
-            raise DataError(f"{path} cannot be read ({exc.strerror or exc}). Check its permissions.") from None
+            raise DataError(
+                f"{path} cannot be read ({exc.strerror or exc}). Check its permissions."
+            ) from None
         try:
-            rows = [r for r in csv.reader(io.StringIO(text), delimiter=p.delimiter) if any(c.strip() for c in r)]
+            rows = [
+                r
+                for r in csv.reader(io.StringIO(text), delimiter=p.delimiter)
+                if any(c.strip() for c in r)
+            ]
         except csv.Error as exc:
             raise DataError(f"{path} is not valid CSV ({exc}).") from None
         if not rows:
-            raise DataError(f"{path} is empty: it needs one row per sample (and optionally a header row first).")
+            raise DataError(
+                f"{path} is empty: it needs one row per sample (and optionally a header row first)."
+            )
         width = len(rows[0])
         if width < 2:
             raise DataError(
@@ -353,7 +426,9 @@ class Csv(deltaw.Dataset):
             )
         header = p.header
         if header == "auto":
-            header = len(rows) > 1 and any(not _is_number(a) and _is_number(b) for a, b in zip(rows[0], rows[1]))
+            header = len(rows) > 1 and any(
+                not _is_number(a) and _is_number(b) for a, b in zip(rows[0], rows[1])
+            )
         names = [c.strip() for c in rows[0]] if header else [str(i) for i in range(width)]
         body = rows[1:] if header else rows
         first_line = 2 if header else 1
@@ -361,7 +436,9 @@ class Csv(deltaw.Dataset):
             raise DataError(f"{path} has a header row but no data rows.")
         for i, r in enumerate(body):
             if len(r) != width:
-                raise DataError(f"{path}, row {i + first_line}: {len(r)} cells, but the {'header' if header else 'first row'} has {width}. Every row needs the same columns.")
+                raise DataError(
+                    f"{path}, row {i + first_line}: {len(r)} cells, but the {'header' if header else 'first row'} has {width}. Every row needs the same columns."
+                )
 
         def index(ref: Column, role: str) -> int:
             if isinstance(ref, str) and not (not header and ref.lstrip("-").isdigit()):
@@ -371,20 +448,34 @@ class Csv(deltaw.Dataset):
                         f"(0 to {width - 1}), or set data.header: true if the first row holds names."
                     )
                 if ref not in names:
-                    raise DataError(f"{path} has no column {ref!r} (data.{role}); its columns are {_listing(names)}.{_suggest(ref, names)}")
+                    raise DataError(
+                        f"{path} has no column {ref!r} (data.{role}); its columns are {_listing(names)}.{_suggest(ref, names)}"
+                    )
                 return names.index(ref)
             i = int(ref)
             if not -width <= i < width:
-                raise DataError(f"{path} has {width} columns (0 to {width - 1}), so data.{role} = {i} is out of range; its columns are {_listing(names)}.")
+                raise DataError(
+                    f"{path} has {width} columns (0 to {width - 1}), so data.{role} = {i} is out of range; its columns are {_listing(names)}."
+                )
             return i % width
 
-        targets = [index(t, "target") for t in (p.target if isinstance(p.target, list) else [p.target])]
-        features = [index(f, "features") for f in p.features] if p.features is not None else [i for i in range(width) if i not in targets]
+        targets = [
+            index(t, "target") for t in (p.target if isinstance(p.target, list) else [p.target])
+        ]
+        features = (
+            [index(f, "features") for f in p.features]
+            if p.features is not None
+            else [i for i in range(width) if i not in targets]
+        )
         if not targets or not features:
-            raise DataError(f"{path}: needs at least one target and one input column; columns are {_listing(names)}.")
+            raise DataError(
+                f"{path}: needs at least one target and one input column; columns are {_listing(names)}."
+            )
         if set(targets) & set(features):
             both = [names[i] for i in targets if i in features]
-            raise DataError(f"{path}: column(s) {_listing(both)} are both a target and a feature; a column can only be one.")
+            raise DataError(
+                f"{path}: column(s) {_listing(both)} are both a target and a feature; a column can only be one."
+            )
         cells = np.array(body, dtype=str)
         cells = np.char.strip(cells)
 
@@ -408,23 +499,39 @@ class Csv(deltaw.Dataset):
         x = numbers(features, "Input")
         for i, c in enumerate(features):
             if not np.isfinite(x[:, i]).all():
-                raise DataError(f"{path}, column {names[c]!r}: contains NaN or infinite values; clean them before training.")
+                raise DataError(
+                    f"{path}, column {names[c]!r}: contains NaN or infinite values; clean them before training."
+                )
         class_names = None
         tcells = cells[:, targets]
         textual = len(targets) == 1 and not all(_is_number(v) for v in tcells[:, 0])
         if textual:
             if p.one_hot is False:
-                raise DataError(f"{path}: the target column {names[targets[0]]!r} holds text (class names), which only works with one_hot; remove data.one_hot: false.")
+                raise DataError(
+                    f"{path}: the target column {names[targets[0]]!r} holds text (class names), which only works with one_hot; remove data.one_hot: false."
+                )
             class_names, y = np.unique(tcells[:, 0], return_inverse=True)
             class_names = [str(c) for c in class_names]
             if "" in class_names:
                 row = int(np.argmax(tcells[:, 0] == "")) + first_line
-                raise DataError(f"{path}, row {row}, column {names[targets[0]]!r}: an empty target cell; every row needs a class name.")
+                raise DataError(
+                    f"{path}, row {row}, column {names[targets[0]]!r}: an empty target cell; every row needs a class name."
+                )
         else:
             y = numbers(targets, "Target")
             if not np.isfinite(y).all():
-                raise DataError(f"{path}: the target column(s) {_listing([names[i] for i in targets])} contain NaN or infinite values; clean them before training.")
+                raise DataError(
+                    f"{path}: the target column(s) {_listing([names[i] for i in targets])} contain NaN or infinite values; clean them before training."
+                )
             if p.one_hot is None:
                 y = y.reshape(len(y), -1)  # numbers stay numbers unless one_hot: true
         info = {"columns": [names[i] for i in features], "targets": [names[i] for i in targets]}
-        return assemble(path, {"training": (x, y, f"column(s) {_listing(info['targets'])}")}, p, rng, dtype, class_names, info)
+        return assemble(
+            path,
+            {"training": (x, y, f"column(s) {_listing(info['targets'])}")},
+            p,
+            rng,
+            dtype,
+            class_names,
+            info,
+        )

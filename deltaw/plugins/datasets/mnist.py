@@ -57,7 +57,9 @@ def candidates(path: str | None) -> list[tuple[Path, str]]:
         return [(Path(path).expanduser(), "data.path in the spec")]
     found = []
     if os.environ.get(MNIST_DIR_ENV):
-        found.append((Path(os.environ[MNIST_DIR_ENV]).expanduser(), f"environment variable {MNIST_DIR_ENV}"))
+        found.append(
+            (Path(os.environ[MNIST_DIR_ENV]).expanduser(), f"environment variable {MNIST_DIR_ENV}")
+        )
     if os.environ.get(DATA_DIR_ENV):
         found.append((data_dir() / "mnist", f"environment variable {DATA_DIR_ENV}, plus /mnist"))
     else:
@@ -86,9 +88,19 @@ def locate(path: str | None) -> dict[str, Path]:
                 f"MNIST is incomplete in {folder} (from {source}): missing {', '.join(missing)} (looked for each "
                 f"name with and without .gz). Add the missing files. {HOW_TO_GET}"
             )
-        state = "no such folder" if not folder.exists() else "not a folder" if not folder.is_dir() else "none of the four files"
+        state = (
+            "no such folder"
+            if not folder.exists()
+            else "not a folder"
+            if not folder.is_dir()
+            else "none of the four files"
+        )
         report.append(f"{i}. {folder} (from {source}): {state}")
-    skipped = f" Only data.path was searched because it is set; without it deltaw looks in ${MNIST_DIR_ENV} and then $DELTAW_DATA_DIR/mnist." if path else ""
+    skipped = (
+        f" Only data.path was searched because it is set; without it deltaw looks in ${MNIST_DIR_ENV} and then $DELTAW_DATA_DIR/mnist."
+        if path
+        else ""
+    )
     raise DataError(f"MNIST files not found. Looked in: {'; '.join(report)}.{skipped} {HOW_TO_GET}")
 
 
@@ -97,18 +109,26 @@ def read_idx(path: Path, ndim: int) -> np.ndarray:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise DataError(f"{path} cannot be read ({exc.strerror or exc}). Check its permissions.") from None
+        raise DataError(
+            f"{path} cannot be read ({exc.strerror or exc}). Check its permissions."
+        ) from None
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as exc:
-            raise DataError(f"{path} is not a valid gzip file ({exc}): it is probably truncated or damaged. Download it again, or use the uncompressed file.") from None
+            raise DataError(
+                f"{path} is not a valid gzip file ({exc}): it is probably truncated or damaged. Download it again, or use the uncompressed file."
+            ) from None
     elif path.suffix == ".gz":
-        raise DataError(f"{path} is named .gz but is not gzip data (it starts with {raw[:4].hex() or 'nothing'}). Download it again, or remove the .gz suffix if it is a raw IDX file.")
+        raise DataError(
+            f"{path} is named .gz but is not gzip data (it starts with {raw[:4].hex() or 'nothing'}). Download it again, or remove the .gz suffix if it is a raw IDX file."
+        )
     header = 4 + 4 * ndim
     expected = 0x800 | ndim  # 0x00 0x00, type 0x08 = unsigned byte, number of dimensions
     if len(raw) < header:
-        raise DataError(f"{path} is truncated: {len(raw)} bytes, shorter than the {header}-byte header of an IDX file with {ndim} dimensions. Download it again.")
+        raise DataError(
+            f"{path} is truncated: {len(raw)} bytes, shorter than the {header}-byte header of an IDX file with {ndim} dimensions. Download it again."
+        )
     magic = int.from_bytes(raw[:4], "big")
     if magic != expected:
         raise DataError(
@@ -119,7 +139,9 @@ def read_idx(path: Path, ndim: int) -> np.ndarray:
     size = int(np.prod(dims, dtype=np.int64))
     if len(raw) - header != size:
         what = "truncated" if len(raw) - header < size else "longer than its header says"
-        raise DataError(f"{path} is {what}: its header promises {' × '.join(map(str, dims))} = {size} bytes of data, but it has {len(raw) - header}. Download it again.")
+        raise DataError(
+            f"{path} is {what}: its header promises {' × '.join(map(str, dims))} = {size} bytes of data, but it has {len(raw) - header}. Download it again."
+        )
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 
@@ -148,9 +170,20 @@ class Mnist(deltaw.Dataset):
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
 
-        path: str | None = Field(None, description="Folder holding the four IDX files (.gz or raw); default: $DELTAW_MNIST_DIR, then $DELTAW_DATA_DIR/mnist (~/.deltaw/data/mnist).")
-        validation: int = Field(10000, ge=0, description="Training images held out for validation, taken from the end of the training file (0 = none).")
-        limit: int | None = Field(None, ge=1, description="Train on only the first N training images (the book's overfitting runs use 1000); null = all.")
+        path: str | None = Field(
+            None,
+            description="Folder holding the four IDX files (.gz or raw); default: $DELTAW_MNIST_DIR, then $DELTAW_DATA_DIR/mnist (~/.deltaw/data/mnist).",
+        )
+        validation: int = Field(
+            10000,
+            ge=0,
+            description="Training images held out for validation, taken from the end of the training file (0 = none).",
+        )
+        limit: int | None = Field(
+            None,
+            ge=1,
+            description="Train on only the first N training images (the book's overfitting runs use 1000); null = all.",
+        )
 
     def load(self, rng: np.random.Generator, dtype: np.dtype) -> deltaw.DataSplits:
         p, dtype = self.params, np.dtype(dtype)
@@ -164,7 +197,9 @@ class Mnist(deltaw.Dataset):
                     f"they must come from the same download. Replace both with a matching pair."
                 )
             if len(labels) and labels.max() >= CLASSES:
-                raise DataError(f"{files[f'{part}_labels']} contains the label {labels.max()}; MNIST labels are the digits 0–9. Download the file again.")
+                raise DataError(
+                    f"{files[f'{part}_labels']} contains the label {labels.max()}; MNIST labels are the digits 0–9. Download the file again."
+                )
         if arrays["train_images"].shape[1:] != arrays["test_images"].shape[1:]:
             raise DataError(
                 f"{files['train_images']} holds {arrays['train_images'].shape[1:]} images but {files['test_images']} holds "
@@ -172,7 +207,9 @@ class Mnist(deltaw.Dataset):
             )
         n = len(arrays["train_images"])
         if p.validation >= n:
-            raise DataError(f"data.validation = {p.validation} leaves no training images: {files['train_images']} has only {n}. Use a smaller validation count.")
+            raise DataError(
+                f"data.validation = {p.validation} leaves no training images: {files['train_images']} has only {n}. Use a smaller validation count."
+            )
         end = n - p.validation
         keep = min(end, p.limit) if p.limit else end
 

@@ -28,8 +28,14 @@ class SyntheticParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     samples: int = Field(1500, ge=2, description="Total number of points, over all splits.")
-    validation: Amount = Field(0.1, description="Validation points: a fraction of `samples` (below 1) or a count; 0 = no validation split.")
-    test: Amount = Field(0.2, description="Test points: a fraction of `samples` (below 1) or a count; 0 = no test split.")
+    validation: Amount = Field(
+        0.1,
+        description="Validation points: a fraction of `samples` (below 1) or a count; 0 = no validation split.",
+    )
+    test: Amount = Field(
+        0.2,
+        description="Test points: a fraction of `samples` (below 1) or a count; 0 = no test split.",
+    )
 
 
 class Synthetic(deltaw.Dataset):
@@ -73,7 +79,14 @@ class Synthetic(deltaw.Dataset):
         validation = self.draw(n_val, rng, dtype, shared) if n_val else None
         test = self.draw(n_test, rng, dtype, shared) if n_test else None
         d = self.n_features()
-        info = {"classes": self.n_classes(), "input_dim": d, "outputs": self.n_classes(), "kind": "2d" if d == 2 else "tabular", "task": "classification", "source": self.name}
+        info = {
+            "classes": self.n_classes(),
+            "input_dim": d,
+            "outputs": self.n_classes(),
+            "kind": "2d" if d == 2 else "tabular",
+            "task": "classification",
+            "source": self.name,
+        }
         return deltaw.DataSplits(train, validation, test, info)
 
 
@@ -101,13 +114,21 @@ class Spirals(Synthetic):
 
     class Params(SyntheticParams):
         classes: int = Field(3, ge=2, description="Number of arms, one class each.")
-        turns: float = Field(0.75, gt=0, le=5, description="How many times each arm winds around the centre.")
-        noise: float = Field(0.05, ge=0, description="Standard deviation of the gaussian noise added to each coordinate (outer radius = 1).")
+        turns: float = Field(
+            0.75, gt=0, le=5, description="How many times each arm winds around the centre."
+        )
+        noise: float = Field(
+            0.05,
+            ge=0,
+            description="Standard deviation of the gaussian noise added to each coordinate (outer radius = 1).",
+        )
 
     def n_classes(self) -> int:
         return self.params.classes
 
-    def points(self, labels: np.ndarray, rng: np.random.Generator, shared: Any = None) -> np.ndarray:
+    def points(
+        self, labels: np.ndarray, rng: np.random.Generator, shared: Any = None
+    ) -> np.ndarray:
         p, n = self.params, len(labels)
         r = rng.uniform(0.1, 1.0, n)  # keep clear of the centre, where every arm meets
         angle = TAU * labels / p.classes + TAU * p.turns * r
@@ -130,9 +151,15 @@ class Moons(Synthetic):
     name = "moons"
 
     class Params(SyntheticParams):
-        noise: float = Field(0.1, ge=0, description="Standard deviation of the gaussian noise added to each coordinate.")
+        noise: float = Field(
+            0.1,
+            ge=0,
+            description="Standard deviation of the gaussian noise added to each coordinate.",
+        )
 
-    def points(self, labels: np.ndarray, rng: np.random.Generator, shared: Any = None) -> np.ndarray:
+    def points(
+        self, labels: np.ndarray, rng: np.random.Generator, shared: Any = None
+    ) -> np.ndarray:
         n = len(labels)
         t = rng.uniform(0, np.pi, n)
         upper = np.stack([np.cos(t), np.sin(t)], axis=1)
@@ -156,10 +183,18 @@ class Circles(Synthetic):
     name = "circles"
 
     class Params(SyntheticParams):
-        factor: float = Field(0.5, gt=0, lt=1, description="Radius of the inner circle relative to the outer one.")
-        noise: float = Field(0.05, ge=0, description="Standard deviation of the gaussian noise added to each coordinate.")
+        factor: float = Field(
+            0.5, gt=0, lt=1, description="Radius of the inner circle relative to the outer one."
+        )
+        noise: float = Field(
+            0.05,
+            ge=0,
+            description="Standard deviation of the gaussian noise added to each coordinate.",
+        )
 
-    def points(self, labels: np.ndarray, rng: np.random.Generator, shared: Any = None) -> np.ndarray:
+    def points(
+        self, labels: np.ndarray, rng: np.random.Generator, shared: Any = None
+    ) -> np.ndarray:
         n, p = len(labels), self.params
         t = rng.uniform(0, TAU, n)
         r = np.where(labels == 0, 1.0, p.factor)
@@ -185,10 +220,19 @@ class Xor(Synthetic):
     name = "xor"
 
     class Params(SyntheticParams):
-        layout: Literal["clusters", "quadrants"] = Field("clusters", description="Four gaussian clusters, or uniform points in the four quadrants.")
-        noise: float | None = Field(None, ge=0, description="Cluster standard deviation (clusters; default 0.15), or noise added to each coordinate (quadrants; default 0).")
+        layout: Literal["clusters", "quadrants"] = Field(
+            "clusters",
+            description="Four gaussian clusters, or uniform points in the four quadrants.",
+        )
+        noise: float | None = Field(
+            None,
+            ge=0,
+            description="Cluster standard deviation (clusters; default 0.15), or noise added to each coordinate (quadrants; default 0).",
+        )
 
-    def points(self, labels: np.ndarray, rng: np.random.Generator, shared: Any = None) -> np.ndarray:
+    def points(
+        self, labels: np.ndarray, rng: np.random.Generator, shared: Any = None
+    ) -> np.ndarray:
         n, p = len(labels), self.params
         sx = rng.choice([-1.0, 1.0], n)  # each class has two quadrants: pick one
         sy = np.where(labels == 0, sx, -sx)
@@ -216,7 +260,9 @@ class Blobs(Synthetic):
     class Params(SyntheticParams):
         classes: int = Field(3, ge=2, description="Number of blobs, one class each.")
         features: int = Field(2, ge=1, description="Dimension of the inputs.")
-        spread: float = Field(0.2, ge=0, description="Standard deviation of each blob around its centre.")
+        spread: float = Field(
+            0.2, ge=0, description="Standard deviation of each blob around its centre."
+        )
 
     def n_classes(self) -> int:
         return self.params.classes
@@ -235,5 +281,7 @@ class Blobs(Synthetic):
         c = rng.standard_normal((k, d))
         return c / np.linalg.norm(c, axis=1, keepdims=True)
 
-    def points(self, labels: np.ndarray, rng: np.random.Generator, shared: Any = None) -> np.ndarray:
+    def points(
+        self, labels: np.ndarray, rng: np.random.Generator, shared: Any = None
+    ) -> np.ndarray:
         return shared[labels] + _noise(rng, len(labels), self.params.spread, self.params.features)

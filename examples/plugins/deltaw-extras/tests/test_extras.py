@@ -19,7 +19,9 @@ def test_log_cosh_keeps_the_cost_contract():
 def test_log_cosh_is_ln_cosh_and_finite_far_from_the_target():
     a, y = np.array([[0.3, -1.2, 4.0]]), np.zeros((1, 3))
     assert LogCosh().value(a, y) == pytest.approx(np.log(np.cosh(a)).sum())
-    assert LogCosh().value(np.array([[1000.0]]), np.zeros((1, 1))) == pytest.approx(1000.0 - np.log(2.0))
+    assert LogCosh().value(np.array([[1000.0]]), np.zeros((1, 1))) == pytest.approx(
+        1000.0 - np.log(2.0)
+    )
 
 
 @pytest.mark.parametrize("activation", [Mish, Softsign])
@@ -39,7 +41,9 @@ def test_checkerboard_colours_points_by_the_parity_of_their_square(dtype):
     assert (len(data.train), len(data.validation), len(data.test)) == (280, 40, 80)
     x, y = data.train.x, data.train.y
     assert x.dtype == dtype and y.dtype == dtype and x.shape == (280, 2) and y.shape == (280, 2)
-    same_sign = (x[:, 0] > 0) == (x[:, 1] > 0)  # 2×2 board: class 0 where both coordinates agree in sign
+    same_sign = (x[:, 0] > 0) == (
+        x[:, 1] > 0
+    )  # 2×2 board: class 0 where both coordinates agree in sign
     assert np.array_equal(y.argmax(axis=1) == 0, same_sign)
 
 
@@ -50,8 +54,25 @@ def test_checkerboard_is_drawn_from_the_seed():
     assert np.array_equal(draw(1), draw(1)) and not np.array_equal(draw(1), draw(2))
 
 
-def test_the_plugin_registers_every_name_and_trains_the_example(deltaw_plugin, deltaw_cli, tmp_path):
+def test_the_plugin_registers_every_name_and_trains_the_example(
+    deltaw_plugin, deltaw_cli, tmp_path
+):
     info = deltaw_plugin(deltaw_extras, name="extras")
-    assert sorted(info.registers) == [("activation", "mish"), ("activation", "softsign"), ("cost", "log-cosh"), ("dataset", "checkerboard")]
-    run = deltaw_cli("run", EXAMPLE, "--out", tmp_path, "--quiet", "--set", "training.epochs=2", "--set", "data.samples=300")
+    assert sorted(info.registers) == [
+        ("activation", "mish"),
+        ("activation", "softsign"),
+        ("cost", "log-cosh"),
+        ("dataset", "checkerboard"),
+    ]
+    run = deltaw_cli(
+        "run",
+        EXAMPLE,
+        "--out",
+        tmp_path,
+        "--quiet",
+        "--set",
+        "training.epochs=2",
+        "--set",
+        "data.samples=300",
+    )
     assert run.exit_code == 0, run.output

@@ -42,5 +42,15 @@ def test_lion_is_registered_and_trains_the_example(deltaw_plugin, deltaw_cli, tm
     deltaw_plugin(deltaw_lion, name="lion")
     shown = deltaw_cli("show", "optimizer", "lion")
     assert shown.exit_code == 0 and "Chen et al." in shown.output
-    run = deltaw_cli("run", EXAMPLE, "--out", tmp_path, "--quiet", "--set", "training.epochs=3", "--set", "data.samples=300")
+    run = deltaw_cli(
+        "run",
+        EXAMPLE,
+        "--out",
+        tmp_path,
+        "--quiet",
+        "--set",
+        "training.epochs=3",
+        "--set",
+        "data.samples=300",
+    )
     assert run.exit_code == 0, run.output

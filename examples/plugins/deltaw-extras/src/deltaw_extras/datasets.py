@@ -25,9 +25,17 @@ class Checkerboard(deltaw.Dataset):
         model_config = ConfigDict(extra="forbid")
         samples: int = Field(2000, ge=10, description="points over all splits")
         cells: int = Field(4, ge=2, le=64, description="squares per side of the board")
-        noise: float = Field(0.0, ge=0, description="standard deviation of the gaussian jitter added to each coordinate")
-        validation: float = Field(0.1, ge=0, lt=1, description="fraction of the samples held out for validation")
-        test: float = Field(0.2, ge=0, lt=1, description="fraction of the samples held out for testing")
+        noise: float = Field(
+            0.0,
+            ge=0,
+            description="standard deviation of the gaussian jitter added to each coordinate",
+        )
+        validation: float = Field(
+            0.1, ge=0, lt=1, description="fraction of the samples held out for validation"
+        )
+        test: float = Field(
+            0.2, ge=0, lt=1, description="fraction of the samples held out for testing"
+        )
 
         @model_validator(mode="after")
         def _leaves_training_data(self):
@@ -40,15 +48,28 @@ class Checkerboard(deltaw.Dataset):
         n_val, n_test = round(p.validation * p.samples), round(p.test * p.samples)
         n_train = p.samples - n_val - n_test
         if n_train < 2:
-            raise DataError(f"data (checkerboard): samples = {p.samples} leaves {n_train} training points; raise data.samples.")
-        splits = [self._draw(n, rng, np.dtype(dtype)) if n else None for n in (n_train, n_val, n_test)]
-        info = {"classes": 2, "input_dim": 2, "outputs": 2, "kind": "2d", "task": "classification", "source": "checkerboard"}
+            raise DataError(
+                f"data (checkerboard): samples = {p.samples} leaves {n_train} training points; raise data.samples."
+            )
+        splits = [
+            self._draw(n, rng, np.dtype(dtype)) if n else None for n in (n_train, n_val, n_test)
+        ]
+        info = {
+            "classes": 2,
+            "input_dim": 2,
+            "outputs": 2,
+            "kind": "2d",
+            "task": "classification",
+            "source": "checkerboard",
+        }
         return deltaw.DataSplits(splits[0], splits[1], splits[2], info)
 
     def _draw(self, n, rng, dtype):
         p = self.params
         x = rng.uniform(-1.0, 1.0, size=(n, 2))
-        cell = np.minimum(((x + 1.0) / 2.0 * p.cells).astype(int), p.cells - 1)  # row and column of each point
+        cell = np.minimum(
+            ((x + 1.0) / 2.0 * p.cells).astype(int), p.cells - 1
+        )  # row and column of each point
         labels = (cell[:, 0] + cell[:, 1]) % 2
         if p.noise:
             x = x + p.noise * rng.standard_normal(x.shape)

@@ -29,8 +29,15 @@ class Lion(deltaw.Optimizer):
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        lr: float = Field(1e-4, gt=0, description="learning rate η: the size of every coordinate's step")
-        beta1: float = Field(0.9, ge=0, lt=1, description="β₁: interpolation between momentum and gradient for the step")
+        lr: float = Field(
+            1e-4, gt=0, description="learning rate η: the size of every coordinate's step"
+        )
+        beta1: float = Field(
+            0.9,
+            ge=0,
+            lt=1,
+            description="β₁: interpolation between momentum and gradient for the step",
+        )
         beta2: float = Field(0.99, ge=0, lt=1, description="β₂: decay of the momentum m")
 
     def init(self, param):
