@@ -84,9 +84,9 @@ class Deltaw:
 
     def __init__(self, cfg: Config, data: dict[str, Any], workdir: Path) -> None:
         from deltaw.registry import get_registry
+        from deltaw.runs.environment import blas_threads
         from deltaw.spec.build import build
         from deltaw.spec.loading import load_spec
-        from deltaw.spec.run import blas_threads
 
         registry = get_registry()
         path = Path(workdir) / f"{cfg.name}.yaml"

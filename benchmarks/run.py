@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         from dataclasses import replace
 
-        from deltaw.spec.run import blas_threads
+        from deltaw.runs.environment import blas_threads
 
         configs = [replace(c, threads=args.threads) for c in configs]
         blas_threads(
@@ -275,7 +275,7 @@ def paired_ratios(times: dict[str, list[float | None]]) -> dict[str, float]:
 
 def bench_threads(data: dict[str, Any], repeats: int, tmp: Path) -> list[dict[str, Any]]:
     """deltaw and the numpy reference with 1 and 2 BLAS threads (``training.threads``), interleaved."""
-    from deltaw.spec.run import blas_threads
+    from deltaw.runs.environment import blas_threads
 
     try:
         import threadpoolctl  # noqa: F401
@@ -360,7 +360,8 @@ def bench_evaluation(data: dict[str, Any], repeats: int, tmp: Path) -> dict[str,
         "times": ts,
     }
 
-    from deltaw.spec.run import RunWriter, new_run_folder
+    from deltaw.runs.folder import new_run_folder
+    from deltaw.runs.writer import RunWriter
 
     writer = RunWriter(new_run_folder(tmp / "runs", "writes"))
     record = {"epoch": 1.0, **dw.evaluate(["validation"])}

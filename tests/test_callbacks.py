@@ -11,8 +11,9 @@ import deltaw
 from deltaw.errors import DeltawError, SpecError
 from deltaw.plugins.callbacks import Checkpoint, CsvLog, EarlyStopping, JsonlLog, StopOnNonFinite
 from deltaw.registry import get_registry
-from deltaw.spec.checkpoint import load_run_checkpoint
-from deltaw.spec.run import hook_callbacks, run_spec
+from deltaw.registry.runhooks import hook_callbacks
+from deltaw.runs.checkpoint import load_run_checkpoint
+from deltaw.runs.train import run_spec
 
 SPEC = {
     "name": "tiny",
@@ -107,8 +108,8 @@ def test_stop_on_non_finite_names_the_metric_and_the_likely_fix():
 
 
 def test_checkpoint_callback_needs_a_run_folder():
-    with pytest.raises(DeltawError, match="trainer.run_dir"):
-        Checkpoint(every=1).on_run_start(types.SimpleNamespace(run_dir=None))
+    with pytest.raises(DeltawError, match="trainer.run"):
+        Checkpoint(every=1).on_run_start(types.SimpleNamespace(run=None))
 
 
 def test_checkpoint_needs_every_or_best(tmp_path):
@@ -182,9 +183,9 @@ def test_csv_log_append_keeps_earlier_runs(tmp_path):
 
 def test_loggers_outside_a_run_need_an_absolute_path(tmp_path):
     with pytest.raises(DeltawError, match="run folder"):
-        CsvLog().on_run_start(types.SimpleNamespace())
+        CsvLog().on_run_start(types.SimpleNamespace(run=None))
     log = JsonlLog(path=str(tmp_path / "x.jsonl"))
-    log.on_run_start(types.SimpleNamespace())
+    log.on_run_start(types.SimpleNamespace(run=None))
     log.on_epoch_end(None, 1, {"epoch": 1})
     assert (tmp_path / "x.jsonl").read_text() == '{"epoch": 1}\n'
 

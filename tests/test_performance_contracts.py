@@ -366,7 +366,7 @@ def test_importing_the_cli_loads_no_heavy_module():
     code = (
         "import sys, deltaw.cli\n"
         "heavy = ['numpy', 'pydantic', 'matplotlib', 'yaml', 'deltaw.plugins.datasets', 'deltaw.plugins.datasets.mnist',"
-        " 'deltaw.spec.run', 'deltaw.core.training']\n"
+        " 'deltaw.runs.train', 'deltaw.core.training']\n"
         "print(','.join(m for m in heavy if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -9,8 +9,8 @@ import yaml
 
 import deltaw.plots
 from deltaw.errors import DeltawError
-from deltaw.spec.predict import evaluate, input_data, load_trained, save_predictions
-from deltaw.spec.report import (
+from deltaw.runs.predict import evaluate, input_data, load_trained, save_predictions
+from deltaw.runs.report import (
     RunRecord,
     collect_runs,
     differing_keys,
@@ -20,7 +20,7 @@ from deltaw.spec.report import (
     short_keys,
     summarize,
 )
-from deltaw.spec.run import run_spec
+from deltaw.runs.train import run_spec
 
 SPEC = {
     "name": "moons",

@@ -14,8 +14,8 @@ import deltaw
 from deltaw.cli import app
 from deltaw.errors import SpecError, TrainingError
 from deltaw.registry import get_registry
-from deltaw.spec.checkpoint import load_run_checkpoint
-from deltaw.spec.run import resume_run, run_spec
+from deltaw.runs.checkpoint import load_run_checkpoint
+from deltaw.runs.train import resume_run, run_spec
 
 runner = CliRunner()
 

@@ -9,10 +9,10 @@ import yaml
 import deltaw
 from deltaw.errors import SpecError
 from deltaw.registry import get_registry
+from deltaw.runs.report import load_run
+from deltaw.runs.sweep import expand, format_override, plan, run_sweep
 from deltaw.spec.loading import parse_override, validate_spec
 from deltaw.spec.models import SweepSpec
-from deltaw.spec.report import load_run
-from deltaw.spec.sweep import expand, format_override, plan, run_sweep
 
 BASE = {
     "name": "tiny-sweep",

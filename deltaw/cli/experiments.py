@@ -76,7 +76,7 @@ def sweep(
     ] = False,
 ) -> None:
     """Run every trial of the `sweep:` section of SPEC, each a run folder inside one sweep folder; rank them."""
-    from deltaw.spec.sweep import plan, run_sweep
+    from deltaw.runs.sweep import plan, run_sweep
 
     _check_by(by)
     if dry_run:
@@ -164,8 +164,8 @@ def report(
     ] = None,  # noqa: UP045
 ) -> None:
     """A table of runs: status, epochs, wall time, best and final metrics, and the spec keys in which they differ."""
-    from deltaw.spec.files import write_text
-    from deltaw.spec.report import collect_runs, report_csv, summarize
+    from deltaw.files import write_text
+    from deltaw.runs.report import collect_runs, report_csv, summarize
 
     _check_by(by)
     with friendly_errors():
@@ -202,7 +202,7 @@ def plot(
 ) -> None:
     """Learning curves of one or several runs on shared axes, labelled by the spec keys in which they differ."""
     from deltaw.plots import pyplot
-    from deltaw.spec.report import collect_runs, labels
+    from deltaw.runs.report import collect_runs, labels
 
     default = "regions.png" if regions else "curves.png"
     target = output or (
@@ -215,7 +215,7 @@ def plot(
         if regions:
             from deltaw.errors import DeltawError
             from deltaw.plots.curves import decision_regions
-            from deltaw.spec.predict import input_data, load_trained
+            from deltaw.runs.predict import input_data, load_trained
 
             nets, datas = [], []
             for r in runs:
@@ -278,7 +278,7 @@ def predict(
     """Load a trained run and report its metrics on a data set (or array file) per split."""
     from rich.table import Table
 
-    from deltaw.spec.predict import evaluate, input_data, load_trained, save_predictions
+    from deltaw.runs.predict import evaluate, input_data, load_trained, save_predictions
 
     with friendly_errors():
         trained = load_trained(run_dir, registry(), weights)
@@ -337,7 +337,7 @@ MAX_KEY_COLUMNS = 4  # more differing keys than this are stacked in one column
 def _print_report(rep: Any) -> None:
     from rich.table import Table
 
-    from deltaw.spec.report import fmt_value, short_keys
+    from deltaw.runs.report import fmt_value, short_keys
 
     short = short_keys(rep.keys)
     metric = rep.metric or "metric"

@@ -98,7 +98,7 @@ def _probe(
     rows: list[int] | None = None,
 ) -> Any:
     from deltaw.errors import DeltawError
-    from deltaw.spec.probe import from_layers, from_spec
+    from deltaw.runs.probe import from_layers, from_spec
 
     if spec is not None and layers is not None:
         raise DeltawError("Give either a SPEC file or --layers, not both.")
@@ -167,8 +167,8 @@ def _e(v: float | None) -> str:
 
 
 def _save_plot(draw: Any, path: Path, *args: Any) -> None:
+    from deltaw.files import atomic_write
     from deltaw.plots import pyplot
-    from deltaw.spec.files import atomic_write
 
     plt = pyplot()
     fig = draw(*args)
@@ -390,7 +390,7 @@ def explain(
 
     from deltaw.core.explain import explain as run_explain
     from deltaw.errors import DeltawError
-    from deltaw.spec.probe import parse_weight
+    from deltaw.runs.probe import parse_weight
 
     with friendly_errors():
         if spec is not None:

@@ -16,6 +16,7 @@ import math
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,7 @@ from deltaw.core.base import (
     overrides,
 )
 from deltaw.core.network import Network
+from deltaw.core.run_context import RunContext
 
 CHUNK_BYTES = 1 << 20  # rows of the shuffled training set gathered at a time (see _chunks)
 
@@ -74,6 +76,7 @@ class Trainer:
         clipping: optional gradient clipping.
         weight_decay: decoupled weight decay λ: ``w ← w − η λ w`` before each update.
         shuffle: shuffle the training split every epoch.
+        run: the run this training belongs to (its folder and checkpoint writer), or None.
     """
 
     def __init__(
@@ -93,6 +96,7 @@ class Trainer:
         clipping: Clipping | None = None,
         weight_decay: float = 0.0,
         shuffle: bool = True,
+        run: RunContext | None = None,
     ) -> None:
         self.network, self.cost, self.optimizer = network, cost, optimizer
         self.epochs, self.batch_size, self.rng = int(epochs), int(batch_size), rng
@@ -113,6 +117,29 @@ class Trainer:
         self.stop_reason: str | None = None
         self.state: list[dict[str, Array]] = [optimizer.init(p) for p in network.params()]
         self._snapshot: dict[str, Any] | None = None
+        self.run = run
+
+    # -- the run it belongs to -----------------------------------------------------------
+    @property
+    def run_dir(self) -> Path | None:
+        """The run folder (``self.run.folder``), or None outside a run."""
+        return self.run.folder if self.run is not None else None
+
+    @run_dir.setter
+    def run_dir(self, folder: str | Path) -> None:
+        if self.run is None:
+            self.run = RunContext(Path(folder))
+        else:
+            self.run.folder = Path(folder)
+
+    def save_checkpoint(self, path: str | Path) -> None:
+        """Write a full checkpoint to ``path`` through the run's writer."""
+        if self.run is None or self.run.save_checkpoint is None:
+            raise RuntimeError(
+                "this trainer belongs to no run that can save checkpoints (trainer.run is None); "
+                "train through deltaw run or deltaw.runs.train.run_spec, or set trainer.run"
+            )
+        self.run.save_checkpoint(Path(path))
 
     # -- the loop ------------------------------------------------------------------------
     def fit(self, data: DataSplits) -> list[dict[str, float]]:

@@ -4,10 +4,11 @@ Callbacks see the trainer after every epoch (``on_epoch_end(trainer, epoch,
 metrics)`` with ``epoch`` 1-based and ``metrics`` that epoch's record, e.g.
 ``validation_accuracy``) and stop a run by setting ``trainer.stop = True`` and
 ``trainer.stop_reason``. Callbacks that write files write into
-``trainer.run_dir``, the run folder, and save full checkpoints through
+the run folder ``trainer.run.folder`` and save full checkpoints through
 ``trainer.save_checkpoint(path)``; the run layer (``deltaw run``,
-``deltaw.spec.run``) sets both before training. A bare
-:class:`~deltaw.core.training.Trainer` has neither: set them yourself. Callbacks with state (best value so far, patience count, best
+``deltaw.runs.train``) gives the trainer its ``run`` (a
+:class:`~deltaw.core.run_context.RunContext`) before training. A bare
+:class:`~deltaw.core.training.Trainer` has none: give it one yourself. Callbacks with state (best value so far, patience count, best
 weights) implement ``state_dict``/``load_state_dict`` so that a resumed run
 continues exactly as an uninterrupted one would.
 """
@@ -94,13 +95,12 @@ def run_path(trainer: Any, path: str, who: str) -> Path:
     p = Path(path).expanduser()
     if p.is_absolute():
         return p
-    run_dir = getattr(trainer, "run_dir", None)
-    if run_dir is None:
+    if trainer.run is None:
         raise DeltawError(
             f"The {who} callback writes into the run folder, but this trainer has none: "
-            f"set trainer.run_dir to a folder, or give an absolute path."
+            f"give it a RunContext (trainer.run), or give an absolute path."
         )
-    return Path(run_dir) / p
+    return trainer.run.folder / p
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -226,10 +226,11 @@ class Checkpoint(deltaw.Callback):
 
     def on_run_start(self, trainer: Any) -> None:
         run_path(trainer, ".", "checkpoint")  # fail before the first epoch, not after it
-        if not callable(getattr(trainer, "save_checkpoint", None)):
+        if trainer.run.save_checkpoint is None:
             raise DeltawError(
-                "The checkpoint callback saves through trainer.save_checkpoint(path), which the run layer "
-                "(deltaw run, deltaw.spec.run.run_spec) provides; with a bare Trainer, set it yourself."
+                "The checkpoint callback saves through trainer.save_checkpoint(path), which needs the "
+                "run's checkpoint writer (trainer.run.save_checkpoint); the run layer (deltaw run, "
+                "deltaw.runs.train.run_spec) provides it; with a bare Trainer, give it a RunContext."
             )
 
     def on_epoch_end(self, trainer: Any, epoch: int, metrics: dict[str, float]) -> None:

@@ -58,7 +58,7 @@ def spec_schema(registry: Registry) -> dict[str, Any]:
 def write_schema(path: str | Path, registry: Registry) -> None:
     """Write :func:`spec_schema` to ``path`` atomically."""
     from deltaw.errors import DeltawError
-    from deltaw.spec.files import write_text
+    from deltaw.files import write_text
 
     path = Path(path)
     try:

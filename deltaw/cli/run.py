@@ -46,8 +46,8 @@ def run(
 
     Ctrl-C keeps the last epoch's checkpoint and prints the command that resumes it (exit code 130).
     """
-    from deltaw.display import JsonLines, ProgressDisplay, metrics_text
-    from deltaw.spec.run import resume_run, run_spec
+    from deltaw.cli.progress import JsonLines, ProgressDisplay, metrics_text
+    from deltaw.runs.train import resume_run, run_spec
 
     if (spec is None) == (resume is None):
         err.print(

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from deltaw.errors import TrainingError
-from deltaw.spec.files import save_arrays
+from deltaw.files import save_arrays
 
 _ARRAY = "__array__"
 

@@ -19,11 +19,11 @@ import numpy as np
 from deltaw.core.base import DataSplits, EvalContext
 from deltaw.core.network import Network
 from deltaw.errors import DataError, DeltawError
+from deltaw.files import save_arrays
 from deltaw.registry import Registry, get_registry
+from deltaw.runs.folder import read_run_info, run_overrides, run_spec_file
 from deltaw.spec.build import Experiment, build, check_data_fits, seeds
-from deltaw.spec.files import save_arrays
 from deltaw.spec.loading import SUFFIXES, load_spec, read_spec_file, validate_spec
-from deltaw.spec.run import read_run_info, run_overrides, run_spec_file
 
 
 @dataclass

@@ -26,12 +26,13 @@ import numpy as np
 import yaml
 
 from deltaw.errors import DeltawError, SpecError
+from deltaw.files import write_json, write_text
 from deltaw.registry import Registry, get_registry
-from deltaw.spec.files import write_json, write_text
+from deltaw.runs.folder import new_run_folder
+from deltaw.runs.report import Report, collect_runs, labels, report_csv, summarize
+from deltaw.runs.train import run_spec
 from deltaw.spec.loading import apply_overrides, load_spec, validate_spec
 from deltaw.spec.models import RandomParam, Spec, SweepSpec
-from deltaw.spec.report import Report, collect_runs, labels, report_csv, summarize
-from deltaw.spec.run import new_run_folder, run_spec
 
 
 @dataclass

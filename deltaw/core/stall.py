@@ -1,0 +1,63 @@
+"""The stall guard: a training rule that stops a run whose weights stopped moving."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from deltaw.core.base import Callback
+
+
+class StalledError(ArithmeticError):
+    """An epoch left some layer's weights where they were: its units are saturated or dead."""
+
+    def __init__(self, epoch: int, layers: list[int], lr: float) -> None:
+        self.epoch, self.layers, self.lr = epoch, layers, lr
+        which = ", ".join(str(l + 1) for l in layers)
+        super().__init__(
+            f"training stalled in epoch {epoch}: the weights of layer{'s' if len(layers) > 1 else ''} {which} did not change "
+            f"(every gradient there is zero, so the units are saturated or dead)"
+        )
+
+
+class StallGuard(Callback):
+    """Stops a run when an epoch leaves some layer's W and b unchanged (relative change below ``tolerance``).
+
+    That happens when η is so large that the first updates saturate every
+    sigmoid (σ' = 0) or kill every ReLU: the run would go on at chance level
+    without ever printing a NaN. Epochs whose rate is below 1/1000 of η₀
+    (the tail of a schedule) are not checked. The stalled epoch is undone.
+    """
+
+    def __init__(self, tolerance: float = 1e-5) -> None:
+        super().__init__()
+        self.tolerance = tolerance
+        self.start: list[np.ndarray] = []
+
+    def on_run_start(self, trainer: Any) -> None:
+        self.start = [p.copy() for p in trainer.network.params()]
+
+    def on_epoch_end(self, trainer: Any, epoch: int, metrics: dict[str, float]) -> None:
+        params = trainer.network.params()
+        stalled = []
+        if trainer.lr >= 1e-3 * trainer.base_lr:
+            for l in range(0, len(params), 2):
+                before = math.sqrt(sum(float(np.vdot(p, p)) for p in self.start[l : l + 2]))
+                moved = math.sqrt(
+                    sum(
+                        float(np.vdot(p - q, p - q))
+                        for p, q in zip(params[l : l + 2], self.start[l : l + 2])
+                    )
+                )
+                if moved <= self.tolerance * max(before, 1e-300):
+                    stalled.append(l // 2)
+        if stalled:
+            lr = trainer.lr
+            trainer.restore_snapshot()
+            raise StalledError(epoch, stalled, lr)
+        for dst, src in zip(self.start, params):
+            dst[...] = src
+
+

@@ -1,0 +1,44 @@
+"""The adapter from the trainer's callback events to pluggy's ``deltaw_*`` run hooks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deltaw.core.base import Callback
+from deltaw.registry.manager import Registry
+
+
+class HookCallbacks(Callback):
+    """Forwards training events to every plugin implementing the ``deltaw_*`` hooks."""
+
+    def __init__(self, registry: Registry) -> None:
+        super().__init__()
+        self.hook = registry.pm.hook
+
+    def on_run_start(self, trainer: Any) -> None:
+        self.hook.deltaw_run_start(trainer=trainer)
+
+    def on_epoch_end(self, trainer: Any, epoch: int, metrics: dict[str, float]) -> None:
+        self.hook.deltaw_epoch_end(trainer=trainer, epoch=epoch, metrics=metrics)
+
+    def on_run_end(self, trainer: Any) -> None:
+        self.hook.deltaw_run_end(trainer=trainer)
+
+
+class BatchHookCallbacks(HookCallbacks):
+    """:class:`HookCallbacks` for when some plugin implements ``deltaw_batch_end``."""
+
+    def on_batch_end(self, trainer: Any, epoch: int, batch: int) -> None:
+        self.hook.deltaw_batch_end(trainer=trainer, epoch=epoch, batch=batch)
+
+
+def hook_callbacks(registry: Registry) -> list[Callback]:
+    """The adapter to pluggy's run hooks, or nothing when no plugin implements them."""
+    hooks = registry.pm.hook
+    names = ("deltaw_run_start", "deltaw_epoch_end", "deltaw_batch_end", "deltaw_run_end")
+    if not any(getattr(hooks, n).get_hookimpls() for n in names):
+        return []
+    cls = BatchHookCallbacks if hooks.deltaw_batch_end.get_hookimpls() else HookCallbacks
+    return [cls(registry)]
+
+

@@ -1,0 +1,94 @@
+"""What shaped the numbers: Python, numpy, BLAS and plugin versions, and the BLAS thread limit."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+
+from deltaw.errors import TrainingError
+from deltaw.registry import Registry
+from deltaw.runs.folder import now
+from deltaw.spec.build import Experiment
+
+
+def environment(exp: Experiment, registry: Registry | None = None) -> dict[str, Any]:
+    """Versions of everything that shaped the numbers."""
+    import deltaw
+
+    env: dict[str, Any] = {
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "numpy": np.__version__,
+        "blas": blas_info(),
+        "deltaw": deltaw.__version__,
+        "libraries": {
+            name: _version(name)
+            for name in ("pydantic", "pluggy", "typer", "rich", "PyYAML", "matplotlib")
+        },
+        "plugins_used": exp.plugins_used,
+        "command": sys.argv[:],
+        "started": now(),
+    }
+    if registry is not None:
+        env["plugins"] = {
+            p.name: {"distribution": p.distribution, "version": p.version, "status": p.status}
+            for p in registry.plugins.values()
+        }
+    return env
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def blas_info() -> dict[str, Any]:
+    try:
+        config = np.show_config(mode="dicts")  # numpy >= 1.25
+        blas = config.get("Build Dependencies", {}).get("blas", {})
+        info: dict[str, Any] = {"name": blas.get("name"), "version": blas.get("version")}
+    except Exception:  # pragma: no cover - older numpy
+        info = {}
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["threads"] = [
+            {"api": p.get("internal_api"), "threads": p.get("num_threads")}
+            for p in threadpool_info()
+        ]
+    except ImportError:
+        pass
+    return info
+
+
+class blas_threads:
+    """Limit BLAS threads for the run (needs threadpoolctl); a no-op when ``n`` is None."""
+
+    def __init__(self, n: int | None) -> None:
+        self.n, self._ctx = n, None
+
+    def __enter__(self) -> None:
+        if self.n is None:
+            return
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            raise TrainingError(
+                "training.threads needs threadpoolctl: pip install threadpoolctl (or deltaw[bench])."
+            ) from None
+        self._ctx = threadpool_limits(limits=self.n, user_api="blas")
+        self._ctx.__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._ctx is not None:
+            self._ctx.__exit__(*exc)

@@ -1,0 +1,112 @@
+"""The run folder: its name, its files and what they say about the run.
+
+A run folder holds: ``spec<ext>`` (the file as written), ``overrides.json``,
+``resolved.yaml`` (every default filled in), ``environment.json`` (Python,
+numpy, BLAS, deltaw and every plugin's version), ``metrics.jsonl`` and
+``metrics.csv`` (one row per epoch), ``checkpoint.npz`` (the last complete
+epoch: weights, optimizer state, counters, RNG, schedule and callback state),
+``weights.npz`` (the final weights), ``run.json`` (status and summary) and,
+when matplotlib is installed, ``curves.png`` (and ``regions.png`` for 2-D
+data). Every file is written atomically (:mod:`deltaw.files`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shlex
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from deltaw.errors import DeltawError, TrainingError
+from deltaw.files import save_arrays, write_json, write_text
+from deltaw.spec.loading import SUFFIXES
+
+RESUMABLE = ("interrupted", "running", "failed")
+
+
+def new_run_folder(parent: Path, name: str) -> Path:
+    """A fresh folder ``parent/name-YYYYmmdd-HHMMSS[-N]``; never reuses an existing one."""
+    parent.mkdir(parents=True, exist_ok=True)
+    stem = f"{slug(name)}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    for i in range(1000):
+        folder = parent / (stem if i == 0 else f"{stem}-{i}")
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+    raise TrainingError(f"could not create a new run folder under {parent}")
+
+
+def slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_.=" else "-" for c in name).strip("-") or "run"
+
+
+def resume_command(folder: Path) -> str:
+    return f"deltaw run --resume {shlex.quote(str(folder))}"
+
+
+
+def now() -> str:
+    """The current UTC time, ISO 8601 to the second (as run.json records it)."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def run_spec_file(folder: Path) -> Path:
+    """The spec as written inside a run folder (``spec.yaml``, ``spec.toml`` or ``spec.json``)."""
+    for suffix in SUFFIXES:
+        path = folder / f"spec{suffix}"
+        if path.exists() and (folder / "resolved.yaml").exists():
+            return path
+    raise DeltawError(
+        f"{folder} is not a deltaw run folder: it has no spec.yaml (or .toml, .json) beside a resolved.yaml. "
+        f"Give the folder that `deltaw run` printed (it holds run.json, metrics.csv, checkpoint.npz)."
+    )
+
+
+def read_run_info(folder: Path) -> dict[str, Any]:
+    """``run.json`` of a run folder ({} when the run never got as far as writing it)."""
+    try:
+        return json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DeltawError(f"{folder / 'run.json'} cannot be read ({exc}).") from None
+
+
+def run_overrides(folder: Path) -> list[str]:
+    try:
+        data = json.loads((folder / "overrides.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DeltawError(f"{folder / 'overrides.json'} cannot be read ({exc}).") from None
+    return [str(o) for o in data]
+
+
+def write_metrics_csv(path: Path, history: list[dict[str, float]]) -> None:
+    keys: list[str] = []
+    for row in history:
+        keys += [k for k in row if k not in keys]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    write_text(path, buf.getvalue() if keys else "")
+
+
+
+def write_run_info(folder: Path, info: dict[str, Any]) -> None:
+    """Write ``run.json``; a resumable status also records the command that resumes it."""
+    if info.get("status") in RESUMABLE:
+        info = {**info, "resume": resume_command(folder)}
+    write_json(folder / "run.json", info)
+
+
+def save_weights(folder: Path, weights: list[Any], biases: list[Any]) -> None:
+    """Write the final ``weights.npz`` (``w0, b0, w1, b1, …``)."""
+    arrays = {f"w{i}": w for i, w in enumerate(weights)} | {f"b{i}": b for i, b in enumerate(biases)}
+    save_arrays(folder / "weights.npz", arrays)

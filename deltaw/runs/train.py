@@ -1,0 +1,345 @@
+"""Training a spec into its own run folder, and resuming it bit for bit.
+
+:func:`run_spec` validates, builds and trains a spec into a new run folder
+(:mod:`deltaw.runs.folder` describes its files); :func:`resume_run` continues
+an interrupted one from its last checkpoint. An interrupted run keeps its last
+checkpoint. Callbacks reach the run through ``trainer.run`` (a
+:class:`~deltaw.core.run_context.RunContext`: the folder and a checkpoint writer).
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from deltaw.core.base import Callback
+from deltaw.core.run_context import RunContext
+from deltaw.core.stall import StalledError, StallGuard
+from deltaw.core.training import NonFiniteError, Trainer
+from deltaw.errors import DeltawError, SpecError, TrainingError
+from deltaw.files import write_json, write_text
+from deltaw.registry import Registry, get_registry
+from deltaw.registry.runhooks import hook_callbacks
+from deltaw.runs.checkpoint import load_run_checkpoint, save_run_checkpoint
+from deltaw.runs.environment import blas_threads, environment
+from deltaw.runs.folder import (
+    new_run_folder,
+    now,
+    read_run_info,
+    resume_command,
+    run_overrides,
+    run_spec_file,
+    save_weights,
+    write_run_info,
+)
+from deltaw.runs.writer import RunWriter, callback_states
+from deltaw.spec.build import Experiment, build
+from deltaw.spec.loading import load_spec, parse_override
+
+
+@dataclass
+class RunResult:
+    """How a run ended: ``status`` is completed, stopped (a callback or schedule) or interrupted (Ctrl-C)."""
+
+    folder: Path
+    status: str
+    history: list[dict[str, float]]
+    wall_time: float
+    message: str = ""
+
+
+def run_spec(
+    spec_path: str | Path,
+    overrides: Sequence[str] = (),
+    out: str | Path = "runs",
+    callbacks: Sequence[Callback] = (),
+    registry: Registry | None = None,
+    *,
+    folder: Path | None = None,
+    plots: bool = True,
+) -> RunResult:
+    """Validate, build and train the spec at ``spec_path`` into a new run folder under ``out``.
+
+    ``folder`` (an existing, empty folder) is used instead of a new one under
+    ``out``; sweeps use it for their trials. ``plots`` writes the learning
+    curves when matplotlib is installed.
+    """
+    registry = registry or get_registry()
+    spec_path = Path(spec_path)
+    spec, _ = load_spec(spec_path, list(overrides), registry=registry)
+    exp = build(spec, registry=registry, source=str(spec_path))
+    check_monitors(exp, str(spec_path))
+    folder = folder if folder is not None else new_run_folder(Path(out), spec.name)
+    write_text(folder / f"spec{spec_path.suffix.lower()}", spec_path.read_text(encoding="utf-8"))
+    write_json(folder / "overrides.json", list(overrides))
+    write_text(folder / "resolved.yaml", yaml.safe_dump(spec.resolved(), sort_keys=False))
+    write_json(folder / "environment.json", environment(exp, registry))
+    return train_experiment(exp, folder, callbacks, registry, plots=plots, source=str(spec_path))
+
+
+def resume_run(
+    folder: str | Path,
+    overrides: Sequence[str] = (),
+    callbacks: Sequence[Callback] = (),
+    registry: Registry | None = None,
+    *,
+    plots: bool = True,
+) -> RunResult:
+    """Continue the run in ``folder`` from its last checkpoint, in the same folder.
+
+    The result is bit for bit what an uninterrupted run would have given.
+    ``overrides`` may only change ``training.epochs`` (to train a finished
+    run for longer); anything else needs a new run.
+    """
+    registry = registry or get_registry()
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DeltawError(
+            f"--resume {folder}: no such folder. Give a run folder printed by `deltaw run`."
+        )
+    spec_path = run_spec_file(folder)
+    info = read_run_info(folder)
+    for text in overrides:
+        key, _ = parse_override(text)
+        if key != "training.epochs":
+            raise SpecError(
+                f"--resume {folder}: --set {text!r} would change the experiment; when resuming only training.epochs "
+                f"may change (to train for longer). Start a new run to change {key}."
+            )
+    previous = run_overrides(folder)
+    spec, _ = load_spec(spec_path, previous + list(overrides), registry=registry)
+    status, done = info.get("status", "running"), int(info.get("epochs", 0))
+    if status == "diverged":
+        raise TrainingError(
+            f"{folder}: this run diverged ({info.get('message', '')}); resuming would diverge again the same way. "
+            f"Start a new run with a smaller optimizer.lr."
+        )
+    if status == "stopped":
+        raise TrainingError(
+            f"{folder}: this run was stopped ({info.get('message', 'by a callback')}); there is nothing to resume."
+        )
+    if status == "completed" and spec.training.epochs <= done:
+        raise TrainingError(
+            f"{folder}: this run already completed its {done} epochs. To train it for longer: "
+            f"deltaw run --resume {shlex.quote(str(folder))} --set training.epochs={done + 10}"
+        )
+    exp = build(spec, registry=registry, source=str(spec_path))
+    ckpt = folder / "checkpoint.npz"
+    state = load_run_checkpoint(ckpt) if ckpt.exists() else None
+    if overrides:
+        write_json(folder / "overrides.json", previous + list(overrides))
+        write_text(folder / "resolved.yaml", yaml.safe_dump(spec.resolved(), sort_keys=False))
+    resumes = list(info.get("resumed", [])) + [
+        {"at": now(), "from_epoch": state[0]["epoch"] if state else 0}
+    ]
+    return train_experiment(
+        exp,
+        folder,
+        callbacks,
+        registry,
+        resume=state,
+        plots=plots,
+        source=str(spec_path),
+        wall_before=float(info.get("wall_time", 0.0)),
+        extra={"resumed": resumes},
+    )
+
+
+def train_experiment(
+    exp: Experiment,
+    folder: Path,
+    callbacks: Sequence[Callback],
+    registry: Registry,
+    *,
+    resume: tuple[dict[str, Any], list[dict[str, Any] | None] | None] | None = None,
+    plots: bool = True,
+    source: str = "the spec",
+    wall_before: float = 0.0,
+    extra: dict[str, Any] | None = None,
+) -> RunResult:
+    """Train ``exp`` writing into ``folder``; on Ctrl-C or a non-finite cost, keep the last checkpoint."""
+    assert exp.data is not None
+    check_monitors(exp, source)
+    writer = RunWriter(folder, exp.callbacks)
+    guard = [StallGuard()] if exp.spec.training.stall_check else []
+    trainer = exp.trainer([writer, *hook_callbacks(registry), *callbacks])
+    trainer.callbacks[:0] = (
+        guard  # before the spec's callbacks and the writer: a stalled epoch is never recorded
+    )
+    prepare(trainer, exp, folder, resume[0]["epoch"] if resume is not None else None)
+    if resume is not None:
+        restore(trainer, exp, resume, folder)
+    extra = dict(
+        extra or {}, train_size=len(exp.data.train), epochs_planned=exp.spec.training.epochs
+    )
+    started = time.perf_counter()
+
+    def wall() -> float:
+        return wall_before + time.perf_counter() - started
+
+    write_info(folder, trainer, exp, "running", wall_before, "", extra)
+    status, message = "completed", ""
+    try:
+        with blas_threads(exp.spec.training.threads):
+            trainer.fit(exp.data)
+        if trainer.stop:
+            status, message = "stopped", stop_reason(trainer)
+    except KeyboardInterrupt:
+        status = "interrupted"
+        saved = writer.saved_epoch
+        where = f"during epoch {trainer.epoch + 1}"
+        if (
+            saved and saved > trainer.epoch
+        ):  # Ctrl-C after the epoch's checkpoint was written: keep that epoch
+            restore(trainer, exp, load_run_checkpoint(folder / "checkpoint.npz"), folder)
+            where = f"at the end of epoch {saved}"
+        kept = (
+            f"kept the checkpoint of epoch {saved}"
+            if saved
+            else "no epoch had finished, so there is no checkpoint yet"
+        )
+        message = f"Interrupted {where}; {kept}. Resume with: {resume_command(folder)}"
+    except NonFiniteError as exc:
+        finish(folder, trainer, exp, "diverged", wall(), str(exc), extra)
+        lr = exp.optimizer.params.lr
+        good = (
+            f"The last good checkpoint (epoch {exc.epoch - 1}) is in {folder}."
+            if exc.epoch > 1
+            else f"The run folder is {folder}."
+        )
+        raise TrainingError(
+            f"Training diverged: {exc} (learning rate {lr:g}). {good} "
+            f"The learning rate is most likely too large: try --set optimizer.lr={lr / 10:g}, "
+            f"or clip gradients (training.clip.norm)."
+        ) from None
+    except StalledError as exc:
+        finish(folder, trainer, exp, "diverged", wall(), str(exc), extra)
+        lr = exp.optimizer.params.lr
+        raise TrainingError(
+            f"Training diverged: {exc}, at learning rate {exc.lr:g}. The accuracy will not improve from here. "
+            f"The learning rate is most likely far too large: try --set optimizer.lr={lr / 100:g}. The run folder {folder} "
+            f"keeps the checkpoint of epoch {exc.epoch - 1}. (To let such a run go on anyway: --set training.stall_check=false.)"
+        ) from None
+    except BaseException as exc:
+        finish(folder, trainer, exp, "failed", wall(), f"{type(exc).__name__}: {exc}", extra)
+        raise
+    finish(folder, trainer, exp, status, wall(), message, extra)
+    if plots:
+        write_plots(folder, trainer, exp)
+    return RunResult(folder, status, trainer.history, wall(), message)
+
+
+def prepare(trainer: Trainer, exp: Experiment, folder: Path, resumed_from: int | None = None) -> None:
+    """Give the trainer its run: the folder and a checkpoint writer that includes callback state."""
+    stateful = exp.callbacks
+
+    def save_checkpoint(path: Path) -> None:
+        save_run_checkpoint(Path(path), trainer.state_dict(), callback_states(stateful))
+
+    trainer.run = RunContext(folder, save_checkpoint, resumed_from)
+
+
+def restore(
+    trainer: Trainer, exp: Experiment, resume: tuple[dict[str, Any], Any], folder: Path
+) -> None:
+    """Load a checkpoint into the trainer and the spec's callbacks."""
+    state, cb_states = resume
+    shapes = [w.shape for w in trainer.network.weights]
+    if [tuple(w.shape) for w in state["weights"]] != shapes:
+        raise TrainingError(
+            f"{folder / 'checkpoint.npz'} holds weights of shapes {[tuple(w.shape) for w in state['weights']]}, "
+            f"but the run's spec builds {shapes}; the folder's spec and checkpoint do not belong together."
+        )
+    trainer.load_state_dict(state)
+    for cb, cb_state in zip(exp.callbacks, cb_states or []):
+        if cb_state is not None and callable(getattr(cb, "load_state_dict", None)):
+            cb.load_state_dict(cb_state)
+
+
+def stop_reason(trainer: Trainer) -> str:
+    reason = trainer.stop_reason or ""
+    if reason == "the schedule asked to stop" and getattr(trainer.schedule, "stop_reason", None):
+        reason = trainer.schedule.stop_reason  # type: ignore[union-attr]
+    return reason
+
+
+def check_monitors(exp: Experiment, source: str) -> None:
+    """Every ``monitor`` of the schedule and callbacks names a metric this run records; bind auto modes."""
+    from deltaw.plugins.callbacks import Monitor
+
+    assert exp.data is not None
+    splits = [name for name, _ in exp.data.items() if name in exp.spec.training.evaluate]
+    recorded = [f"{s}_{m}" for s in splits for m in exp.metrics]
+    watchers: list[tuple[str, Any]] = [("schedule", exp.schedule)] + [
+        (f"callbacks[{i}]", c) for i, c in enumerate(exp.callbacks)
+    ]
+    for where, obj in watchers:
+        monitor = getattr(obj, "monitor", None)
+        if not isinstance(monitor, Monitor):
+            continue
+        if monitor.key not in recorded:
+            raise SpecError(
+                f"{source}: {where}.monitor is {monitor.key!r}, but this run records only: {', '.join(recorded) or 'no metrics'} "
+                f"(training.evaluate × metrics, for the splits the data set has). Pick one of those."
+            )
+        metric = exp.metrics[monitor.key.split("_", 1)[1]]
+        monitor.bind(bool(getattr(metric, "higher_is_better", True)))
+
+
+def write_info(
+    folder: Path,
+    trainer: Trainer,
+    exp: Experiment,
+    status: str,
+    wall: float,
+    message: str,
+    extra: dict[str, Any],
+) -> None:
+    """Write ``run.json``: status, epochs, steps, wall time and the last record."""
+    info = {
+        "name": exp.spec.name,
+        "status": status,
+        "message": message,
+        "epochs": trainer.epoch,
+        "steps": trainer.step,
+        "wall_time": wall,
+        "updated": now(),
+        "final": trainer.history[-1] if trainer.history else {},
+        **extra,
+    }
+    write_run_info(folder, info)
+
+
+def finish(
+    folder: Path,
+    trainer: Trainer,
+    exp: Experiment,
+    status: str,
+    wall: float,
+    message: str,
+    extra: dict[str, Any],
+) -> None:
+    """Write the final weights and ``run.json``."""
+    save_weights(folder, trainer.network.weights, trainer.network.biases)
+    write_info(folder, trainer, exp, status, wall, message, extra)
+
+
+def write_plots(folder: Path, trainer: Trainer, exp: Experiment) -> None:
+    """``curves.png`` (and ``regions.png`` for 2-D inputs) when matplotlib is installed."""
+    from deltaw.plots import have_matplotlib
+
+    if not have_matplotlib() or not trainer.history:
+        return
+    from deltaw.plots.curves import decision_regions, learning_curves
+
+    learning_curves([trainer.history], [exp.spec.name], folder / "curves.png", title=exp.spec.name)
+    if exp.data is not None and exp.network.sizes[0] == 2:
+        decision_regions(trainer.network, exp.data, folder / "regions.png", title=exp.spec.name)
+
+
