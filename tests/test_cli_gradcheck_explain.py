@@ -326,15 +326,17 @@ def test_every_command_in_the_tutorial_prints_what_the_tutorial_shows(monkeypatc
 
 
 def test_the_cli_defaults_are_the_library_defaults():
-    from deltaw.cli import mystery
+    from deltaw.cli import explain as explain_cmd
+    from deltaw.cli import gradcheck as gradcheck_cmd
     from deltaw.core import explain, gradcheck
 
-    assert (mystery.EPS, mystery.TOL, mystery.PER_PARAM) == (
+    assert (gradcheck_cmd.EPS, gradcheck_cmd.TOL, gradcheck_cmd.PER_PARAM) == (
         gradcheck.DEFAULT_EPS,
         gradcheck.DEFAULT_TOL,
         gradcheck.DEFAULT_PER_PARAM,
     )
-    assert (mystery.DW, mystery.MAX_PATHS, mystery.TOP) == (
+    assert (explain_cmd.EPS, explain_cmd.DW, explain_cmd.MAX_PATHS, explain_cmd.TOP) == (
+        gradcheck.DEFAULT_EPS,
         explain.DEFAULT_DW,
         explain.DEFAULT_MAX_PATHS,
         explain.DEFAULT_TOP,

@@ -16,32 +16,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from deltaw.cli.render import epoch_line
 from deltaw.core.base import Callback
-
-SHOWN = (
-    "training_cost",
-    "training_accuracy",
-    "validation_cost",
-    "validation_accuracy",
-    "test_cost",
-    "test_accuracy",
-)
-
-
-def metrics_text(record: dict[str, Any]) -> str:
-    """``training cost 0.0912 · validation accuracy 94.21%`` (bookkeeping keys left out)."""
-    parts = []
-    for key, value in record.items():
-        if key in ("epoch", "lr", "train_time", "eval_time"):
-            continue
-        label = key.replace("_", " ")
-        parts.append(f"{label} {value:.2%}" if key.endswith("accuracy") else f"{label} {value:.4g}")
-    return " · ".join(parts)
-
-
-def epoch_line(record: dict[str, Any]) -> str:
-    """``Epoch 3: training cost 0.0912 · validation accuracy 94.21% · 1.20s``"""
-    return f"Epoch {int(record['epoch'])}: {metrics_text(record)} · {record.get('train_time', 0.0):.2f}s"
 
 
 class ProgressDisplay(Callback):

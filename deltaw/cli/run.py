@@ -1,14 +1,13 @@
-"""Running and validating specs: ``deltaw run`` and ``deltaw validate``."""
+"""``deltaw run``: train a spec into a new run folder, or resume one."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from deltaw.cli.app import SetOpt, SpecArg, app, err, friendly_errors, registry
+from deltaw.cli.app import SetOpt, app, err, friendly_errors, registry
 
 
 @app.command()
@@ -46,7 +45,8 @@ def run(
 
     Ctrl-C keeps the last epoch's checkpoint and prints the command that resumes it (exit code 130).
     """
-    from deltaw.cli.progress import JsonLines, ProgressDisplay, metrics_text
+    from deltaw.cli.progress import JsonLines, ProgressDisplay
+    from deltaw.cli.render import metrics_text
     from deltaw.runs.train import resume_run, run_spec
 
     if (spec is None) == (resume is None):
@@ -84,15 +84,3 @@ def run(
         err.print(
             f"{head}: {summary}\nRun folder: {result.folder}", highlight=False, soft_wrap=True
         )
-
-
-@app.command()
-def validate(spec: SpecArg, set_: SetOpt = None) -> None:
-    """Check SPEC and print it resolved (every default filled in), or its errors."""
-    import yaml
-
-    from deltaw.spec.loading import load_spec
-
-    with friendly_errors():
-        parsed, _ = load_spec(spec, set_ or [], registry=registry())
-    sys.stdout.write(yaml.safe_dump(parsed.resolved(), sort_keys=False))

@@ -59,5 +59,3 @@ class StallGuard(Callback):
             raise StalledError(epoch, stalled, lr)
         for dst, src in zip(self.start, params):
             dst[...] = src
-
-

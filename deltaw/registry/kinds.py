@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from deltaw.core import base
 
+BUILTIN = "deltaw"  # the plugin name (and qualifier) of every built-in
+
 
 @dataclass(frozen=True)
 class Kind:

@@ -30,9 +30,8 @@ import pluggy
 
 from deltaw.errors import DuplicateNameError, PluginError, UnknownNameError
 from deltaw.registry import hookspecs
-from deltaw.registry.kinds import HOOK_TO_KIND, KINDS, kind
+from deltaw.registry.kinds import BUILTIN, HOOK_TO_KIND, KINDS, kind
 
-BUILTIN = "deltaw"  # the plugin name (and qualifier) of every built-in
 BUILTIN_MODULES = (
     "deltaw.plugins.activations",
     "deltaw.plugins.costs",

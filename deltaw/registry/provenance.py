@@ -22,6 +22,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from deltaw.registry.kinds import BUILTIN
+
 FILENAME = "plugin-names.json"
 
 
@@ -60,7 +62,6 @@ def provider(kind: str, name: str) -> dict[str, Any] | None:
 
 def remember(plugins: Iterable[Any]) -> None:
     """Record the names every loaded third-party plugin registers; write only on change."""
-    from deltaw.registry.manager import BUILTIN
 
     known = read()
     merged = {k: dict(v) for k, v in known.items()}

@@ -40,5 +40,3 @@ def hook_callbacks(registry: Registry) -> list[Callback]:
         return []
     cls = BatchHookCallbacks if hooks.deltaw_batch_end.get_hookimpls() else HookCallbacks
     return [cls(registry)]
-
-

@@ -49,7 +49,6 @@ def resume_command(folder: Path) -> str:
     return f"deltaw run --resume {shlex.quote(str(folder))}"
 
 
-
 def now() -> str:
     """The current UTC time, ISO 8601 to the second (as run.json records it)."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -98,7 +97,6 @@ def write_metrics_csv(path: Path, history: list[dict[str, float]]) -> None:
     write_text(path, buf.getvalue() if keys else "")
 
 
-
 def write_run_info(folder: Path, info: dict[str, Any]) -> None:
     """Write ``run.json``; a resumable status also records the command that resumes it."""
     if info.get("status") in RESUMABLE:
@@ -108,5 +106,7 @@ def write_run_info(folder: Path, info: dict[str, Any]) -> None:
 
 def save_weights(folder: Path, weights: list[Any], biases: list[Any]) -> None:
     """Write the final ``weights.npz`` (``w0, b0, w1, b1, …``)."""
-    arrays = {f"w{i}": w for i, w in enumerate(weights)} | {f"b{i}": b for i, b in enumerate(biases)}
+    arrays = {f"w{i}": w for i, w in enumerate(weights)} | {
+        f"b{i}": b for i, b in enumerate(biases)
+    }
     save_arrays(folder / "weights.npz", arrays)

@@ -235,7 +235,9 @@ def train_experiment(
     return RunResult(folder, status, trainer.history, wall(), message)
 
 
-def prepare(trainer: Trainer, exp: Experiment, folder: Path, resumed_from: int | None = None) -> None:
+def prepare(
+    trainer: Trainer, exp: Experiment, folder: Path, resumed_from: int | None = None
+) -> None:
     """Give the trainer its run: the folder and a checkpoint writer that includes callback state."""
     stateful = exp.callbacks
 
@@ -341,5 +343,3 @@ def write_plots(folder: Path, trainer: Trainer, exp: Experiment) -> None:
     learning_curves([trainer.history], [exp.spec.name], folder / "curves.png", title=exp.spec.name)
     if exp.data is not None and exp.network.sizes[0] == 2:
         decision_regions(trainer.network, exp.data, folder / "regions.png", title=exp.spec.name)
-
-

@@ -49,5 +49,3 @@ def callback_states(callbacks: Sequence[Callback]) -> list[dict[str, Any] | None
     return [
         cb.state_dict() if callable(getattr(cb, "state_dict", None)) else None for cb in callbacks
     ]
-
-

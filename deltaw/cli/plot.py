@@ -1,0 +1,76 @@
+"""``deltaw plot``: learning curves and decision regions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from deltaw.cli.app import app, err, friendly_errors, registry
+from deltaw.cli.options import PathsArg
+
+
+@app.command()
+def plot(
+    paths: PathsArg,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="PNG file to write (default: curves.png, or regions.png, in the folder given, or here for several).",
+        ),
+    ] = None,  # noqa: UP045
+    regions: Annotated[
+        bool,
+        typer.Option(
+            "--regions",
+            help="Draw the decision regions of each trained run over its 2-D data instead of learning curves.",
+        ),
+    ] = False,
+) -> None:
+    """Learning curves of one or several runs on shared axes, labelled by the spec keys in which they differ."""
+    from deltaw.plots import pyplot
+    from deltaw.runs.report import collect_runs, labels
+
+    default = "regions.png" if regions else "curves.png"
+    target = output or (
+        (paths[0] / default) if len(paths) == 1 and paths[0].is_dir() else Path(default)
+    )
+    with friendly_errors():
+        runs = collect_runs(paths)
+        pyplot()  # says how to install matplotlib when it is missing
+        names = labels(runs)
+        if regions:
+            from deltaw.errors import DeltawError
+            from deltaw.plots.curves import decision_regions
+            from deltaw.runs.predict import input_data, load_trained
+
+            nets, datas = [], []
+            for r in runs:
+                trained = load_trained(r.folder, registry())
+                if trained.network.sizes[0] != 2:
+                    raise DeltawError(
+                        f"{r.folder}: decision regions need 2-D inputs; this network takes {trained.network.sizes[0]}."
+                    )
+                nets.append(trained.network)
+                datas.append(input_data(trained, None, registry())[0])
+            decision_regions(nets, datas, target, names)
+        else:
+            from deltaw.plots.curves import learning_curves
+
+            shown = [(r, n) for r, n in zip(runs, names) if r.history]
+            if not shown:
+                from deltaw.errors import DeltawError
+
+                raise DeltawError("None of these runs has finished an epoch yet: nothing to plot.")
+            title = (
+                runs[0].resolved.get("name")
+                if len({str(r.resolved.get("name")) for r in runs}) == 1
+                else None
+            )
+            learning_curves(
+                [r.history for r, _ in shown], [n for _, n in shown], target, title=title
+            )
+    err.print(f"Wrote {target}", highlight=False, soft_wrap=True)
