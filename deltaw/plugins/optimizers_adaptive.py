@@ -154,7 +154,7 @@ class Adamax(deltaw.Optimizer):
 
 
 class Adadelta(deltaw.Optimizer):
-    """Steps of RMS(past updates)/RMS(gradients)·g, no rate needed (PyTorch's form).
+    """Steps of RMS(past steps)/RMS(gradients)·g, Zeiler's rule (PyTorch's form).
 
     v ← ρv + (1 − ρ)g²; Δ = √(u + ε)/√(v + ε)·g; u ← ρu + (1 − ρ)Δ²;
     θ ← θ − γΔ, with ε inside both roots. Zeiler's rule has no learning rate;
