@@ -37,6 +37,8 @@ BUILTIN_MODULES = (
     "deltaw.plugins.costs",
     "deltaw.plugins.initializers",
     "deltaw.plugins.optimizers",
+    "deltaw.plugins.optimizers_adaptive",
+    "deltaw.plugins.optimizers_papers",
     "deltaw.plugins.regularizers",
     "deltaw.plugins.metrics",
     "deltaw.plugins.datasets",
