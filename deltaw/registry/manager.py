@@ -36,6 +36,7 @@ BUILTIN = "deltaw"  # the plugin name (and qualifier) of every built-in
 BUILTIN_MODULES = (
     "deltaw.plugins.activations",
     "deltaw.plugins.costs",
+    "deltaw.plugins.costs_margin",
     "deltaw.plugins.initializers",
     "deltaw.plugins.optimizers",
     "deltaw.plugins.regularizers",
