@@ -23,7 +23,7 @@ from deltaw.cli import app
 from deltaw.core.gradcheck import gradcheck
 from deltaw.core.network import Network
 from deltaw.plugins.activations import Identity, Sigmoid, Softmax, Tanh
-from deltaw.plugins.costs import KLDivergence, LogLikelihood
+from deltaw.plugins.costs import Huber, KLDivergence, LogLikelihood
 from deltaw.plugins.costs_margin import Hinge, SquaredHinge
 from deltaw.registry import Registry
 from deltaw.testing import check_cost
@@ -380,3 +380,12 @@ def test_a_tiny_training_run_lowers_the_cost_and_classifies_the_blobs(tmp_path, 
     assert len(rows) == 6
     assert rows[-1]["training_cost"] < rows[0]["training_cost"]
     assert rows[-1]["test_accuracy"] > 0.8
+
+
+def test_smooth_costs_declare_no_kinks_and_huber_declares_its_delta():
+    a, y = np.array([[0.0, 2.0], [1.0, 1.0]]), np.array([[0.9, 0.0], [1.0, -0.5]])
+    assert (
+        KLDivergence().kink_distance(a, y) is None and LogLikelihood().kink_distance(a, y) is None
+    )
+    # |a − y| = [0.9, 2] and [0, 1.5]: distances to δ = 1 are [0.1, 1] and [1, 0.5]
+    np.testing.assert_allclose(Huber().kink_distance(a, y), [0.1, 0.5])
