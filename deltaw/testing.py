@@ -31,6 +31,10 @@ Costs may declare ``domain`` (a class attribute): ``"real"`` (default: any
 output), ``"unit"`` (each a in (0, 1), e.g. binary cross-entropy) or
 ``"simplex"`` (rows are probability distributions, e.g. log-likelihood).
 :func:`check_cost` pairs a cost only with output activations whose outputs fit.
+A cost with kinks (hinge at its margin) says how far each row of ``a`` is from
+them through ``kink_distance(a, y)``; :func:`check_cost` redraws rows until
+they are at least ``KINK_GAP`` = 0.01 away, so finite differences never
+straddle a kink and the tolerance stays the same.
 """
 
 from __future__ import annotations
@@ -59,6 +63,8 @@ __all__ = [
 
 FD_STEP = 1e-6  # central-difference step (float64)
 FD_TOL = 1e-6  # tolerance of the error against finite differences
+KINK_GAP = 0.01  # test points stay this far (∞-norm) from a cost's declared kinks
+KINK_REDRAWS = 100  # rows redrawn at most this often to get there
 FUSED_TOL = 1e-8  # fused output_delta vs the generic path: the same math, only rounding differs
 MOMENT_SIGMAS = 5.0  # initializer moments: allowed standard errors of the estimate
 DTYPES = (np.float64, np.float32)
@@ -313,6 +319,9 @@ def check_cost(
     * ``gradient`` and ``output_delta`` keep the shape and dtype (float32 and
       float64) and no method changes its inputs.
 
+    Rows of outputs closer than ``KINK_GAP`` to a kink the cost declares
+    (``kink_distance``) are redrawn before the finite-difference checks.
+
     A cost without a ``domain`` attribute counts as ``"real"`` and is also
     paired with identity outputs; a cost meant for probabilities should set
     ``domain = "unit"`` or ``"simplex"`` (or pass ``output_activations``).
@@ -344,11 +353,38 @@ def check_cost(
             continue
         checked += 1
         y = _targets(rng, a.shape, kind)
+        z, a = _away_from_cost_kinks(check, c, act, z, a, y, rng)
         _check_cost_pair(check, c, act, z, a, y)
     if not checked:
         raise ValueError(
             f"{check}: no output activation fits the cost's domain {domain!r}; pass output_activations"
         )
+
+
+def _away_from_cost_kinks(
+    check: str,
+    c: Cost,
+    act: Activation,
+    z: np.ndarray,
+    a: np.ndarray,
+    y: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Redraw the rows of z whose outputs lie within ``KINK_GAP`` of a kink the cost declares."""
+    for _ in range(KINK_REDRAWS):
+        d = c.kink_distance(a, y)
+        if d is None:
+            return z, a
+        near = ~(np.asarray(d) >= KINK_GAP)
+        if not near.any():
+            return z, a
+        z = z.copy()
+        z[near] = _away_from_zero(rng, z[near].shape, 0.01, 2.5)
+        a = act.forward(z)
+    raise ValueError(
+        f"{check}: kink_distance puts every output of {_label(act)} within {KINK_GAP} of a kink "
+        f"after {KINK_REDRAWS} draws; pass output_activations whose outputs can avoid them"
+    )
 
 
 def _check_cost_pair(

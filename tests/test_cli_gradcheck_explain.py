@@ -67,6 +67,9 @@ def register_broken():
         ("gelu", "sigmoid", "cross-entropy"),
         ("leaky-relu", "identity", "mse"),
         ("elu", "tanh", "huber"),
+        ("tanh", "identity", "hinge"),
+        ("relu", "identity", "squared-hinge"),
+        ("sigmoid", "softmax", "kl-divergence"),
     ],
 )
 def test_gradcheck_passes_on_builtin_combinations(activation, output, cost):

@@ -105,6 +105,17 @@ class Cost(Plugin):
         """δᴸ = ∂C_x/∂zᴸ (BP1). Override to fuse stable pairs (e.g. cross-entropy + sigmoid)."""
         return activation.backward(z, a, self.gradient(a, y))
 
+    def kink_distance(self, a: Array, y: Array) -> Array | None:
+        """How far each row of ``a`` is from the cost's kinks, or None for a smooth cost.
+
+        A kink is where C_x or ∂C_x/∂a jumps in slope (hinge at its margin,
+        Huber at |a − y| = δ): central differences straddling one are off by
+        O(h), not O(h²). Return, per row, a lower bound on the ∞-norm distance
+        from ``a`` to the nearest kink (shape ``(m,)``); gradient checks draw
+        their test points away from kinks and report, not fail, near them.
+        """
+        return None
+
 
 class Initializer(Plugin):
     """Draws a layer's starting weights and biases from ``rng``."""

@@ -35,6 +35,7 @@ from deltaw.registry.kinds import BUILTIN, HOOK_TO_KIND, KINDS, kind
 BUILTIN_MODULES = (
     "deltaw.plugins.activations",
     "deltaw.plugins.costs",
+    "deltaw.plugins.costs_margin",
     "deltaw.plugins.initializers",
     "deltaw.plugins.optimizers",
     "deltaw.plugins.optimizers_adaptive",
