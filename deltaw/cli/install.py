@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from deltaw.cli.app import app, err, friendly_errors, registry
+from deltaw.cli.app import app, err, friendly_errors, registry, styled
 
 Packages = Annotated[
     list[str] | None,
@@ -50,7 +50,7 @@ def install(
             ),
         )
     if code != 0:
-        err.print(f"[red]pip failed[/] (exit code {code}); nothing changed in deltaw.")
+        err.print(styled("[red]pip failed[/] (exit code {}); nothing changed in deltaw.", code))
         raise typer.Exit(code)
     added = sorted(inst.available() - before, key=lambda a: a.name)
     if not added:
@@ -70,8 +70,14 @@ def install(
         )
         colour = {"loaded": "green", "disabled": "yellow"}.get(str(state), "red")
         err.print(
-            f"Plugin {a.name!r} ({a.distribution} {a.version}) [{colour}]{state}[/]{detail}",
-            highlight=False,
+            styled(
+                f"Plugin {{}} ({{}} {{}}) [{colour}]{{}}[/]{{}}",
+                repr(a.name),
+                a.distribution,
+                a.version,
+                state,
+                detail,
+            ),
             soft_wrap=True,
         )
 
@@ -89,7 +95,7 @@ def uninstall(
         before = inst.available()
         code = inst.run_pip("uninstall", list(packages or []), ["--yes"] if yes else [])
     if code != 0:
-        err.print(f"[red]pip failed[/] (exit code {code}).")
+        err.print(styled("[red]pip failed[/] (exit code {}).", code))
         raise typer.Exit(code)
     for a in sorted(before - inst.available(), key=lambda a: a.name):
         err.print(

@@ -31,15 +31,16 @@ def plot(
     ] = False,
 ) -> None:
     """Learning curves of one or several runs on shared axes, labelled by the spec keys in which they differ."""
+    from deltaw.cli.report import collect_with_warnings
     from deltaw.plots import pyplot
-    from deltaw.runs.report import collect_runs, labels
+    from deltaw.runs.report import labels
 
     default = "regions.png" if regions else "curves.png"
     target = output or (
         (paths[0] / default) if len(paths) == 1 and paths[0].is_dir() else Path(default)
     )
     with friendly_errors():
-        runs = collect_runs(paths)
+        runs, _ = collect_with_warnings(paths)
         pyplot()  # says how to install matplotlib when it is missing
         names = labels(runs)
         if regions:

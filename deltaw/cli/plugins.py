@@ -7,8 +7,9 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
-from deltaw.cli.app import app, err, friendly_errors, out, registry
+from deltaw.cli.app import app, err, friendly_errors, out, registry, styled
 
 
 @app.command()
@@ -50,7 +51,7 @@ def plugins(
             p.name,
             p.distribution or "-",
             p.version or "-",
-            f"[{colour}]{p.status}[/]",
+            Text(p.status, style=colour),
             _registers(p),
             style=None,
         )
@@ -59,8 +60,13 @@ def plugins(
         first = found[0]
         who = " and ".join(f"{e.plugin.origin} ({e.qualified!r})" for e in found)
         err.print(
-            f"[yellow]Ambiguous:[/] {first.kind} {first.name!r} is registered by {who}; a spec must use a qualified name.",
-            highlight=False,
+            styled(
+                "[yellow]Ambiguous:[/] {} {} is registered by {}; a spec must use a qualified name.",
+                first.kind,
+                repr(first.name),
+                who,
+            ),
+            soft_wrap=True,
         )
 
 

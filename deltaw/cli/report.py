@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
-from deltaw.cli.app import app, err, friendly_errors, out, registry
+from deltaw.cli.app import app, err, friendly_errors, out, registry, warn
 from deltaw.cli.options import ByOpt, MetricOpt, PathsArg, check_by
 from deltaw.cli.render import fmt_metric
 
@@ -28,20 +29,33 @@ def report(
 ) -> None:
     """A table of runs: status, epochs, wall time, best and final metrics, and the spec keys in which they differ."""
     from deltaw.files import write_text
-    from deltaw.runs.report import collect_runs, report_csv, summarize
+    from deltaw.runs.report import report_csv, summarize
 
     check_by(by)
     with friendly_errors():
-        runs = collect_runs(paths)
+        runs, problems = collect_with_warnings(paths)
         rep = summarize(runs, metric, registry=registry(), by=by)
         if csv_path is not None:
             write_text(csv_path, report_csv(rep))
     if json_out:
-        sys.stdout.write(json.dumps(report_json(rep), indent=2, default=str) + "\n")
+        data = {**report_json(rep), "warnings": problems}
+        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
         return
     print_report(rep)
     if csv_path is not None:
-        err.print(f"Wrote {csv_path}", highlight=False)
+        err.print(f"Wrote {csv_path}", highlight=False, soft_wrap=True)
+
+
+def collect_with_warnings(paths: Any) -> tuple[list[Any], list[str]]:
+    """The runs under ``paths``; every damaged file among them is named in a warning on stderr."""
+    from deltaw.runs.report import collect_runs
+
+    problems: list[str] = []
+    runs = collect_runs(paths, problems)
+    problems += [p for r in runs for p in r.problems]
+    for problem in problems:
+        warn(problem)
+    return runs, problems
 
 
 # -- printing --------------------------------------------------------------------------------
@@ -96,7 +110,7 @@ def print_report(rep: Any) -> None:
         "running": "cyan",
     }
     for i, row in enumerate(rep.rows, 1):
-        status = f"[{colours.get(row['status'], 'red')}]{row['status']}[/]"
+        status = Text(row["status"], style=colours.get(row["status"], "red"))
         best = (
             f"{fmt_metric(metric, row['best'], bare=True)} ({row['best_epoch']})"
             if row["best"] is not None
@@ -118,9 +132,7 @@ def print_report(rep: Any) -> None:
     out.print(table)
     for row in rep.rows:
         if row["status"] not in ("completed", "running") and row["message"]:
-            err.print(
-                f"{row['run']}: {row['status']}: {row['message']}", highlight=False, soft_wrap=True
-            )
+            err.print(f"{row['run']}: {row['status']}: {row['message']}", soft_wrap=True)
 
 
 def report_json(rep: Any, folder: Path | None = None) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from deltaw.cli.app import app, friendly_errors, out, registry
+from deltaw.cli.app import app, friendly_errors, out, registry, styled
 
 
 @app.command()
@@ -24,13 +24,17 @@ def show(
     with friendly_errors():
         entry = registry().entry(kind, name, where=f"`deltaw show {kind} {name}`")
     out.print(
-        f"[bold]{entry.kind} {entry.name}[/]  (plugin {entry.plugin.name!r}, {entry.plugin.origin}; "
-        f"{entry.cls.__module__}.{entry.cls.__qualname__})",
-        highlight=False,
+        styled(
+            "[bold]{} {}[/]  (plugin {}, {}; {}.{})",
+            entry.kind,
+            entry.name,
+            repr(entry.plugin.name),
+            entry.plugin.origin,
+            entry.cls.__module__,
+            entry.cls.__qualname__,
+        )
     )
-    out.print(
-        inspect.cleandoc(entry.cls.__doc__ or "(no documentation)"), highlight=False, markup=False
-    )
+    out.print(inspect.cleandoc(entry.cls.__doc__ or "(no documentation)"), highlight=False)
     params = getattr(entry.cls, "Params", None)
     if params is None:
         out.print("\nParameters: none.")
