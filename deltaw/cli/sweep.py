@@ -9,7 +9,17 @@ from typing import Annotated, Any
 
 import typer
 
-from deltaw.cli.app import SetOpt, SpecArg, _disabled, app, err, friendly_errors, out, registry
+from deltaw.cli.app import (
+    SetOpt,
+    SpecArg,
+    _disabled,
+    app,
+    err,
+    friendly_errors,
+    out,
+    registry,
+    styled,
+)
 from deltaw.cli.options import ByOpt, MetricOpt, check_by
 from deltaw.cli.render import fmt_metric
 from deltaw.cli.report import print_report, report_json
@@ -47,7 +57,19 @@ def sweep(
         bool, typer.Option("--plots/--no-plots", help="Write learning curves (needs matplotlib).")
     ] = True,
     json_out: Annotated[
-        bool, typer.Option("--json", help="Print the summary as JSON on stdout.")
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the summary as JSON on stdout, with sweep_folder, status and exit_code.",
+        ),
+    ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="No progress or table; print only the sweep folder's path on stdout.",
+        ),
     ] = False,
 ) -> None:
     """Run every trial of the `sweep:` section of SPEC, each a run folder inside one sweep folder; rank them."""
@@ -76,9 +98,17 @@ def sweep(
             or ""
         )
         note = f"  {trial.error.splitlines()[0]}" if trial.error else ""
+        if quiet:
+            return
         err.print(
-            f"[{done}/{total[0]}] [{colour}]{trial.status}[/] {trial.label}  {shown}{note}",
-            highlight=False,
+            styled(
+                f"{{}} [{colour}]{{}}[/] {{}}  {{}}{{}}",
+                f"[{done}/{total[0]}]",
+                trial.status,
+                trial.label,
+                shown,
+                note,
+            ),
             soft_wrap=True,
         )
 
@@ -86,7 +116,8 @@ def sweep(
     with friendly_errors():
         _, planned = plan(spec, set_ or [], registry=registry())
         total[0] = len(planned)
-        err.print(f"Sweep of {len(planned)} trials …", highlight=False)
+        if not quiet:
+            err.print(f"Sweep of {len(planned)} trials …")
         result = run_sweep(
             spec,
             set_ or [],
@@ -101,26 +132,35 @@ def sweep(
             by=by,
         )
     report = result.report
+    everything_failed = bool(result.trials) and len(result.failed) == len(result.trials)
+    status = "interrupted" if result.interrupted else "failed" if everything_failed else "completed"
+    code = 130 if result.interrupted else 1 if everything_failed else 0
     if json_out:
-        sys.stdout.write(
-            json.dumps(report_json(report, result.folder), indent=2, default=str) + "\n"
-        )
+        data = {**report_json(report, result.folder), "status": status, "exit_code": code}
+        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    elif quiet:
+        sys.stdout.write(f"{result.folder}\n")
     else:
         print_report(report)
-    err.print(f"Sweep folder: {result.folder}", highlight=False, soft_wrap=True)
+    if not quiet:
+        err.print(f"Sweep folder: {result.folder}", soft_wrap=True)
     if result.interrupted:
         err.print(
-            "[yellow]The sweep was interrupted[/]; finished trials are kept, interrupted ones can be resumed with "
-            "deltaw run --resume <trial folder>.",
-            highlight=False,
+            styled(
+                "[yellow]The sweep was interrupted[/]; finished trials are kept, interrupted ones "
+                "can be resumed with deltaw run --resume <trial folder>."
+            ),
             soft_wrap=True,
         )
-        raise typer.Exit(130)
-    if result.failed:
+    elif result.failed:
         err.print(
-            f"[yellow]{len(result.failed)} of {len(result.trials)} trials did not finish[/]; their errors are in sweep.json and sweep.csv.",
-            highlight=False,
+            styled(
+                "[yellow]{} of {} trials did not finish[/]; their errors are in sweep.json and "
+                "sweep.csv.",
+                len(result.failed),
+                len(result.trials),
+            ),
             soft_wrap=True,
         )
-        if len(result.failed) == len(result.trials):
-            raise typer.Exit(1)
+    if code:
+        raise typer.Exit(code)
