@@ -168,7 +168,8 @@ def train_experiment(
     check_monitors(exp, source)
     writer = RunWriter(folder, exp.callbacks)
     guard = [StallGuard()] if exp.spec.training.stall_check else []
-    trainer = exp.trainer([writer, *hook_callbacks(registry), *callbacks])
+    threads = blas_threads(exp.spec.training.threads, exp)
+    trainer = exp.trainer([writer, *hook_callbacks(registry), *callbacks, *threads.callbacks])
     trainer.callbacks[:0] = (
         guard  # before the spec's callbacks and the writer: a stalled epoch is never recorded
     )
@@ -178,6 +179,7 @@ def train_experiment(
     extra = dict(
         extra or {}, train_size=len(exp.data.train), epochs_planned=exp.spec.training.epochs
     )
+    extra["blas_threads"] = threads.record  # kept up to date while training
     started = time.perf_counter()
 
     def wall() -> float:
@@ -186,7 +188,7 @@ def train_experiment(
     write_info(folder, trainer, exp, "running", wall_before, "", extra)
     status, message = "completed", ""
     try:
-        with blas_threads(exp.spec.training.threads):
+        with threads:
             trainer.fit(exp.data)
         if trainer.stop:
             status, message = "stopped", stop_reason(trainer)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
@@ -88,8 +88,10 @@ class TrainingSpec(Strict):
     weight_decay: float = Field(
         0.0, ge=0, description="Decoupled weight decay λ: w ← w − ηλw before every update."
     )
-    threads: int | None = Field(
-        None, ge=1, description="BLAS threads (needs threadpoolctl); default: leave BLAS as it is."
+    threads: Annotated[int, Field(ge=1)] | Literal["auto"] | None = Field(
+        "auto",
+        description="BLAS threads: auto (the free cores, as many as the products can use, "
+        "re-checked every second), a number, or null to leave BLAS as it is.",
     )
     stall_check: bool = Field(
         True,
