@@ -117,7 +117,8 @@ def read_history(path: Path, problems: list[str]) -> list[dict[str, float]]:
         lines = ", ".join(map(str, bad[:5])) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
         problems.append(
             f"{path} is damaged: line{'s' if len(bad) > 1 else ''} {lines} "
-            f"{'are' if len(bad) > 1 else 'is'} not a JSON object of numbers and were skipped; "
+            f"{'are' if len(bad) > 1 else 'is'} not a JSON object of numbers and "
+            f"{'were' if len(bad) > 1 else 'was'} skipped; "
             f"{len(history)} epoch record{'s' if len(history) != 1 else ''} kept."
         )
     return history
