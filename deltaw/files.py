@@ -12,7 +12,7 @@ import numpy as np
 
 
 def atomic_write(path: Path, write: Any, mode: str = "w") -> None:
-    """Write through ``write(fileobj)`` to a temporary file beside ``path``, then rename it over ``path``.
+    """Write through ``write(fileobj)`` to a temporary file beside ``path``, then rename it over it.
 
     The file gets the mode any new file gets (0666 less the umask: usually
     0644), whatever writes it: text, JSON, arrays or a matplotlib picture.

@@ -1,4 +1,4 @@
-"""`[` … `]` written by a user or a plugin prints as written: never eaten as Rich markup, never a crash.
+"""`[` … `]` written by a user or a plugin prints as written: never eaten as markup, never a crash.
 
 The CLI's consoles have markup off; deltaw's own styling goes through
 ``deltaw.cli.app.styled``, which escapes every value it fills in.

@@ -358,7 +358,7 @@ def test_curves_of_many_runs_keep_their_legend_inside_a_bounded_picture(tmp_path
         for i in range(n)
     ]
     names = [
-        f"optimizer.lr={0.01 * (i + 1):g}, training.batch_size={10 + i}, data.path=/data/set-{i}.npz"
+        f"optimizer.lr={0.01 * (i + 1):g}, training.batch_size={10 + i}, data.path=/d/set-{i}.npz"
         for i in range(n)
     ]
     w, h = png_size(learning_curves(histories, names, tmp_path / "c.png"))

@@ -1,4 +1,4 @@
-"""BLAS threads: ``training.threads`` as a number, null, or ``auto`` (the free cores, re-checked)."""
+"""BLAS threads: ``training.threads`` as a number, null or ``auto`` (the free cores, re-checked)."""
 
 import json
 import os
@@ -107,7 +107,7 @@ class FakeLib:
 
 
 def fake_machine(monkeypatch, cores, blas, others):
-    """A machine with ``cores`` cores, a BLAS started with ``blas`` threads, and ``others`` in turn."""
+    """``cores`` cores, a BLAS started with ``blas`` threads, other processes using ``others``."""
     lib = FakeLib(blas)
     seen = iter(others)
 

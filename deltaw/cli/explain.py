@@ -53,7 +53,9 @@ def explain(
         typer.Option(
             "--weight",
             "-w",
-            help="The weight w\\[l]\\[j]\\[k] as l,j,k: from neuron k of layer l−1 to neuron j of layer l (from 1; layer 1 = input). Default: into neuron 1 of layer 2 from the input with the largest |x|.",
+            help="The weight w\\[l]\\[j]\\[k] as l,j,k: from neuron k of layer l−1 to neuron j "
+            "of layer l (from 1; layer 1 = input). Default: into neuron 1 of layer 2 from the "
+            "input with the largest |x|.",
             show_default=False,
         ),
     ] = None,  # noqa: UP045

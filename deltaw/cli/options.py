@@ -57,7 +57,8 @@ ActivationOpt = Annotated[
     str | None,
     typer.Option(
         "--activation",
-        help="With --layers: activation of every layer (name, or '{name: leaky-relu, alpha: 0.1}'). \\[default: sigmoid]",
+        help="With --layers: activation of every layer (name, or "
+        "'{name: leaky-relu, alpha: 0.1}'). \\[default: sigmoid]",
         show_default=False,
     ),
 ]  # noqa: UP045
@@ -105,7 +106,8 @@ PlotOpt = Annotated[
     Path | None,
     typer.Option(
         "--plot",
-        help="Also draw the network into this PNG file (needs matplotlib: pip install 'deltaw\\[plot]').",
+        help="Also draw the network into this PNG file "
+        "(needs matplotlib: pip install 'deltaw\\[plot]').",
         show_default=False,
     ),
 ]  # noqa: UP045

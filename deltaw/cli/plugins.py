@@ -61,7 +61,8 @@ def plugins(
         who = " and ".join(f"{e.plugin.origin} ({e.qualified!r})" for e in found)
         err.print(
             styled(
-                "[yellow]Ambiguous:[/] {} {} is registered by {}; a spec must use a qualified name.",
+                "[yellow]Ambiguous:[/] {} {} is registered by {}; "
+                "a spec must use a qualified name.",
                 first.kind,
                 repr(first.name),
                 who,

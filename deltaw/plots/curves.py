@@ -40,7 +40,8 @@ def learning_curves(
     path: str | Path,
     title: str | None = None,
 ) -> Path:
-    """One panel per metric (cost, accuracy, …); one colour per run; training dashed, validation solid, test dotted.
+    """One panel per metric (cost, accuracy, …), one colour per run; training dashed, validation
+    solid, test dotted.
 
     The legend sits below the panels and is readable at any number of runs:
     labels of the form ``key=value, key=value`` with the same keys in every
@@ -149,7 +150,7 @@ def learning_curves(
 
 
 def literal(text: str) -> str:
-    """``text`` as matplotlib shows it literally: a ``$`` would start mathtext (and may not parse)."""
+    """``text`` as matplotlib shows it literally: a ``$`` would start mathtext."""
     return str(text).replace("$", r"\$")
 
 
@@ -157,7 +158,8 @@ MAX_VALUE = 28  # characters of one value in a legend entry; longer ones are sho
 
 
 def legend_entries(labels: Sequence[str]) -> tuple[str | None, list[str]]:
-    """The legend's title and entries: ``a=1, b=x`` labels with the same keys give ``("a, b", ["1, x"])``.
+    """The legend's title and entries: ``a=1, b=x``-style labels with the same keys in every run
+    give ``("a, b", ["1, x", …])``.
 
     Other labels are kept as they are; every value is shortened to MAX_VALUE characters.
     """
@@ -192,7 +194,7 @@ def legend_columns(entries: Sequence[str], width: float, font: float) -> int:
 
 
 def run_colours(plt: Any, n: int) -> list[Any]:
-    """A colour per run: tab10 up to 10 runs, tab20 up to 20, then evenly along a dark-to-light map."""
+    """A colour per run: tab10 up to 10 runs, tab20 up to 20, then evenly along the turbo map."""
     if n <= 10:
         return list(plt.get_cmap("tab10").colors[:n])
     if n <= 20:
@@ -275,7 +277,7 @@ def _classes(a: np.ndarray) -> np.ndarray:
 
 
 def _save(fig: Any, path: str | Path) -> Path:
-    """Save atomically through :func:`deltaw.files.atomic_write` (a normal file's mode) and close."""
+    """Save through :func:`deltaw.files.atomic_write` (a normal file's mode); close the figure."""
     from deltaw.errors import DeltawError
     from deltaw.files import atomic_write
     from deltaw.plots import pyplot

@@ -49,7 +49,7 @@ def available_cpus() -> int:
 
 
 def cgroup_cpu_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
-    """CPUs the cgroup may use per period (``cpu.max`` of cgroup v2, or v1's CFS quota); None: no limit."""
+    """CPUs the cgroup may use per period (v2's ``cpu.max``, v1's CFS quota); None: no limit."""
     try:
         quota, period = (root / "cpu.max").read_text().split()[:2]
         return None if quota == "max" else int(quota) / int(period)
@@ -64,7 +64,7 @@ def cgroup_cpu_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
 
 
 def size_cap(sizes: Sequence[int], batch: int) -> int:
-    """Threads the largest product of a mini-batch can keep busy: its multiply-adds over WORK_PER_THREAD."""
+    """Threads the largest product of a mini-batch keeps busy: multiply-adds / WORK_PER_THREAD."""
     return max(1, _work(sizes, batch) // WORK_PER_THREAD)
 
 
@@ -99,7 +99,7 @@ class CpuMeter:
         self._last = self._sample()
 
     def others(self) -> float | None:
-        """Average cores used by other processes since the last call (or since the meter was made)."""
+        """Average cores used by other processes since the last call (or since it was made)."""
         now = self._sample()
         before, self._last = self._last, now
         wall, own = now[0] - before[0], now[2] - before[2]
@@ -255,7 +255,7 @@ class BlasThreads:
 
 
 class _Recheck(Callback):
-    """Between mini-batches, let :class:`BlasThreads` look at the machine (at most once a second)."""
+    """Between mini-batches, lets :class:`BlasThreads` look at the machine (once a second)."""
 
     def __init__(self, threads: BlasThreads) -> None:
         super().__init__()
