@@ -6,8 +6,8 @@ than the products are big enough to share (:data:`WORK_PER_THREAD`), less the
 cores other processes keep busy. Those are measured, not guessed: on Linux
 from ``/proc/stat`` (busy time of the allowed cores minus this process's own
 CPU time), over 0.2 s before training starts and then about once a second
-between mini-batches, so a run drops to one thread when another program takes
-a core and goes back up when it leaves. Elsewhere the load average stands in
+between mini-batches, so a run drops to fewer threads as soon as another
+program takes a core and goes back up once it has been gone for three seconds. Elsewhere the load average stands in
 for ``/proc/stat``; without either the count stays at the cap. Why: with 2
 threads on 2 cores and one other busy process, every product waits for its
 descheduled second thread and an epoch is 1.5–10 × slower than with 1
@@ -32,6 +32,7 @@ WORK_PER_THREAD = 2**23
 FIRST_LOOK = 0.2  # seconds the first measurement of the other processes takes
 RECHECK = 1.0  # seconds between measurements during training
 BUSY_CORE = 0.5  # a core other processes use at least this much is counted as taken
+UP_AFTER = 3  # more threads only after this many measurements in a row said so; fewer at once
 MAX_CHANGES = 20  # changes kept in the record (run.json); the count of all is kept too
 
 
@@ -179,6 +180,7 @@ class BlasThreads:
         self._cores, self._limit, self._current = 1, 1, None
         self._next_check = math.inf
         self._started = 0.0
+        self._up = 0  # measurements in a row that allowed more threads than now
         self.callbacks: list[Callback] = []
         if setting == "auto":
             self._cores = available_cpus()
@@ -217,7 +219,7 @@ class BlasThreads:
             changed=0,
             changes=[],
         )
-        self._next_check = time.perf_counter() + RECHECK
+        self._next_check, self._up = time.perf_counter() + RECHECK, 0
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -234,6 +236,13 @@ class BlasThreads:
         self._next_check = now + RECHECK
         others = self._meter.others()
         threads = choose(self._limit, self._cores, others)
+        # an oversubscribed core costs far more (every product waits for it) than an idle one,
+        # and other programs come and go: drop at once, come back only when it lasts
+        if threads > (self._current or 0):
+            self._up += 1
+            if self._up < UP_AFTER:
+                return
+        self._up = 0
         if threads != self._current:
             self._set(threads)
             self.record["threads"] = threads
