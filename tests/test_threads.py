@@ -36,6 +36,7 @@ def test_the_size_cap_gives_small_products_one_thread_and_big_ones_more():
     assert th.size_cap([2, 8, 2], 16) == 1
     assert th.size_cap([784, 30, 10], 10) == 1  # the book's chapter-1 network
     assert th.size_cap([784, 30, 10], 128) == 1  # 3M multiply-adds: measured no faster on 2
+    assert th.size_cap([784, 100, 10], 128) == 2  # 10M: measured 1.2 × faster on 2
     assert th.size_cap(BIG, 128) >= 2  # 100M multiply-adds per product
     assert th.size_cap(BIG, 1) == 1 and th.size_cap([5], 10) == 1
 

@@ -27,8 +27,9 @@ from deltaw.core.base import Callback
 from deltaw.errors import TrainingError
 
 # multiply-adds of the largest product of a mini-batch per BLAS thread, below which a thread is
-# not worth its start-up and synchronisation (measured: docs/performance.md, "BLAS threads")
-WORK_PER_THREAD = 2**23
+# not worth its wake-up and synchronisation: at 3M a second thread gained nothing, at 10M 1.2 ×,
+# at 30M 1.3 × (docs/performance.md, "BLAS threads")
+WORK_PER_THREAD = 2**22
 FIRST_LOOK = 0.2  # seconds the first measurement of the other processes takes
 RECHECK = 1.0  # seconds between measurements during training
 BUSY_CORE = 0.5  # a core other processes use at least this much is counted as taken
