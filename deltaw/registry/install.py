@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from importlib import metadata
 
 from deltaw.errors import PluginError
+from deltaw.registry.distributions import canonical_name
 
 GROUP = "deltaw"
 
@@ -108,4 +109,4 @@ def _bare(requirement: str) -> str:
     """'deltaw>=0.1' → 'deltaw' (good enough to recognise deltaw itself)."""
     for sep in "<>=!~[; @":
         requirement = requirement.split(sep)[0]
-    return requirement.strip().lower().replace("_", "-")
+    return canonical_name(requirement.strip())

@@ -19,7 +19,6 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
-import re
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ import pluggy
 
 from deltaw.errors import DuplicateNameError, PluginError, UnknownNameError
 from deltaw.registry import hookspecs
+from deltaw.registry.distributions import canonical_name, installed_version
 from deltaw.registry.kinds import BUILTIN, HOOK_TO_KIND, KINDS, kind
 
 BUILTIN_MODULES = (
@@ -108,7 +108,7 @@ class Registry:
     # -- loading -------------------------------------------------------------------------
     def load_builtins(self) -> None:
         """Register deltaw's own plugin modules, through the same hooks as everyone else."""
-        info = PluginInfo(BUILTIN, "deltaw", _version("deltaw"))
+        info = PluginInfo(BUILTIN, "deltaw", installed_version("deltaw"))
         self.plugins[BUILTIN] = info
         for modname in BUILTIN_MODULES:
             error = self._add(importlib.import_module(modname), info, pm_name=modname)
@@ -273,7 +273,7 @@ class Registry:
             by_dist = [
                 p.name
                 for p in self.plugins.values()
-                if p.distribution and _norm(p.distribution) == _norm(name)
+                if p.distribution and canonical_name(p.distribution) == canonical_name(name)
             ]
             hint = (
                 f" {name!r} is a distribution; its plugin name is {' / '.join(repr(n) for n in by_dist)}."
@@ -342,7 +342,10 @@ class Registry:
                 e
                 for e in found
                 if qualifier == e.plugin.name
-                or (e.plugin.distribution and _norm(qualifier) == _norm(e.plugin.distribution))
+                or (
+                    e.plugin.distribution
+                    and canonical_name(qualifier) == canonical_name(e.plugin.distribution)
+                )
             ]
             if not picked and found:
                 offered = ", ".join(f"{e.qualified!r} ({e.plugin.origin})" for e in found)
@@ -400,11 +403,6 @@ class Registry:
         return f"{head} but the installed {now.origin} no longer registers it."
 
 
-def _norm(dist: str) -> str:
-    """A distribution name normalized as PEP 503 does: 'Deltaw_Lion' == 'deltaw-lion'."""
-    return re.sub(r"[-_.]+", "-", dist).lower()
-
-
 def _unmarked_hooks(obj: Any) -> list[str]:
     """Functions named like a registration hook that lack ``@deltaw.hookimpl`` (a silent no-op otherwise)."""
     out = []
@@ -437,13 +435,6 @@ def _describe(exc: BaseException) -> str:
     ]
     where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
     return f"{type(exc).__name__}: {exc}{where}"
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 _REGISTRY: Registry | None = None

@@ -18,6 +18,7 @@ import numpy as np
 
 from deltaw.core.base import DataSplits, EvalContext
 from deltaw.core.network import Network
+from deltaw.core.numerics import classes
 from deltaw.errors import DataError, DeltawError
 from deltaw.files import save_arrays
 from deltaw.registry import Registry, get_registry
@@ -147,9 +148,7 @@ def save_predictions(trained: Trained, data: DataSplits, path: str | Path) -> Pa
         with np.errstate(over="ignore", under="ignore"):
             a = trained.network.feedforward(split.x)
         arrays[f"{name}_outputs"] = a
-        arrays[f"{name}_predicted"] = (
-            (a[:, 0] > 0.5).astype(np.int64) if a.shape[1] == 1 else a.argmax(axis=1)
-        )
+        arrays[f"{name}_predicted"] = classes(a)
         arrays[f"{name}_targets"] = split.y
     if path.suffix.lower() != ".npz":
         raise DeltawError(

@@ -273,7 +273,7 @@ def stop_reason(trainer: Trainer) -> str:
 
 def check_monitors(exp: Experiment, source: str) -> None:
     """Every ``monitor`` of the schedule and callbacks names a metric this run records; bind auto modes."""
-    from deltaw.plugins.callbacks import Monitor
+    from deltaw.plugins.monitor import Monitor
 
     assert exp.data is not None
     splits = [name for name, _ in exp.data.items() if name in exp.spec.training.evaluate]
