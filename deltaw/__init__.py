@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load on f
         softmax,
         xlogy,
     )
-    from deltaw.errors import DeltawError
+    from deltaw.errors import DeltawError, DeltawPluginWarning
     from deltaw.registry.hookspecs import hookimpl
 
 __version__ = "0.1.0"
@@ -54,6 +54,7 @@ __all__ = [
     "DataSplits",
     "Dataset",
     "DeltawError",
+    "DeltawPluginWarning",
     "EvalContext",
     "Executor",
     "Initializer",
@@ -101,6 +102,7 @@ _LAZY = {
         "deltaw.core.numerics",
     ),
     "DeltawError": "deltaw.errors",
+    "DeltawPluginWarning": "deltaw.errors",
     "hookimpl": "deltaw.registry.hookspecs",
 }
 

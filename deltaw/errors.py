@@ -1,4 +1,4 @@
-"""Every error deltaw expects a user to meet.
+"""Every error deltaw expects a user to meet, and the warning its plugin loading gives.
 
 The CLI catches :class:`DeltawError` and prints its message (no traceback) with
 the error's ``exit_code``; anything else is a bug and keeps its traceback.
@@ -49,3 +49,14 @@ class GradientCheckError(DeltawError):
     """Backprop and finite differences disagree beyond the tolerance."""
 
     exit_code = 6
+
+
+class DeltawPluginWarning(UserWarning):
+    """A plugin failed to load and was skipped, or a plugin switch names no plugin.
+
+    Issued with :func:`warnings.warn` while the registry loads, so a program
+    embedding deltaw (or a test) can record, silence or raise it
+    (``warnings.simplefilter("error", DeltawPluginWarning)``; for failures,
+    ``DELTAW_STRICT_PLUGINS=1`` does that too). The command line prints each
+    one's message on stderr.
+    """

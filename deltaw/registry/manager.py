@@ -3,7 +3,8 @@
 Each plugin (a module or object with ``@hookimpl`` functions) is loaded and
 asked for its registrations on its own. One that fails to import, has a
 misspelt hook, or raises inside a register hook is recorded as failed, its
-partial registrations are rolled back, and everything else works. With
+partial registrations are rolled back, a :class:`~deltaw.errors.DeltawPluginWarning`
+says so, and everything else works. With
 ``DELTAW_STRICT_PLUGINS=1`` such a failure is an error instead.
 
 Environment:
@@ -21,13 +22,19 @@ import importlib
 import os
 import sys
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
 import pluggy
 
-from deltaw.errors import DuplicateNameError, PluginError, UnknownNameError
+from deltaw.errors import (
+    DeltawPluginWarning,
+    DuplicateNameError,
+    PluginError,
+    UnknownNameError,
+)
 from deltaw.registry import hookspecs
 from deltaw.registry.distributions import canonical_name, installed_version
 from deltaw.registry.kinds import BUILTIN, HOOK_TO_KIND, KINDS, kind
@@ -251,7 +258,7 @@ class Registry:
         )
         if strict():
             raise PluginError(message + " [DELTAW_STRICT_PLUGINS is set]")
-        print(message + " (set DELTAW_STRICT_PLUGINS=1 to make this an error)", file=sys.stderr)
+        _warn(message + " (set DELTAW_STRICT_PLUGINS=1 to make this an error)")
 
     def _warn_unknown_switches(
         self, allow: list[str] | None, block: set[str], disable: list[str] | tuple[str, ...]
@@ -265,10 +272,7 @@ class Registry:
             if name in self.plugins and name != BUILTIN:
                 continue
             if name == BUILTIN:
-                print(
-                    f"deltaw: {where} names {name!r}: the built-ins are always loaded.",
-                    file=sys.stderr,
-                )
+                _warn(f"deltaw: {where} names {name!r}: the built-ins are always loaded.")
                 continue
             by_dist = [
                 p.name
@@ -284,10 +288,9 @@ class Registry:
                 others = [p for p in self.plugins if p != BUILTIN]
                 close = difflib.get_close_matches(name, others, n=3, cutoff=0.5)
                 hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            print(
+            _warn(
                 f"deltaw: {where} names {name!r}, but no installed plugin has that name.{hint} "
-                "Run `deltaw plugins` to see plugin names.",
-                file=sys.stderr,
+                "Run `deltaw plugins` to see plugin names."
             )
 
     # -- lookup --------------------------------------------------------------------------
@@ -401,6 +404,11 @@ class Registry:
         if now.status == "failed":
             return f"{head} which failed to load: {now.error}."
         return f"{head} but the installed {now.origin} no longer registers it."
+
+
+def _warn(message: str) -> None:
+    """Report a skipped plugin or a switch naming none (the CLI prints it on stderr)."""
+    warnings.warn(message, DeltawPluginWarning, stacklevel=3)
 
 
 def _unmarked_hooks(obj: Any) -> list[str]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import product
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from deltaw.errors import DeltawError, SpecError
+from deltaw.errors import DeltawError, DeltawPluginWarning, SpecError
 from deltaw.files import write_json, write_text
 from deltaw.registry import Registry, get_registry
 from deltaw.runs.folder import new_run_folder, read_run_info, slug
@@ -160,7 +161,9 @@ def run_trial(job: dict[str, Any]) -> dict[str, Any]:
     """Run one trial into its folder (module-level and plain data in and out, so executors can ship it anywhere)."""
     folder = Path(job["folder"])
     try:
-        registry = get_registry(disable=job.get("disable", ()))
+        with warnings.catch_warnings():  # the sweep reported them already, not once per trial
+            warnings.simplefilter("ignore", DeltawPluginWarning)
+            registry = get_registry(disable=job.get("disable", ()))
         result = run_spec(
             job["spec"],
             job["overrides"],
