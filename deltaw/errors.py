@@ -30,6 +30,10 @@ class ParamsError(SpecError):
         super().__init__(message)
         self.problems = list(problems) if problems is not None else [message]
 
+    def __reduce__(self) -> tuple[type, tuple[str, list[str]]]:
+        # keep the problems when a sweep's worker process sends the error back
+        return type(self), (str(self), self.problems)
+
 
 class PluginError(DeltawError):
     """A plugin could not be loaded, or registered something invalid."""

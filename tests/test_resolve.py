@@ -179,3 +179,14 @@ def test_a_resolved_spec_is_frozen_plain_data():
         resolved.spec = Spec.model_validate(BASE)
     assert [r.location for r in resolved.listed("regularizers")] == ["regularizers[0]"]
     assert resolved.resolved()["schedule"] == resolved.plugins["schedule"].dump()
+
+
+def test_a_params_error_keeps_its_problems_across_processes():
+    import pickle
+
+    error = pickle.loads(pickle.dumps(ParamsError("s.yaml: 2 problems", ["a: x.", "b: y."])))
+    assert (str(error), error.problems, error.exit_code) == (
+        "s.yaml: 2 problems",
+        ["a: x.", "b: y."],
+        2,
+    )
