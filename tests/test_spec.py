@@ -5,7 +5,8 @@ import json
 import pytest
 
 from deltaw.errors import SpecError, UnknownNameError
-from deltaw.spec.loading import apply_overrides, load_spec, parse_override, validate_spec
+from deltaw.spec.loading import load_spec, validate_spec
+from deltaw.spec.overrides import apply_overrides, parse_override
 
 BASE = {
     "name": "tiny",

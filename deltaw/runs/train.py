@@ -40,7 +40,8 @@ from deltaw.runs.folder import (
 )
 from deltaw.runs.writer import RunWriter, callback_states
 from deltaw.spec.build import Experiment, build
-from deltaw.spec.loading import load_spec, parse_override
+from deltaw.spec.loading import load_spec
+from deltaw.spec.overrides import parse_override
 
 
 @dataclass
@@ -72,13 +73,13 @@ def run_spec(
     """
     registry = registry or get_registry()
     spec_path = Path(spec_path)
-    spec, _ = load_spec(spec_path, list(overrides), registry=registry)
-    exp = build(spec, registry=registry, source=str(spec_path))
+    resolved, _ = load_spec(spec_path, list(overrides), registry=registry)
+    exp = build(resolved, registry=registry, source=str(spec_path))
     check_monitors(exp, str(spec_path))
-    folder = folder if folder is not None else new_run_folder(Path(out), spec.name)
+    folder = folder if folder is not None else new_run_folder(Path(out), exp.spec.name)
     write_text(folder / f"spec{spec_path.suffix.lower()}", spec_path.read_text(encoding="utf-8"))
     write_json(folder / "overrides.json", list(overrides))
-    write_text(folder / "resolved.yaml", yaml.safe_dump(spec.resolved(), sort_keys=False))
+    write_text(folder / "resolved.yaml", yaml.safe_dump(resolved.resolved(), sort_keys=False))
     write_json(folder / "environment.json", environment(exp, registry))
     return train_experiment(exp, folder, callbacks, registry, plots=plots, source=str(spec_path))
 
@@ -113,7 +114,7 @@ def resume_run(
                 f"may change (to train for longer). Start a new run to change {key}."
             )
     previous = run_overrides(folder)
-    spec, _ = load_spec(spec_path, previous + list(overrides), registry=registry)
+    resolved, _ = load_spec(spec_path, previous + list(overrides), registry=registry)
     status, done = info.get("status", "running"), int(info.get("epochs", 0))
     if status == "diverged":
         raise TrainingError(
@@ -124,17 +125,17 @@ def resume_run(
         raise TrainingError(
             f"{folder}: this run was stopped ({info.get('message', 'by a callback')}); there is nothing to resume."
         )
-    if status == "completed" and spec.training.epochs <= done:
+    if status == "completed" and resolved.spec.training.epochs <= done:
         raise TrainingError(
             f"{folder}: this run already completed its {done} epochs. To train it for longer: "
             f"deltaw run --resume {shlex.quote(str(folder))} --set training.epochs={done + 10}"
         )
-    exp = build(spec, registry=registry, source=str(spec_path))
+    exp = build(resolved, registry=registry, source=str(spec_path))
     ckpt = folder / "checkpoint.npz"
     state = load_run_checkpoint(ckpt) if ckpt.exists() else None
     if overrides:
         write_json(folder / "overrides.json", previous + list(overrides))
-        write_text(folder / "resolved.yaml", yaml.safe_dump(spec.resolved(), sort_keys=False))
+        write_text(folder / "resolved.yaml", yaml.safe_dump(resolved.resolved(), sort_keys=False))
     resumes = list(info.get("resumed", [])) + [
         {"at": now(), "from_epoch": state[0]["epoch"] if state else 0}
     ]
