@@ -192,7 +192,7 @@ def check_activation(
     check = f"check_activation({_label(act)})"
     rng = np.random.default_rng(seed)
     z = _away_from_zero(rng, (6, 5), 0.01, 3.0)
-    for kink in getattr(act, "kinks", ()):  # declared non-differentiable points: step off them
+    for kink in act.kinks:  # declared non-differentiable points: step off them
         z[np.abs(z - kink) < 0.01] += 0.02
     g = rng.standard_normal(z.shape)
 
@@ -313,14 +313,14 @@ def check_cost(
     * ``gradient`` and ``output_delta`` keep the shape and dtype (float32 and
       float64) and no method changes its inputs.
 
-    A cost without a ``domain`` attribute counts as ``"real"`` and is also
+    A cost keeping the default ``domain = "real"`` is also
     paired with identity outputs; a cost meant for probabilities should set
     ``domain = "unit"`` or ``"simplex"`` (or pass ``output_activations``).
     Explicitly given ``output_activations`` must fit the cost's domain.
     """
     c = _instance(cost, Cost, "check_cost")
     check = f"check_cost({_label(c)})"
-    domain = getattr(c, "domain", "real")
+    domain = c.domain
     if domain not in _FITS:
         raise ValueError(f"{check}: unknown domain {domain!r}; use 'real', 'unit' or 'simplex'")
     if output_activations is None:
