@@ -189,7 +189,12 @@ class Split:
 
 @dataclass
 class DataSplits:
-    """Training, and optionally validation and test, splits of a data set."""
+    """Training, and optionally validation and test, splits of a data set.
+
+    ``info`` describes the data set for people (``classes``, ``input_dim``,
+    ``kind``, ``source``, … — JSON-able values): a run records it in its
+    ``environment.json`` under ``data.info``; training never reads it.
+    """
 
     train: Split
     validation: Split | None = None
