@@ -13,7 +13,7 @@ from deltaw.core.network import Network
 from deltaw.core.training import Clipping, Trainer
 from deltaw.errors import DataError
 from deltaw.registry import Registry, get_registry
-from deltaw.spec.models import Spec
+from deltaw.spec.models import PluginRef, Spec
 
 
 @dataclass
@@ -88,13 +88,44 @@ def build(
         cost=spec.cost.build(),
         optimizer=spec.optimizer.build(),
         regularizers=[r.build() for r in spec.regularizers],
-        metrics={r.name.rpartition(":")[2]: r.build() for r in spec.metrics},
+        metrics={metric_key(r): r.build() for r in spec.metrics},
         schedule=spec.schedule.build() if spec.schedule is not None else None,
         callbacks=[c.build() for c in spec.callbacks],
         data=data,
         shuffle_rng=shuffle_rng,
         plugins_used=used,
     )
+
+
+def metric_key(ref: PluginRef) -> str:
+    """The key a metric is recorded under (``<split>_<key>``): its bare registered name."""
+    return ref.name.rpartition(":")[2]
+
+
+def metric_clashes(spec: Spec) -> list[str]:
+    """One problem per metric recorded under the key of an earlier one (it would overwrite it)."""
+    first: dict[str, int] = {}
+    problems = []
+    for i, ref in enumerate(spec.metrics):
+        key = metric_key(ref)
+        if key not in first:
+            first[key] = i
+            continue
+        j = first[key]
+        problems.append(
+            f"metrics[{j}] ({_written(spec.metrics[j])}) and metrics[{i}] ({_written(ref)}) "
+            f"are both recorded as <split>_{key}, so one would overwrite the other. A metric "
+            "is recorded under its registered name: list each name once; to compare two "
+            f"settings, sweep over them (sweep.grid: {{metrics.{j}.<param>: [...]}}), or "
+            "register the variant under a name of its own."
+        )
+    return problems
+
+
+def _written(ref: PluginRef) -> str:
+    """A reference as a spec writes it: ``accuracy`` or ``{name: accuracy, top: 3}``."""
+    given = ", ".join(f"{k}: {v!r}" for k, v in ref.given.items())
+    return f"{{name: {ref.name}, {given}}}" if given else ref.name
 
 
 def check_data_fits(data: DataSplits, layers: list[int], name: str, source: str) -> None:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from deltaw.errors import DuplicateNameError, SpecError, UnknownNameError
 from deltaw.registry import Registry, get_registry
+from deltaw.spec.build import metric_clashes
 from deltaw.spec.models import PluginRef, Spec
 
 if sys.version_info >= (3, 11):
@@ -165,7 +166,7 @@ def validate_spec(
             problems += _pydantic_errors(exc, tuple(where.split(".")), kind_name, ref.name, model)
             continue
         ref._cls = entry.cls
-    problems += _conflicts(spec)
+    problems += _conflicts(spec) + metric_clashes(spec)
     if problems:
         raise SpecError(format_errors(source, problems))
     return spec
