@@ -125,10 +125,11 @@ class ReLUWithAnotherSubgradient(deltaw.Activation):
     [
         (
             TanhWithAForeignBackward,
-            r"declares elementwise = True, so backward\(z, a, g\) must equal derivative\(z, a\) \* g "
-            r"\(the network may use either\), but at z\[\d,\d\]=-?[\d.]+ \(float64\) backward gives "
-            r"-?[\d.e-]+ and derivative \* g gives -?[\d.e-]+ \(relative error .*\); drop the backward "
-            r"override, or set elementwise = False",
+            r"declares elementwise = True, so backward\(z, a, g\) must equal "
+            r"derivative\(z, a\) \* g \(the network may use either\), "
+            r"but at z\[\d,\d\]=-?[\d.]+ \(float64\) backward gives -?[\d.e-]+ "
+            r"and derivative \* g gives -?[\d.e-]+ \(relative error .*\); "
+            r"drop the backward override, or set elementwise = False",
         ),
         (
             ReLUWithAnotherSubgradient,
@@ -136,11 +137,13 @@ class ReLUWithAnotherSubgradient(deltaw.Activation):
         ),
         (
             TanhOnlyBackward,
-            r"declares elementwise = True \(the default\) but does not implement derivative\(z, a\)",
+            r"declares elementwise = True \(the default\) but does not implement "
+            r"derivative\(z, a\)",
         ),
         (
             TanhClaimingNotElementwise,
-            r"declares elementwise = False but does not override backward.*vector–Jacobian product",
+            r"declares elementwise = False but does not override backward"
+            r".*vector–Jacobian product",
         ),
     ],
     ids=["foreign-backward", "subgradient", "no-derivative", "false-without-backward"],

@@ -58,7 +58,10 @@ def data_description(exp: Experiment) -> dict[str, Any] | None:
 
 
 def _jsonable(value: Any) -> Any:
-    """``value`` with numpy scalars and small arrays as numbers and lists (a large array as its shape)."""
+    """``value`` with numpy scalars and small arrays as plain numbers and lists.
+
+    A large array becomes a line giving its shape; anything else not JSON, its ``str``.
+    """
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

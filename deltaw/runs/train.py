@@ -274,7 +274,7 @@ def stop_reason(trainer: Trainer) -> str:
 
 
 def check_monitors(exp: Experiment, source: str) -> None:
-    """Every ``monitor`` of the schedule and callbacks names a metric this run records; bind auto modes.
+    """Every ``monitor`` of the schedule and callbacks names a recorded metric; bind auto modes.
 
     A plugin takes part by holding a :class:`~deltaw.core.monitor.Monitor` as
     ``monitor`` (declared on ``Schedule`` and ``Callback``; anything else there is ignored).
