@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from deltaw.core.monitor import NOT_METRICS, Monitor
 from deltaw.errors import DeltawError
 
 PREFERRED = (
@@ -29,7 +30,6 @@ PREFERRED = (
     "test_cost",
     "training_cost",
 )
-NOT_METRICS = ("epoch", "lr", "train_time", "eval_time")
 
 
 @dataclass
@@ -213,18 +213,17 @@ def choose_metric(runs: Sequence[RunRecord], metric: str | None = None) -> str |
 
 
 def higher_is_better(metric: str, mode: str = "auto", registry: Any = None) -> bool:
-    """Direction of ``metric`` (``validation_cost``): the mode, else the metric plugin's, else a guess from its name."""
-    if mode in ("max", "min"):
-        return mode == "max"
-    from deltaw.plugins.callbacks import guess_higher_is_better
+    """Direction of ``metric`` (``validation_cost``), as a :class:`Monitor` of it would see it.
 
-    name = metric.split("_", 1)[-1]
-    if registry is not None:
+    The mode, else the metric plugin's ``higher_is_better``, else a guess from its name.
+    """
+    monitor = Monitor(metric, mode)
+    if mode == "auto" and registry is not None:
         try:
-            return bool(getattr(registry.entry("metric", name).cls, "higher_is_better", True))
+            monitor.bind(registry.entry("metric", monitor.metric).cls.higher_is_better)
         except DeltawError:
             pass
-    return guess_higher_is_better(metric)
+    return monitor.higher
 
 
 @dataclass

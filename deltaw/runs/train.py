@@ -18,7 +18,8 @@ from typing import Any
 
 import yaml
 
-from deltaw.core.base import Callback
+from deltaw.core.base import Callback, Schedule
+from deltaw.core.monitor import Monitor
 from deltaw.core.run_context import RunContext
 from deltaw.core.stall import StalledError, StallGuard
 from deltaw.core.training import NonFiniteError, Trainer
@@ -261,29 +262,34 @@ def restore(
         )
     trainer.load_state_dict(state)
     for cb, cb_state in zip(exp.callbacks, cb_states or []):
-        if cb_state is not None and callable(getattr(cb, "load_state_dict", None)):
+        if cb_state is not None:  # older checkpoints: None for a stateless callback
             cb.load_state_dict(cb_state)
 
 
 def stop_reason(trainer: Trainer) -> str:
     reason = trainer.stop_reason or ""
-    if reason == "the schedule asked to stop" and getattr(trainer.schedule, "stop_reason", None):
-        reason = trainer.schedule.stop_reason  # type: ignore[union-attr]
+    schedule = trainer.schedule
+    if reason == "the schedule asked to stop" and schedule is not None and schedule.stop_reason:
+        reason = schedule.stop_reason
     return reason
 
 
 def check_monitors(exp: Experiment, source: str) -> None:
-    """Every ``monitor`` of the schedule and callbacks names a metric this run records; bind auto modes."""
-    from deltaw.plugins.callbacks import Monitor
+    """Every ``monitor`` of the schedule and callbacks names a recorded metric; bind auto modes.
 
+    A plugin takes part by holding a :class:`~deltaw.core.monitor.Monitor` as
+    ``monitor`` (declared on ``Schedule`` and ``Callback``; anything else there is ignored).
+    """
     assert exp.data is not None
     splits = [name for name, _ in exp.data.items() if name in exp.spec.training.evaluate]
     recorded = [f"{s}_{m}" for s in splits for m in exp.metrics]
-    watchers: list[tuple[str, Any]] = [("schedule", exp.schedule)] + [
+    watchers: list[tuple[str, Schedule | Callback]] = [
         (f"callbacks[{i}]", c) for i, c in enumerate(exp.callbacks)
     ]
+    if exp.schedule is not None:
+        watchers.insert(0, ("schedule", exp.schedule))
     for where, obj in watchers:
-        monitor = getattr(obj, "monitor", None)
+        monitor = obj.monitor
         if not isinstance(monitor, Monitor):
             continue
         if monitor.key not in recorded:
@@ -291,8 +297,7 @@ def check_monitors(exp: Experiment, source: str) -> None:
                 f"{source}: {where}.monitor is {monitor.key!r}, but this run records only: {', '.join(recorded) or 'no metrics'} "
                 f"(training.evaluate × metrics, for the splits the data set has). Pick one of those."
             )
-        metric = exp.metrics[monitor.key.split("_", 1)[1]]
-        monitor.bind(bool(getattr(metric, "higher_is_better", True)))
+        monitor.bind(exp.metrics[monitor.metric].higher_is_better)
 
 
 def write_info(

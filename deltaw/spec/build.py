@@ -19,7 +19,7 @@ from deltaw.core.training import Clipping, Trainer
 from deltaw.errors import DataError
 from deltaw.registry import Registry, get_registry
 from deltaw.spec.models import Spec
-from deltaw.spec.resolve import ResolvedSpec, resolve_spec
+from deltaw.spec.resolve import ResolvedSpec, metric_key, resolve_spec
 
 
 @dataclass
@@ -104,7 +104,7 @@ def build(
         cost=plugins["cost"].build(),
         optimizer=plugins["optimizer"].build(),
         regularizers=[r.build() for r in spec.listed("regularizers")],
-        metrics={r.name.rpartition(":")[2]: r.build() for r in spec.listed("metrics")},
+        metrics={metric_key(r): r.build() for r in spec.listed("metrics")},
         schedule=schedule.build() if schedule is not None else None,
         callbacks=[c.build() for c in spec.listed("callbacks")],
         data=data,

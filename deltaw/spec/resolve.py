@@ -118,7 +118,7 @@ def resolve_spec(spec: Spec, registry: Registry, source: str = "<spec>") -> Reso
             problems.append(str(exc))
         except ParamsError as exc:
             problems += exc.problems
-    problems += _conflicts(spec, plugins)
+    problems += _conflicts(spec, plugins) + metric_clashes(spec)
     if problems:
         raise SpecError(format_errors(source, problems))
     return ResolvedSpec(spec, plugins)
@@ -154,3 +154,34 @@ def params_model(cls: type) -> type[BaseModel] | None:
             {"model_config": ConfigDict(**{**params.model_config, "extra": "forbid"})},
         )
     return _STRICT[params]
+
+
+def metric_key(ref: PluginRef) -> str:
+    """The key a metric is recorded under (``<split>_<key>``): its bare registered name."""
+    return ref.name.rpartition(":")[2]
+
+
+def metric_clashes(spec: Spec) -> list[str]:
+    """One problem per metric recorded under the key of an earlier one (it would overwrite it)."""
+    first: dict[str, int] = {}
+    problems = []
+    for i, ref in enumerate(spec.metrics):
+        key = metric_key(ref)
+        if key not in first:
+            first[key] = i
+            continue
+        j = first[key]
+        problems.append(
+            f"metrics[{j}] ({_written(spec.metrics[j])}) and metrics[{i}] ({_written(ref)}) "
+            f"are both recorded as <split>_{key}, so one would overwrite the other. A metric "
+            "is recorded under its registered name: list each name once; to compare two "
+            f"settings, sweep over them (sweep.grid: {{metrics.{j}.<param>: [...]}}), or "
+            "register the variant under a name of its own."
+        )
+    return problems
+
+
+def _written(ref: PluginRef) -> str:
+    """A reference as a spec writes it: ``accuracy`` or ``{name: accuracy, top: 3}``."""
+    given = ", ".join(f"{k}: {v!r}" for k, v in ref.given.items())
+    return f"{{name: {ref.name}, {given}}}" if given else ref.name
