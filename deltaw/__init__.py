@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load on f
         Schedule,
         Split,
     )
+    from deltaw.core.monitor import Monitor
     from deltaw.core.numerics import (
         clip_probs,
         eps_for,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load on f
         xlogy,
     )
     from deltaw.errors import DeltawError, DeltawPluginWarning
+    from deltaw.params import MonitorParams
     from deltaw.registry.hookspecs import hookimpl
 
 __version__ = "0.1.0"
@@ -59,6 +61,8 @@ __all__ = [
     "Executor",
     "Initializer",
     "Metric",
+    "Monitor",
+    "MonitorParams",
     "Optimizer",
     "Plugin",
     "Regularizer",
@@ -103,6 +107,8 @@ _LAZY = {
     ),
     "DeltawError": "deltaw.errors",
     "DeltawPluginWarning": "deltaw.errors",
+    "Monitor": "deltaw.core.monitor",
+    "MonitorParams": "deltaw.params",  # Pydantic: loaded only when a plugin asks for it
     "hookimpl": "deltaw.registry.hookspecs",
 }
 

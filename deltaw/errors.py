@@ -23,6 +23,18 @@ class UnknownNameError(SpecError):
     """A spec names a plugin that is not registered."""
 
 
+class ParamsError(SpecError):
+    """A plugin's parameters do not validate; ``problems`` holds one located line per mistake."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems) if problems is not None else [message]
+
+    def __reduce__(self) -> tuple[type, tuple[str, list[str]]]:
+        # keep the problems when a sweep's worker process sends the error back
+        return type(self), (str(self), self.problems)
+
+
 class PluginError(DeltawError):
     """A plugin could not be loaded, or registered something invalid."""
 

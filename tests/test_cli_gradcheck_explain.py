@@ -67,6 +67,9 @@ def register_broken():
         ("gelu", "sigmoid", "cross-entropy"),
         ("leaky-relu", "identity", "mse"),
         ("elu", "tanh", "huber"),
+        ("tanh", "identity", "hinge"),
+        ("relu", "identity", "squared-hinge"),
+        ("sigmoid", "softmax", "kl-divergence"),
     ],
 )
 def test_gradcheck_passes_on_builtin_combinations(activation, output, cost):
@@ -269,15 +272,21 @@ def run_doc_command(command: str, files: dict[str, str]) -> tuple[int, str]:
 
 
 NUMBER = re.compile(r"(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?)")
+WHERE = re.compile(r"\b[a-zδσ]+(?:\[\d+\])+")  # w[4][3][4], b[4][3], a[2][1]: a position
 
 
 def same_line(shown: str, actual: str) -> bool:
     """Equal text; numbers equal to 1e-4, or both below 1e-6 (rounding-level errors differ between BLAS builds).
 
+    On a passing (✓) line, positions such as ``w[4][3][4]`` are not compared: there they name the
+    parameter with the largest rounding error, which depends on BLAS threads and the CPU.
+
     Runs of spaces and of table rules count as one, so a column one character wider still matches.
     """
 
     def parts(line: str) -> list[str]:
+        if "✓" in line:  # a passing row's "worst" entry names the largest rounding error: unstable
+            line = WHERE.sub("·", line)
         return NUMBER.split(re.sub(r"([ ━─])\1+", r"\1", line.rstrip()))
 
     a, b = parts(shown), parts(actual)

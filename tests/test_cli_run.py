@@ -66,6 +66,38 @@ def test_run_writes_a_complete_run_folder(tmp_path):
     with np.load(folder / "weights.npz") as w:
         assert w["w0"].shape == (2, 8) and w["b1"].shape == (3,)
     assert json.loads((folder / "run.json").read_text())["status"] == "completed"
+    data = env["data"]  # the data set's description: DataSplits.info
+    assert data["name"] == "blobs" and sum(data["splits"].values()) == 300
+    assert data["info"]["classes"] == 3 and data["info"]["kind"] == "2d"
+
+
+def test_a_data_sets_info_is_recorded_as_plain_json():
+    from deltaw.runs.environment import data_description
+
+    x, y = np.zeros((4, 2)), np.zeros((4, 1))
+    splits = deltaw.DataSplits(
+        deltaw.Split(x, y),
+        info={
+            "classes": np.int64(2),
+            "scale": np.float32(0.5),
+            "mean": np.ones(2),
+            "big": np.ones((4, 40)),
+        },
+    )
+    exp = types.SimpleNamespace(
+        spec=types.SimpleNamespace(data=types.SimpleNamespace(name="mine")), data=splits
+    )
+    described = json.loads(json.dumps(data_description(exp)))
+    assert described == {
+        "name": "mine",
+        "splits": {"training": 4},
+        "info": {
+            "classes": 2,
+            "scale": 0.5,
+            "mean": [1.0, 1.0],
+            "big": "array of shape [4, 40], float64",
+        },
+    }
 
 
 def test_same_seed_twice_gives_identical_metrics(tmp_path):

@@ -16,6 +16,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from deltaw.core.monitor import Monitor
+
 Array = np.ndarray
 
 
@@ -105,6 +107,17 @@ class Cost(Plugin):
         """δᴸ = ∂C_x/∂zᴸ (BP1). Override to fuse stable pairs (e.g. cross-entropy + sigmoid)."""
         return activation.backward(z, a, self.gradient(a, y))
 
+    def kink_distance(self, a: Array, y: Array) -> Array | None:
+        """How far each row of ``a`` is from the cost's kinks, or None for a smooth cost.
+
+        A kink is where C_x or ∂C_x/∂a jumps in slope (hinge at its margin,
+        Huber at |a − y| = δ): central differences straddling one are off by
+        O(h), not O(h²). Return, per row, a lower bound on the ∞-norm distance
+        from ``a`` to the nearest kink (shape ``(m,)``); gradient checks draw
+        their test points away from kinks and report, not fail, near them.
+        """
+        return None
+
 
 class Initializer(Plugin):
     """Draws a layer's starting weights and biases from ``rng``."""
@@ -145,6 +158,9 @@ class Regularizer(Plugin):
     so with plain SGD L2 gives the book's ``w → (1 − ηλ/n) w − η ∂C₀/∂w``.
     """
 
+    kinks: ClassVar[tuple[float, ...]] = ()
+    """Values of w where the penalty is not differentiable; gradient checks step over them."""
+
     def penalty(self, weights: list[Array], n: int) -> float:
         """The term added to the cost for all weight matrices."""
         raise NotImplementedError
@@ -184,7 +200,12 @@ class Split:
 
 @dataclass
 class DataSplits:
-    """Training, and optionally validation and test, splits of a data set."""
+    """Training, and optionally validation and test, splits of a data set.
+
+    ``info`` describes the data set for people (``classes``, ``input_dim``,
+    ``kind``, ``source``, … — JSON-able values): a run records it in its
+    ``environment.json`` under ``data.info``; training never reads it.
+    """
 
     train: Split
     validation: Split | None = None
@@ -215,11 +236,17 @@ class Schedule(Plugin):
 
     ``per_step`` schedules are asked every mini-batch; the others once per
     epoch. ``on_epoch_end`` lets plateau rules react to metrics and returns
-    True to ask training to stop. ``state_dict``/``load_state_dict`` make it
-    checkpointable.
+    True to ask training to stop (saying why in ``stop_reason``).
+    ``state_dict``/``load_state_dict`` make it checkpointable. A schedule that
+    watches a metric holds a :class:`~deltaw.core.monitor.Monitor` as
+    ``monitor``: the run checks its key before training and binds its direction.
     """
 
     per_step: ClassVar[bool] = False
+    monitor: Monitor | None = None
+    """The metric a plateau rule watches, if any (checked and bound by the run layer)."""
+    stop_reason: str | None = None
+    """Why ``on_epoch_end`` asked to stop; shown as the run's stop reason."""
 
     def configure(self, epochs: int, steps_per_epoch: int) -> None:
         """Told the run's length before training starts (schedules spanning the run use it)."""
@@ -241,8 +268,16 @@ class Schedule(Plugin):
 class Callback(Plugin):
     """Hooks into a training run. Set ``trainer.stop = True`` to stop after the epoch.
 
-    ``on_batch_end`` is only called for callbacks that override it.
+    ``on_batch_end`` is only called for callbacks that override it. A callback
+    with state (best value so far, a patience count) overrides ``state_dict``
+    and ``load_state_dict``: the run saves the state in every checkpoint and
+    loads it on resume, so a resumed run continues as an uninterrupted one. A
+    callback that watches a metric holds a :class:`~deltaw.core.monitor.Monitor`
+    as ``monitor``: the run checks its key before training and binds its direction.
     """
+
+    monitor: Monitor | None = None
+    """The metric this callback watches, if any (checked and bound by the run layer)."""
 
     def on_run_start(self, trainer: Any) -> None:
         pass
@@ -255,6 +290,13 @@ class Callback(Plugin):
 
     def on_run_end(self, trainer: Any) -> None:
         pass
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a resumed run needs to continue: JSON-able values and numpy arrays."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
 
 
 def overrides(obj: object, base: type, method: str) -> bool:

@@ -20,7 +20,9 @@ neuron k of layer l−1 to neuron j of layer l (1-based). In the code that is
 
 Parameters whose perturbed weighted inputs z come within ε of a point where an
 activation is not differentiable (declared in ``Activation.kinks``, e.g. ReLU
-at 0) are reported as at a kink and never fail.
+at 0), or whose perturbed outputs may cross a kink of the cost (declared by
+``Cost.kink_distance``, e.g. the hinge at its margin), are reported as at a
+kink and never fail.
 
 Besides the whole network, the check looks at each ingredient on its own —
 every activation's backward pass against finite differences of its forward
@@ -366,7 +368,9 @@ def _check_array(
         p[idx] = old
         num = (c_plus - c_minus) / (2 * eps)  # central difference: (C(p+ε) − C(p−ε)) / 2ε
         numeric.append(num)
-        at_kink = _straddles_kink(net.activations, zs_plus, zs_minus, eps)
+        at_kink = _straddles_kink(net.activations, zs_plus, zs_minus, eps) or (
+            _straddles_cost_kink(cost, a_plus[-1], a_minus[-1], y, eps)
+        )
         kinked.append(at_kink)
         errors.append(np.nan if at_kink else float(relative_error(grad[idx], num, floor)))
     err = np.array(errors, dtype=np.float64)
@@ -397,7 +401,7 @@ def _straddles_kink(
 ) -> bool:
     """True when a z that the perturbation moved comes within ε of one of its activation's kinks."""
     for act, zp, zm in zip(activations, zs_plus, zs_minus):
-        kinks = getattr(act, "kinks", ())
+        kinks = act.kinks
         if not kinks:
             continue
         moved = zp != zm
@@ -407,6 +411,20 @@ def _straddles_kink(
         if any(np.any((lo <= k) & (k <= hi)) for k in kinks):
             return True
     return False
+
+
+def _straddles_cost_kink(cost: Cost, a_plus: Array, a_minus: Array, y: Array, eps: float) -> bool:
+    """True when a row of outputs that the perturbation moved may have crossed a kink of the cost.
+
+    ``kink_distance`` bounds the ∞-norm distance to the nearest kink; a row
+    whose move (plus ε of slack, as for activations) reaches that far is at a kink.
+    """
+    d = cost.kink_distance(a_minus, y)
+    if d is None:
+        return False
+    step = np.abs(a_plus - a_minus).max(axis=-1)
+    moved = step > 0
+    return bool(np.any(moved & ~(np.asarray(d) > step + eps)))
 
 
 # -- each plugin on its own --------------------------------------------------------------------------
@@ -427,7 +445,7 @@ def _check_activations(
     for i, (act, z, a) in enumerate(zip(net.activations, zs, acts[1:])):
         g = rng.standard_normal(z.shape)
         vjp = np.asarray(act.backward(z, a, g), np.float64)  # ∂⟨g, σ(z)⟩/∂z, row by row
-        kinks = getattr(act, "kinks", ())
+        kinks = act.kinks
         entries = [tuple(int(v) for v in ix) for ix in np.ndindex(z.shape)]
         if len(entries) > per_param:
             entries = [
@@ -482,6 +500,9 @@ def _check_cost(
     entries = [tuple(int(v) for v in ix) for ix in np.ndindex(a.shape)]
     if len(entries) > per_param:
         entries = [entries[f] for f in np.sort(rng.choice(len(entries), per_param, replace=False))]
+    d = cost.kink_distance(a, y)
+    if d is not None:  # a step of ε in one entry moves a by ε in ∞-norm
+        entries = [e for e in entries if np.asarray(d)[e[0]] > 2 * eps]
     nums = []
     for e in entries:
         old = a[e]
@@ -554,7 +575,7 @@ def _check_regularizer(
         for f in flat:
             e = np.unravel_index(f, W.shape)
             old = W[e]
-            if any(abs(old - k) <= 2 * eps for k in getattr(reg, "kinks", ())):
+            if any(abs(old - k) <= 2 * eps for k in reg.kinks):
                 continue  # a penalty may declare kinks too (|w| at 0)
             W[e] = old + eps
             up = reg.penalty(ws, n)

@@ -8,9 +8,11 @@ the run folder ``trainer.run.folder`` and save full checkpoints through
 ``trainer.save_checkpoint(path)``; the run layer (``deltaw run``,
 ``deltaw.runs.train``) gives the trainer its ``run`` (a
 :class:`~deltaw.core.run_context.RunContext`) before training. A bare
-:class:`~deltaw.core.training.Trainer` has none: give it one yourself. Callbacks with state (best value so far, patience count, best
-weights) implement ``state_dict``/``load_state_dict`` so that a resumed run
-continues exactly as an uninterrupted one would.
+:class:`~deltaw.core.training.Trainer` has none: give it one yourself. Callbacks
+with state (best value so far, patience count, best weights) override
+``state_dict``/``load_state_dict`` so that a resumed run continues exactly as an
+uninterrupted one would. Rules that watch a metric take :class:`deltaw.MonitorParams`
+and hold a :class:`deltaw.Monitor`, like any third-party plugin.
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 import deltaw
 from deltaw.core.history import metric_keys
+from deltaw.core.monitor import Monitor
 from deltaw.errors import DeltawError
 from deltaw.files import write_json
-from deltaw.plugins.monitor import Monitor, MonitorParams
+from deltaw.params import MonitorParams
 
 
 def run_path(trainer: Any, path: str, who: str) -> Path:

@@ -117,7 +117,8 @@ class Huber(deltaw.Cost):
     Default δ = 1.0 as PyTorch ``HuberLoss``; unlike PyTorch's default
     reduction (the mean over every element) it is *summed* over the outputs
     of a sample, like ``quadratic``. Huber, 1964, "Robust estimation of a
-    location parameter".
+    location parameter". The second derivative jumps at |a − y| = δ
+    (declared by ``kink_distance``).
     """
 
     domain: ClassVar[str] = "real"
@@ -138,6 +139,39 @@ class Huber(deltaw.Cost):
         d = self.params.delta
         return np.clip(a - y, -d, d)
 
+    def kink_distance(self, a, y):
+        # the second derivative jumps where |a_j − y_j| = δ
+        return np.abs(np.abs(a - y) - self.params.delta).min(axis=-1)
+
+
+class KLDivergence(deltaw.Cost):
+    """Kullback–Leibler divergence of a from y: C_x = KL(y‖a) = Σ_j y_j ln(y_j / a_j).
+
+    0·ln 0 = 0 (``xlogy``) and a is clipped below at ε = ``eps_for(dtype)``.
+    ∂C_x/∂a = −y/a, the same as ``log-likelihood``: the two differ by the
+    entropy of y, a constant in a, so they train identically and KL is 0 at
+    a = y. With a softmax output the fused δᴸ = a·Σ_j y_j − y: exact for any
+    y, and a − y when the rows of y sum to 1. No parameters.
+    Domain: rows of a and y are probability distributions (a softmax output).
+    The value equals PyTorch ``KLDivLoss(reduction='batchmean')``, except that
+    PyTorch takes log-probabilities ln a as its input where this takes a
+    (Keras ``KLDivergence`` takes a, but clips y too).
+    """
+
+    domain: ClassVar[str] = "simplex"
+
+    def value(self, a, y):
+        kl = deltaw.xlogy(y, y) - deltaw.xlogy(y, deltaw.clip_probs(a))  # y ln y − y ln a
+        return float(kl.sum(axis=-1).mean())
+
+    def gradient(self, a, y):
+        return -y / deltaw.clip_probs(a)
+
+    def output_delta(self, z, a, y, activation):
+        if isinstance(activation, Softmax):
+            return a * y.sum(axis=-1, keepdims=True) - y  # softmax VJP of −y/a
+        return super().output_delta(z, a, y, activation)
+
 
 @deltaw.hookimpl
 def register_costs(register):
@@ -146,3 +180,4 @@ def register_costs(register):
     register("log-likelihood", LogLikelihood)
     register("mse", MSE)
     register("huber", Huber)
+    register("kl-divergence", KLDivergence)

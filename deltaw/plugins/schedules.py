@@ -23,8 +23,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import deltaw
+from deltaw.core.monitor import Monitor
 from deltaw.errors import DeltawError
-from deltaw.plugins.monitor import Monitor, MonitorParams
+from deltaw.params import MonitorParams
 
 
 class Constant(deltaw.Schedule):

@@ -42,8 +42,11 @@ from deltaw.registry.kinds import BUILTIN, HOOK_TO_KIND, KINDS, kind
 BUILTIN_MODULES = (
     "deltaw.plugins.activations",
     "deltaw.plugins.costs",
+    "deltaw.plugins.costs_margin",
     "deltaw.plugins.initializers",
     "deltaw.plugins.optimizers",
+    "deltaw.plugins.optimizers_adaptive",
+    "deltaw.plugins.optimizers_papers",
     "deltaw.plugins.regularizers",
     "deltaw.plugins.metrics",
     "deltaw.plugins.datasets",

@@ -50,8 +50,8 @@ def load_trained(
     if not folder.is_dir():
         raise DeltawError(f"{folder}: no such run folder.")
     spec_path = run_spec_file(folder)
-    spec, raw = load_spec(spec_path, run_overrides(folder), registry=registry)
-    exp = build(spec, load_data=False, registry=registry, source=str(spec_path))
+    resolved, raw = load_spec(spec_path, run_overrides(folder), registry=registry)
+    exp = build(resolved, load_data=False, registry=registry, source=str(spec_path))
     path = Path(weights) if weights is not None else folder / "weights.npz"
     if not path.exists():
         hint = " The run has not finished an epoch yet." if weights is None else ""
@@ -113,9 +113,10 @@ def input_data(
                 f"{path}: give a data-set spec (.yaml, .toml, .json) or an array file (.npz, .csv)."
             )
     raw.pop("sweep", None)
-    spec = validate_spec(raw, source=where, registry=registry)
+    resolved = validate_spec(raw, source=where, registry=registry)
+    spec = resolved.spec
     data_rng, _, _ = seeds(spec.seed)
-    data = spec.data.build().load(data_rng, np.dtype(spec.dtype))
+    data = resolved.plugins["data"].build().load(data_rng, np.dtype(spec.dtype))
     check_data_fits(data, spec.network.layers, spec.data.name, where)
     return data, where
 

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from deltaw.core.history import BOOKKEEPING, metric_keys
+from deltaw.core.monitor import Monitor
 from deltaw.errors import DeltawError
 from deltaw.files import read_json
 
@@ -218,18 +219,17 @@ def choose_metric(runs: Sequence[RunRecord], metric: str | None = None) -> str |
 
 
 def higher_is_better(metric: str, mode: str = "auto", registry: Any = None) -> bool:
-    """Direction of ``metric`` (``validation_cost``): the mode, else the metric plugin's, else a guess from its name."""
-    if mode in ("max", "min"):
-        return mode == "max"
-    from deltaw.plugins.monitor import guess_higher_is_better
+    """Direction of ``metric`` (``validation_cost``), as a :class:`Monitor` of it would see it.
 
-    name = metric.split("_", 1)[-1]
-    if registry is not None:
+    The mode, else the metric plugin's ``higher_is_better``, else a guess from its name.
+    """
+    monitor = Monitor(metric, mode)
+    if mode == "auto" and registry is not None:
         try:
-            return bool(getattr(registry.entry("metric", name).cls, "higher_is_better", True))
+            monitor.bind(registry.entry("metric", monitor.metric).cls.higher_is_better)
         except DeltawError:
             pass
-    return guess_higher_is_better(metric)
+    return monitor.higher
 
 
 @dataclass

@@ -38,8 +38,10 @@ from deltaw.runs.report import (
     summarize,
 )
 from deltaw.runs.train import run_spec
-from deltaw.spec.loading import apply_overrides, load_spec, validate_spec
-from deltaw.spec.models import RandomParam, Spec, SweepSpec
+from deltaw.spec.loading import load_spec, validate_spec
+from deltaw.spec.models import PluginRef, RandomParam, SweepSpec
+from deltaw.spec.overrides import apply_overrides
+from deltaw.spec.resolve import ResolvedSpec, resolve
 
 
 @dataclass
@@ -125,10 +127,12 @@ def draw(param: RandomParam, rng: np.random.Generator) -> Any:
 
 def plan(
     spec_path: str | Path, overrides: Sequence[str] = (), registry: Registry | None = None
-) -> tuple[Spec, list[Trial]]:
-    """The sweep's spec and its trials, every trial's spec validated (all problems reported at once)."""
+) -> tuple[ResolvedSpec, list[Trial]]:
+    """The sweep's spec (resolved) and its trials, every trial's spec validated (all problems
+    reported at once)."""
     registry = registry or get_registry()
-    spec, raw = load_spec(spec_path, list(overrides), registry=registry)
+    resolved, raw = load_spec(spec_path, list(overrides), registry=registry)
+    spec = resolved.spec
     if spec.sweep is None:
         raise SpecError(
             f"{spec_path}: no sweep section, so there is nothing to sweep. Add one, e.g.\n"
@@ -154,7 +158,7 @@ def plan(
             f"{spec_path}: {len(problems)} of {len(trials)} sweep trials do not validate:\n"
             + "\n".join(shown)
         )
-    return spec, trials
+    return resolved, trials
 
 
 def run_trial(job: dict[str, Any]) -> dict[str, Any]:
@@ -217,14 +221,16 @@ def run_sweep(
     """
     registry = registry or get_registry()
     spec_path = Path(spec_path)
-    spec, trials = plan(spec_path, overrides, registry)
+    resolved, trials = plan(spec_path, overrides, registry)
+    spec = resolved.spec
     assert spec.sweep is not None
     sweep = spec.sweep
-    runner = (
-        registry.entry("executor", executor, where="--executor").cls()
+    chosen = (
+        resolve(registry, "executor", "--executor", PluginRef(name=executor), "--executor")
         if executor
-        else sweep.executor.build()
+        else resolved.plugins["sweep.executor"]
     )
+    runner = chosen.build()
     folder = new_run_folder(Path(out), f"{spec.name}-sweep")
     write_text(folder / f"spec{spec_path.suffix.lower()}", spec_path.read_text(encoding="utf-8"))
     write_json(folder / "overrides.json", list(overrides))

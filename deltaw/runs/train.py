@@ -18,7 +18,8 @@ from typing import Any
 
 import yaml
 
-from deltaw.core.base import Callback
+from deltaw.core.base import Callback, Schedule
+from deltaw.core.monitor import Monitor
 from deltaw.core.run_context import RunContext
 from deltaw.core.stall import StalledError, StallGuard
 from deltaw.core.training import NonFiniteError, Trainer
@@ -40,7 +41,8 @@ from deltaw.runs.folder import (
 )
 from deltaw.runs.writer import RunWriter, callback_states
 from deltaw.spec.build import Experiment, build
-from deltaw.spec.loading import load_spec, parse_override
+from deltaw.spec.loading import load_spec
+from deltaw.spec.overrides import parse_override
 
 
 @dataclass
@@ -72,13 +74,13 @@ def run_spec(
     """
     registry = registry or get_registry()
     spec_path = Path(spec_path)
-    spec, _ = load_spec(spec_path, list(overrides), registry=registry)
-    exp = build(spec, registry=registry, source=str(spec_path))
+    resolved, _ = load_spec(spec_path, list(overrides), registry=registry)
+    exp = build(resolved, registry=registry, source=str(spec_path))
     check_monitors(exp, str(spec_path))
-    folder = folder if folder is not None else new_run_folder(Path(out), spec.name)
+    folder = folder if folder is not None else new_run_folder(Path(out), exp.spec.name)
     write_text(folder / f"spec{spec_path.suffix.lower()}", spec_path.read_text(encoding="utf-8"))
     write_json(folder / "overrides.json", list(overrides))
-    write_text(folder / "resolved.yaml", yaml.safe_dump(spec.resolved(), sort_keys=False))
+    write_text(folder / "resolved.yaml", yaml.safe_dump(resolved.resolved(), sort_keys=False))
     write_json(folder / "environment.json", environment(exp, registry))
     return train_experiment(exp, folder, callbacks, registry, plots=plots, source=str(spec_path))
 
@@ -113,7 +115,7 @@ def resume_run(
                 f"may change (to train for longer). Start a new run to change {key}."
             )
     previous = run_overrides(folder)
-    spec, _ = load_spec(spec_path, previous + list(overrides), registry=registry)
+    resolved, _ = load_spec(spec_path, previous + list(overrides), registry=registry)
     status, done = info.get("status", "running"), int(info.get("epochs", 0))
     if status == "diverged":
         raise TrainingError(
@@ -124,17 +126,17 @@ def resume_run(
         raise TrainingError(
             f"{folder}: this run was stopped ({info.get('message', 'by a callback')}); there is nothing to resume."
         )
-    if status == "completed" and spec.training.epochs <= done:
+    if status == "completed" and resolved.spec.training.epochs <= done:
         raise TrainingError(
             f"{folder}: this run already completed its {done} epochs. To train it for longer: "
             f"deltaw run --resume {shlex.quote(str(folder))} --set training.epochs={done + 10}"
         )
-    exp = build(spec, registry=registry, source=str(spec_path))
+    exp = build(resolved, registry=registry, source=str(spec_path))
     ckpt = folder / "checkpoint.npz"
     state = load_run_checkpoint(ckpt) if ckpt.exists() else None
     if overrides:
         write_json(folder / "overrides.json", previous + list(overrides))
-        write_text(folder / "resolved.yaml", yaml.safe_dump(spec.resolved(), sort_keys=False))
+        write_text(folder / "resolved.yaml", yaml.safe_dump(resolved.resolved(), sort_keys=False))
     resumes = list(info.get("resumed", [])) + [
         {"at": now(), "from_epoch": state[0]["epoch"] if state else 0}
     ]
@@ -260,29 +262,34 @@ def restore(
         )
     trainer.load_state_dict(state)
     for cb, cb_state in zip(exp.callbacks, cb_states or []):
-        if cb_state is not None and callable(getattr(cb, "load_state_dict", None)):
+        if cb_state is not None:  # older checkpoints: None for a stateless callback
             cb.load_state_dict(cb_state)
 
 
 def stop_reason(trainer: Trainer) -> str:
     reason = trainer.stop_reason or ""
-    if reason == "the schedule asked to stop" and getattr(trainer.schedule, "stop_reason", None):
-        reason = trainer.schedule.stop_reason  # type: ignore[union-attr]
+    schedule = trainer.schedule
+    if reason == "the schedule asked to stop" and schedule is not None and schedule.stop_reason:
+        reason = schedule.stop_reason
     return reason
 
 
 def check_monitors(exp: Experiment, source: str) -> None:
-    """Every ``monitor`` of the schedule and callbacks names a metric this run records; bind auto modes."""
-    from deltaw.plugins.monitor import Monitor
+    """Every ``monitor`` of the schedule and callbacks names a recorded metric; bind auto modes.
 
+    A plugin takes part by holding a :class:`~deltaw.core.monitor.Monitor` as
+    ``monitor`` (declared on ``Schedule`` and ``Callback``; anything else there is ignored).
+    """
     assert exp.data is not None
     splits = [name for name, _ in exp.data.items() if name in exp.spec.training.evaluate]
     recorded = [f"{s}_{m}" for s in splits for m in exp.metrics]
-    watchers: list[tuple[str, Any]] = [("schedule", exp.schedule)] + [
+    watchers: list[tuple[str, Schedule | Callback]] = [
         (f"callbacks[{i}]", c) for i, c in enumerate(exp.callbacks)
     ]
+    if exp.schedule is not None:
+        watchers.insert(0, ("schedule", exp.schedule))
     for where, obj in watchers:
-        monitor = getattr(obj, "monitor", None)
+        monitor = obj.monitor
         if not isinstance(monitor, Monitor):
             continue
         if monitor.key not in recorded:
@@ -290,8 +297,7 @@ def check_monitors(exp: Experiment, source: str) -> None:
                 f"{source}: {where}.monitor is {monitor.key!r}, but this run records only: {', '.join(recorded) or 'no metrics'} "
                 f"(training.evaluate × metrics, for the splits the data set has). Pick one of those."
             )
-        metric = exp.metrics[monitor.key.split("_", 1)[1]]
-        monitor.bind(bool(getattr(metric, "higher_is_better", True)))
+        monitor.bind(exp.metrics[monitor.metric].higher_is_better)
 
 
 def write_info(

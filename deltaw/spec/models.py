@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class Strict(BaseModel):
@@ -12,15 +12,17 @@ class Strict(BaseModel):
 
 
 class PluginRef(BaseModel):
-    """A plugin reference: a bare name, or a mapping with ``name`` and that plugin's parameters."""
+    """A plugin reference: a bare name, or a mapping with ``name`` and that plugin's parameters.
+
+    Plain data, exactly as written: :func:`deltaw.spec.resolve.resolve` turns it
+    into the plugin class and validated parameters.
+    """
 
     model_config = ConfigDict(extra="allow")
 
     name: str = Field(
         description="Registered name, or 'plugin:name' to pick one of two plugins that share a name."
     )
-    _params: Any = PrivateAttr(default=None)
-    _cls: Any = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -31,14 +33,6 @@ class PluginRef(BaseModel):
     def given(self) -> dict[str, Any]:
         """The parameters as written (everything but ``name``)."""
         return dict(self.model_extra or {})
-
-    def build(self) -> Any:
-        """A fresh plugin instance with the validated parameters."""
-        return self._cls(self._params) if self._params is not None else self._cls()
-
-    def resolved(self) -> dict[str, Any]:
-        params = self._params.model_dump(mode="json") if self._params is not None else {}
-        return {"name": self.name, **params}
 
 
 class NetworkSpec(Strict):
@@ -257,22 +251,3 @@ class Spec(Strict):
         if self.sweep is not None:
             refs.append(("executor", "sweep.executor", self.sweep.executor))
         return refs
-
-    def resolved(self) -> dict[str, Any]:
-        """The spec with every default filled in, plugin parameters included."""
-        out = self.model_dump(mode="json", exclude_none=False)
-
-        def put(path: str, value: dict[str, Any]) -> None:
-            node: Any = out
-            parts = path.replace("[", ".").replace("]", "").split(".")
-            for p in parts[:-1]:
-                node = node[int(p)] if p.isdigit() else node[p]
-            last = parts[-1]
-            if last.isdigit():
-                node[int(last)] = value
-            else:
-                node[last] = value
-
-        for _, where, ref in self.plugin_refs():
-            put(where, ref.resolved())
-        return out

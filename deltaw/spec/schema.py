@@ -23,8 +23,8 @@ from pydantic import BaseModel
 
 from deltaw.registry import KINDS, Registry
 from deltaw.registry.manager import Entry
-from deltaw.spec.loading import params_model
 from deltaw.spec.models import PluginRef, Spec
+from deltaw.spec.resolve import params_model
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 _PLUGIN_REF = "#/$defs/PluginRef"

@@ -1,22 +1,22 @@
-"""The metric a callback or a schedule watches, and what counts as an improvement.
+"""Watching one per-epoch metric: which key, which direction, what counts as an improvement.
 
-Shared by the built-in callbacks (``early-stopping``, ``checkpoint``) and the
-plateau schedules (``nielsen-halving``, ``reduce-on-plateau``); the run layer
-binds an ``auto`` monitor's direction to the metric plugin's
-``higher_is_better`` before training.
+Early stopping, checkpoints of the best epoch and plateau schedules all watch a
+metric the same way. A callback or schedule that holds a :class:`Monitor` as
+``self.monitor`` gets the run layer's help before training starts: the key must
+be one the run records (``<split>_<metric>``), and an ``auto`` monitor is bound
+to the metric plugin's ``higher_is_better``. Pure stdlib; the one error it raises
+is :class:`deltaw.errors.TrainingError`.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from deltaw.core.history import metric_keys
 from deltaw.errors import TrainingError
 
 HIGHER_IS_BETTER_WORDS = ("accuracy", "acc", "f1", "auc", "precision", "recall", "r2", "score")
+"""Words in a metric name that mean "higher is better" when no metric plugin is known."""
 
 
 class Monitor:
@@ -32,8 +32,18 @@ class Monitor:
     def __init__(
         self, key: str, mode: str = "auto", threshold: float = 0.0, relative: bool = False
     ) -> None:
+        if mode not in ("auto", "max", "min"):
+            raise ValueError(f"Monitor mode must be 'auto', 'max' or 'min', got {mode!r}")
         self.key, self.mode, self.threshold, self.relative = key, mode, float(threshold), relative
         self._bound: bool | None = None
+
+    def __repr__(self) -> str:
+        return f"Monitor({self.key!r}, mode={self.mode!r}, higher={self.higher})"
+
+    @property
+    def metric(self) -> str:
+        """The metric plugin's name: ``accuracy`` for ``validation_accuracy``."""
+        return self.key.split("_", 1)[-1]
 
     def bind(self, higher_is_better: bool) -> None:
         """Fix the direction of an ``auto`` monitor from the metric plugin."""
@@ -41,6 +51,7 @@ class Monitor:
 
     @property
     def higher(self) -> bool:
+        """True when a larger value is better."""
         if self.mode != "auto":
             return self.mode == "max"
         if self._bound is not None:
@@ -59,6 +70,7 @@ class Monitor:
         return float(metrics[self.key])
 
     def improved(self, value: float, best: float | None) -> bool:
+        """True when ``value`` beats ``best`` (None: nothing yet) by the threshold."""
         if not math.isfinite(value):
             return False
         if best is None:
@@ -73,18 +85,3 @@ def guess_higher_is_better(key: str) -> bool:
     """From a metric key alone: accuracy-like names are maximised, the rest (costs) minimised."""
     name = key.lower().split("_", 1)[-1]
     return any(w in name.split("_") or name.endswith(w) for w in HIGHER_IS_BETTER_WORDS)
-
-
-class MonitorParams(BaseModel):
-    """The ``monitor`` and ``mode`` parameters of every rule that watches a metric."""
-
-    model_config = ConfigDict(extra="forbid")
-    monitor: str = Field(
-        "validation_accuracy",
-        description="The per-epoch metric to watch: <split>_<metric>, e.g. validation_cost.",
-    )
-    mode: Literal["auto", "max", "min"] = Field(
-        "auto",
-        description="Whether higher or lower is better; auto asks the metric "
-        "(accuracy: higher, cost: lower).",
-    )
