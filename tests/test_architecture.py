@@ -51,7 +51,7 @@ def test_an_import_against_the_layers_breaks_the_contracts_and_is_named(tmp_path
 
 
 def test_the_core_imports_only_numpy_the_standard_library_and_deltaw_errors():
-    graph = grimp.build_graph("deltaw", include_external_packages=True)
+    graph = grimp.build_graph("deltaw", include_external_packages=True, cache_dir=None)
     core = {"deltaw.core", *graph.find_descendants("deltaw.core")}
     imported = {i for m in core for i in graph.find_modules_directly_imported_by(m)} - core
     outside = {m.split(".")[0] for m in imported - {"deltaw.errors"}}
