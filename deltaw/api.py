@@ -149,7 +149,8 @@ def load_run(folder: str | Path, registry: Registry | None = None) -> Run:
         raise DeltawError(f"{folder}: no such run folder. Give a folder that deltaw.run() made.")
     if is_sweep(folder) and not is_run(folder):
         raise DeltawError(
-            f"{folder} is a sweep folder, not a run: load it with deltaw.load_sweep({str(folder)!r})."
+            f"{folder} is a sweep folder, not a run: load it with "
+            f"deltaw.load_sweep({str(folder)!r})."
         )
     run_spec_file(folder)  # a clear error when the folder is not a run folder
     return Run(folder, registry)

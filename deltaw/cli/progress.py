@@ -1,4 +1,4 @@
-"""Display of training progress (rich), used by the CLI and the Python API (terminal or notebook)."""
+"""Display of training progress (rich), for the CLI and the Python API (terminal or notebook)."""
 
 from __future__ import annotations
 
