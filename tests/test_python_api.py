@@ -1,8 +1,11 @@
 """deltaw from Python (deltaw.api): run, load_run, predict, evaluate, sweep, resume, quiet."""
 
 import json
+import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -263,3 +266,26 @@ def test_the_python_api_loads_lazily():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+# -- docs/python-api.md: every python block runs, in order, in one session ---------------------
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "python-api.md"
+
+
+@pytest.mark.slow
+def test_the_python_api_guide_runs_as_written(tmp_path, monkeypatch):
+    pytest.importorskip("pandas")
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
+    assert len(blocks) >= 8
+    shutil.copytree(DOC.parents[1] / "examples", tmp_path / "examples")
+    monkeypatch.chdir(tmp_path)  # the guide runs from the repository's root
+    monkeypatch.setattr("deltaw.plots.have_matplotlib", lambda: False)  # no curves.png: faster
+    namespace: dict = {"__name__": "guide"}
+    for i, block in enumerate(blocks, 1):
+        exec(compile(block, f"docs/python-api.md, python block {i}", "exec"), namespace)
+    assert namespace["run"].folder.parent == Path("runs")
