@@ -13,7 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 import deltaw
-from deltaw.api import displays
+from deltaw.api.display import displays
 from deltaw.cli import app
 from deltaw.core.base import Callback
 from deltaw.errors import DeltawError, SpecError
@@ -241,18 +241,18 @@ def test_quiet_prints_nothing_and_otherwise_progress_goes_to_stderr(tmp_path, ca
 def test_a_notebook_without_ipywidgets_gets_epoch_lines_without_a_bar(monkeypatch):
     from rich.console import Console
 
-    import deltaw.api
+    import deltaw.api.display
 
-    monkeypatch.setattr(deltaw.api, "make_console", lambda: Console(force_jupyter=True))
-    real = deltaw.api.importlib.util.find_spec
+    monkeypatch.setattr(deltaw.api.display, "make_console", lambda: Console(force_jupyter=True))
+    real = deltaw.api.display.importlib.util.find_spec
     monkeypatch.setattr(
-        deltaw.api.importlib.util,
+        deltaw.api.display.importlib.util,
         "find_spec",
         lambda name, *a: None if name == "ipywidgets" else real(name, *a),
     )
     (shown,) = displays(False)
     assert shown.console.is_jupyter and shown.bar is False
-    monkeypatch.setattr(deltaw.api, "make_console", lambda: Console(force_terminal=True))
+    monkeypatch.setattr(deltaw.api.display, "make_console", lambda: Console(force_terminal=True))
     (shown,) = displays(False)
     assert shown.bar is True and displays(True) == []
 
@@ -261,7 +261,7 @@ def test_the_python_api_loads_lazily():
     code = (
         "import sys, deltaw\n"
         "assert not {'numpy', 'pydantic', 'deltaw.api'} & set(sys.modules)\n"
-        "assert callable(deltaw.run) and deltaw.Run.__module__ == 'deltaw.runs.handles'\n"
+        "assert callable(deltaw.run) and deltaw.Run.__module__ == 'deltaw.api.handles'\n"
         "assert {'run', 'load_run', 'sweep', 'load_sweep', 'Run', 'Sweep'} <= set(dir(deltaw))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

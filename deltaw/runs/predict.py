@@ -160,11 +160,6 @@ def evaluate(
     return out
 
 
-def predicted_classes(a: np.ndarray) -> np.ndarray:
-    """The class of each row of outputs ``a``: a single output above 0.5 is class 1, else argmax."""
-    return (a[:, 0] > 0.5).astype(np.int64) if a.shape[1] == 1 else a.argmax(axis=1)
-
-
 def save_predictions(trained: Trained, data: DataSplits, path: str | Path) -> Path:
     """Outputs for every split in an ``.npz``: ``<split>_outputs`` (a), ``<split>_predicted`` (class) and ``<split>_targets``."""
     path = Path(path)
@@ -173,7 +168,9 @@ def save_predictions(trained: Trained, data: DataSplits, path: str | Path) -> Pa
         with np.errstate(over="ignore", under="ignore"):
             a = trained.network.feedforward(split.x)
         arrays[f"{name}_outputs"] = a
-        arrays[f"{name}_predicted"] = predicted_classes(a)
+        arrays[f"{name}_predicted"] = (
+            (a[:, 0] > 0.5).astype(np.int64) if a.shape[1] == 1 else a.argmax(axis=1)
+        )
         arrays[f"{name}_targets"] = split.y
     if path.suffix.lower() != ".npz":
         raise DeltawError(

@@ -1,13 +1,12 @@
-"""Run and sweep folders seen from Python: :class:`Run`, :class:`Sweep` and :class:`Prediction`.
+"""A run folder seen from Python: :class:`Run`, and :class:`Prediction` (what it predicts).
 
-A handle holds only its folder and reads the files when asked, so it always shows what
-is on disk: a run resumed elsewhere, or a sweep still running, is seen as it is now. The
-trained network is loaded once per ``weights.npz`` (again when the file changes).
+A run holds only its folder and reads the files when asked, so it always shows what is on
+disk: a run resumed elsewhere is seen as it is now. The trained network is loaded once per
+``weights.npz`` (again when the file changes).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -20,9 +19,8 @@ from deltaw.core.base import Callback, DataSplits, Split
 from deltaw.errors import DataError, DeltawError
 from deltaw.registry import Registry, get_registry
 from deltaw.runs.folder import read_run_info, run_overrides, run_spec_file
-from deltaw.runs.predict import Trained, evaluate, input_data, load_trained, predicted_classes
-from deltaw.runs.report import NOT_METRICS, Report, collect_runs, load_run, summarize
-from deltaw.spec.loading import SUFFIXES, apply_overrides, parse_override, read_spec_file
+from deltaw.runs.predict import Trained, evaluate, input_data, load_trained
+from deltaw.runs.report import NOT_METRICS, load_run
 
 if TYPE_CHECKING:
     import pandas
@@ -144,7 +142,7 @@ class Run:
         rows, single = as_rows(x, net.sizes[0], f"{self.folder}: predict(x)")
         with np.errstate(over="ignore", under="ignore"):
             a = net.feedforward(np.ascontiguousarray(rows, dtype=net.dtype))
-        classes = predicted_classes(a)
+        classes = predicted(a)
         return Prediction(a[0], int(classes[0])) if single else Prediction(a, classes)
 
     def evaluate(self, data: DataLike = None) -> dict[str, dict[str, float]]:
@@ -200,120 +198,27 @@ class Run:
         """Continue this run from its last checkpoint, like ``deltaw run --resume``.
 
         ``set`` may only change ``training.epochs`` (to train a finished run for longer).
+        The result is bit for bit what an uninterrupted run would have given. Returns this
+        run, with the resumed history and weights.
         """
-        from deltaw.api import resume
+        from deltaw.api.display import with_progress
+        from deltaw.api.specs import as_overrides
+        from deltaw.runs.train import resume_run
 
-        return resume(self, set=set, callbacks=callbacks, quiet=quiet, plots=plots)
+        overrides, given = as_overrides(set), list(callbacks)
+        with_progress(
+            quiet,
+            lambda shown: resume_run(
+                self.folder, overrides, [*shown, *given], self.registry, plots=plots
+            ),
+        )
+        self._trained = None
+        return self
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v:.4g}" for k, v in list(self.final.items())[:4])
         return f"<deltaw.Run {str(self.folder)!r}: {self.status}, {len(self.history)} epochs" + (
             f", {shown}>" if shown else ">"
-        )
-
-
-class Sweep:
-    """A sweep folder: its trials (each a :class:`Run`) and the report ranking them.
-
-    Made by :func:`deltaw.sweep` and :func:`deltaw.load_sweep`.
-    """
-
-    def __init__(
-        self,
-        folder: str | Path,
-        registry: Registry | None = None,
-        report: Report | None = None,
-        *,
-        metric: str | None = None,
-        by: str = "final",
-    ) -> None:
-        self.folder = Path(folder)
-        self._registry = registry
-        self._report = report
-        self._metric, self._by = metric, by
-
-    @property
-    def info(self) -> dict[str, Any]:
-        """``sweep.json``: name, spec, executor, metric, status and every trial."""
-        path = self.folder / "sweep.json"
-        try:
-            return dict(json.loads(path.read_text(encoding="utf-8")))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            raise DeltawError(f"{path} cannot be read ({exc}).") from None
-
-    @property
-    def status(self) -> str:
-        """finished, interrupted or running."""
-        return str(self.info.get("status", "unknown"))
-
-    @property
-    def trials(self) -> list[Run]:
-        """Every trial's run, in the sweep's order."""
-        return [Run(self.folder / t["folder"], self._registry) for t in self.info.get("trials", [])]
-
-    @property
-    def failed(self) -> list[Run]:
-        """Trials that did not complete (failed, diverged or interrupted)."""
-        return [t for t in self.trials if t.status not in ("completed", "stopped")]
-
-    @property
-    def report(self) -> Report:
-        """The trials ranked by the sweep's metric (the table of ``deltaw report``)."""
-        if self._report is None:
-            registry = self._registry or get_registry()
-            metric = self._metric or self.info.get("metric")
-            runs = collect_runs([self.folder])
-            self._report = summarize(runs, metric, self._mode(), registry, by=self._by)
-        return self._report
-
-    @property
-    def best(self) -> Run | None:
-        """The best trial by the report's ranking (None when no trial recorded the metric)."""
-        rows = self.report.rows
-        if not rows or rows[0]["best"] is None:
-            return None
-        return Run(rows[0]["folder"], self._registry)
-
-    def frame(self) -> pandas.DataFrame:
-        """The report as a pandas DataFrame, best trial first (needs pandas)."""
-        rep, rows = self.report, []
-        for row in rep.rows:
-            rows.append(
-                {
-                    "run": row["run"],
-                    "status": row["status"],
-                    **row["keys"],
-                    f"best_{rep.metric}": row["best"],
-                    "best_epoch": row["best_epoch"],
-                    **{f"final_{k}": v for k, v in row["final"].items()},
-                    "epochs": row["epochs"],
-                    "wall_time": row["wall_time"],
-                }
-            )
-        return dataframe(rows, "Sweep.frame()", "Sweep.report.rows")
-
-    @property
-    def df(self) -> pandas.DataFrame:
-        """Shorthand for :meth:`frame`."""
-        return self.frame()
-
-    def _mode(self) -> str:
-        """The sweep section's ``mode`` (auto, max or min) from the spec in the folder."""
-        for suffix in SUFFIXES:
-            path = self.folder / f"spec{suffix}"
-            if path.exists():
-                overrides = [parse_override(o) for o in run_overrides(self.folder)]
-                sweep = apply_overrides(read_spec_file(path), overrides).get("sweep") or {}
-                return str(sweep.get("mode", "auto")) if isinstance(sweep, dict) else "auto"
-        return "auto"
-
-    def __repr__(self) -> str:
-        trials = self.info.get("trials", [])
-        done = sum(t.get("status") in ("completed", "stopped") for t in trials)
-        return (
-            f"<deltaw.Sweep {str(self.folder)!r}: {self.status}, {done}/{len(trials)} trials done>"
         )
 
 
@@ -330,6 +235,11 @@ def as_rows(x: Any, n_in: int, where: str) -> tuple[np.ndarray, bool]:
         f"{where}: x has shape {x.shape}, but the network takes {n_in} inputs: give rows of "
         f"{n_in} values (m, {n_in}), or one sample of {n_in} values."
     )
+
+
+def predicted(a: np.ndarray) -> np.ndarray:
+    """The class of each row of outputs: argmax, or output > 0.5 for one unit (deltaw predict)."""
+    return (a[:, 0] > 0.5).astype(np.int64) if a.shape[1] == 1 else a.argmax(axis=1)
 
 
 def dataframe(rows: list[dict[str, Any]], what: str, instead: str) -> pandas.DataFrame:
