@@ -1,6 +1,7 @@
 """deltaw from Python (deltaw.api): run, load_run, predict, evaluate, sweep, resume, quiet."""
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -289,3 +290,24 @@ def test_the_python_api_guide_runs_as_written(tmp_path, monkeypatch):
     for i, block in enumerate(blocks, 1):
         exec(compile(block, f"docs/python-api.md, python block {i}", "exec"), namespace)
     assert namespace["run"].folder.parent == Path("runs")
+
+
+def test_writing_curves_leaves_a_backend_the_program_chose_alone():
+    """A notebook keeps its inline figures after deltaw.run wrote curves.png (issue 11 §4)."""
+    pytest.importorskip("matplotlib")
+    chosen = (
+        "import matplotlib\nmatplotlib.use('pdf')\nimport matplotlib.pyplot as plt\n"
+        "fig = plt.figure()\n"
+        "from deltaw.plots import pyplot\npyplot()\n"
+        "assert matplotlib.get_backend() == 'pdf' and plt.fignum_exists(fig.number)\n"
+    )
+    fresh = "import matplotlib\nfrom deltaw.plots import pyplot\npyplot()\n"
+    fresh += "assert matplotlib.get_backend().lower() == 'agg'\n"
+    for code in (chosen, fresh):
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "MPLBACKEND": ""},
+        )
+        assert done.returncode == 0, done.stderr
