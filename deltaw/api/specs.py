@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     SpecLike = str | os.PathLike[str] | Mapping[str, Any] | Spec
     Overrides = Sequence[str] | Mapping[str, Any] | None
 
-WRITTEN_FROM = "# The spec as given to deltaw.{} (a {}); the run folder's copy, for resume.\n"
+WRITTEN_FROM = "# Written by deltaw.{} (a {}): the spec as given; overrides are in overrides.json\n"
 
 
 def spec_path(spec: SpecLike) -> Path | None:
