@@ -9,6 +9,11 @@ This module is the public face for plugin authors::
     @deltaw.hookimpl
     def register_costs(register):
         register("my-cost", MyCost)
+
+and for notebooks and scripts (:mod:`deltaw.api`)::
+
+    run = deltaw.run("examples/quickstart.yaml", set={"training.epochs": 5})
+    run.df, run.predict(x), run.evaluate()
 """
 
 from __future__ import annotations
@@ -17,6 +22,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load on first use
+    from deltaw.api import (
+        Prediction,
+        Run,
+        Sweep,
+        load_run,
+        load_sweep,
+        resume,
+        run,
+        sweep,
+        validate,
+    )
     from deltaw.core.base import (
         Activation,
         Callback,
@@ -65,22 +81,32 @@ __all__ = [
     "MonitorParams",
     "Optimizer",
     "Plugin",
+    "Prediction",
     "Regularizer",
+    "Run",
     "Schedule",
     "Split",
+    "Sweep",
     "__version__",
     "clip_probs",
     "eps_for",
     "hookimpl",
+    "load_run",
+    "load_sweep",
     "log_sigmoid",
     "log_softmax",
+    "resume",
+    "run",
     "sigmoid",
     "softmax",
+    "sweep",
+    "validate",
     "xlogy",
 ]
 
 # Public name → the module defining it. Loaded on first access (PEP 562), so that
-# `import deltaw` — and so `deltaw --help` — does not pay for numpy and pluggy.
+# `import deltaw` — and so `deltaw --help` — does not pay for numpy and pluggy. The Python
+# API (deltaw.run, deltaw.load_run, …) lives in deltaw.api.
 _LAZY = {
     **dict.fromkeys(
         (
@@ -110,6 +136,20 @@ _LAZY = {
     "Monitor": "deltaw.core.monitor",
     "MonitorParams": "deltaw.params",  # Pydantic: loaded only when a plugin asks for it
     "hookimpl": "deltaw.registry.hookspecs",
+    **dict.fromkeys(
+        (
+            "Prediction",
+            "Run",
+            "Sweep",
+            "load_run",
+            "load_sweep",
+            "resume",
+            "run",
+            "sweep",
+            "validate",
+        ),
+        "deltaw.api",
+    ),
 }
 
 
