@@ -32,7 +32,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load on f
         Regularizer,
         Schedule,
         Split,
+        Transform,
     )
+    from deltaw.core.chain import Chain
     from deltaw.core.numerics import (
         clip_probs,
         eps_for,
@@ -50,6 +52,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Activation",
     "Callback",
+    "Chain",
     "Cost",
     "DataSplits",
     "Dataset",
@@ -63,6 +66,7 @@ __all__ = [
     "Regularizer",
     "Schedule",
     "Split",
+    "Transform",
     "__version__",
     "clip_probs",
     "eps_for",
@@ -93,6 +97,7 @@ _LAZY = {
             "Regularizer",
             "Schedule",
             "Split",
+            "Transform",
         ),
         "deltaw.core.base",
     ),
@@ -100,6 +105,7 @@ _LAZY = {
         ("clip_probs", "eps_for", "log_sigmoid", "log_softmax", "sigmoid", "softmax", "xlogy"),
         "deltaw.core.numerics",
     ),
+    "Chain": "deltaw.core.chain",
     "DeltawError": "deltaw.errors",
     "hookimpl": "deltaw.registry.hookspecs",
 }

@@ -40,6 +40,8 @@ BUILTIN_MODULES = (
     "deltaw.plugins.optimizers",
     "deltaw.plugins.optimizers_adaptive",
     "deltaw.plugins.optimizers_papers",
+    "deltaw.plugins.transforms",
+    "deltaw.plugins.chain",
     "deltaw.plugins.regularizers",
     "deltaw.plugins.metrics",
     "deltaw.plugins.datasets",

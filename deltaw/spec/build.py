@@ -13,6 +13,7 @@ from deltaw.core.network import Network
 from deltaw.core.training import Clipping, Trainer
 from deltaw.errors import DataError
 from deltaw.registry import Registry, get_registry
+from deltaw.spec.links import link_entry, link_refs
 from deltaw.spec.models import Spec
 
 
@@ -48,6 +49,7 @@ class Experiment:
             callbacks=[*self.callbacks, *extra_callbacks],
             clipping=Clipping(t.clip.norm, t.clip.value),
             weight_decay=t.weight_decay,
+            lr_multipliers=t.layer_lr_multipliers(len(self.spec.network.layers) - 1),
             shuffle=t.shuffle,
         )
 
@@ -81,6 +83,9 @@ def build(
     used = {}
     for kind, where, ref in spec.plugin_refs():
         entry = registry.entry(kind, ref.name, where=where)
+        used[f"{kind}:{entry.name}"] = entry.plugin.origin
+    for kind, where, link in link_refs(spec):  # a chain's links
+        entry = link_entry(registry, link.name, (kind,), where)
         used[f"{kind}:{entry.name}"] = entry.plugin.origin
     return Experiment(
         spec=spec,

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from deltaw.errors import DuplicateNameError, SpecError, UnknownNameError
 from deltaw.registry import Registry, get_registry
+from deltaw.spec.links import resolve_links
 from deltaw.spec.models import PluginRef, Spec
 
 if sys.version_info >= (3, 11):
@@ -165,6 +166,7 @@ def validate_spec(
             problems += _pydantic_errors(exc, tuple(where.split(".")), kind_name, ref.name, model)
             continue
         ref._cls = entry.cls
+    problems += resolve_links(spec, registry)  # a chain's links, each like a plugin reference
     problems += _conflicts(spec)
     if problems:
         raise SpecError(format_errors(source, problems))
@@ -173,13 +175,14 @@ def validate_spec(
 
 def _conflicts(spec: Spec) -> list[str]:
     """Combinations that validate one by one but contradict each other."""
+    problems = spec.training.lr_multiplier_problems(len(spec.network.layers) - 1)
     own_decay = getattr(spec.optimizer._params, "weight_decay", 0.0)
     if own_decay and spec.training.weight_decay:
-        return [
+        problems.append(
             f"training.weight_decay: {spec.training.weight_decay} would decay the weights a second time: optimizer "
             f"{spec.optimizer.name!r} has its own weight_decay ({own_decay}). Set one of them to 0."
-        ]
-    return []
+        )
+    return problems
 
 
 _STRICT: dict[type, type[BaseModel]] = {}
