@@ -441,3 +441,24 @@ def test_plugins_and_show_list_the_transforms():
     )
     shown = runner.invoke(app, ["show", "transform", "add-noise"])
     assert shown.exit_code == 0 and "Neelakantan" in shown.output
+
+
+def test_the_transform_written_in_docs_plugins_composes_and_passes_the_kit(deltaw_plugin):
+    """docs/plugins.md's example transform and spec, run as written (so the docs cannot rot)."""
+    text = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    section = text.split("## Write a transform", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    links = yaml.safe_load(section.split("```yaml\n", 1)[1].split("```", 1)[0])["optimizer"]
+    namespace: dict = {}
+    exec(compile(code, "docs/plugins.md", "exec"), namespace)
+    deltaw_plugin(
+        types.SimpleNamespace(register_transforms=namespace["register_transforms"]), "sign"
+    )
+    trainer = trained(spec(optimizer=links))
+    assert [type(link).__name__ for link in trainer.optimizer.links] == [
+        "ClipGlobalNorm",
+        "Sign",
+        "SGD",
+    ]
+    assert set(trainer.state[0]) == {"1.m"}
+    check_optimizer(trainer.optimizer)
