@@ -94,8 +94,10 @@ def test_a_chain_of_adam_alone_is_adam_bit_for_bit(params):
 
 
 def test_a_spec_chain_of_adam_trains_exactly_as_adam():
-    plain = trained(spec())
-    chained = trained(spec(optimizer=chain([{"name": "adam", "lr": 0.02}])))
+    schedule = {"name": "step", "step_size": 1, "gamma": 0.5}  # the chain gets the scheduled lr
+    plain = trained(spec(schedule=schedule))
+    chained = trained(spec(schedule=schedule, optimizer=chain([{"name": "adam", "lr": 0.02}])))
+    assert [r["lr"] for r in metrics(chained)] == [0.02, 0.01, 0.005, 0.0025]
     assert metrics(plain) == metrics(chained)
     assert all(
         np.array_equal(a, b) for a, b in zip(plain.network.params(), chained.network.params())
