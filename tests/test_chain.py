@@ -3,6 +3,7 @@ name the link, checkpoints and resume bit for bit, per-layer learning rates, and
 
 import copy
 import json
+import os
 import types
 from pathlib import Path
 
@@ -464,3 +465,16 @@ def test_the_transform_written_in_docs_plugins_composes_and_passes_the_kit(delta
     ]
     assert set(trainer.state[0]) == {"1.m"}
     check_optimizer(trainer.optimizer)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not os.environ.get("DELTAW_MNIST_DIR"),
+    reason="set DELTAW_MNIST_DIR to a folder with the real MNIST files",
+)
+def test_the_mnist_lookahead_example_trains(tmp_path):
+    example = ROOT / "examples" / "nielsen" / "lookahead.yaml"
+    sets = ["data.limit=5000", "training.epochs=2"]
+    result = run_spec(example, sets, out=tmp_path / "runs", plots=False)
+    assert result.status == "completed"
+    assert result.history[-1]["validation_accuracy"] > 0.5  # chance is 0.1; full runs: 95%
