@@ -35,8 +35,9 @@ def resolve_links(spec: Any, registry: Registry) -> list[str]:
     problems: list[str] = []
     for _, where, ref in spec.plugin_refs():
         if ref._params is not None:
+            before = len(problems)
             found = _resolve_within(ref._params, where, registry, spec.seed, problems)
-            if found and not problems:
+            if found and len(problems) == before:  # every link resolved: check their order
                 problems += _chain_problems(ref, where)
     problems += _double_decay(spec)
     return problems
