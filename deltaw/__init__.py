@@ -48,7 +48,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load on f
         Regularizer,
         Schedule,
         Split,
+        Transform,
     )
+    from deltaw.core.chain import Chain
     from deltaw.core.monitor import Monitor
     from deltaw.core.numerics import (
         clip_probs,
@@ -68,6 +70,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Activation",
     "Callback",
+    "Chain",
     "Cost",
     "DataSplits",
     "Dataset",
@@ -87,6 +90,7 @@ __all__ = [
     "Schedule",
     "Split",
     "Sweep",
+    "Transform",
     "__version__",
     "clip_probs",
     "eps_for",
@@ -124,6 +128,7 @@ _LAZY = {
             "Regularizer",
             "Schedule",
             "Split",
+            "Transform",
         ),
         "deltaw.core.base",
     ),
@@ -131,11 +136,13 @@ _LAZY = {
         ("clip_probs", "eps_for", "log_sigmoid", "log_softmax", "sigmoid", "softmax", "xlogy"),
         "deltaw.core.numerics",
     ),
+    "Chain": "deltaw.core.chain",
     "DeltawError": "deltaw.errors",
     "DeltawPluginWarning": "deltaw.errors",
     "Monitor": "deltaw.core.monitor",
     "MonitorParams": "deltaw.params",  # Pydantic: loaded only when a plugin asks for it
     "hookimpl": "deltaw.registry.hookspecs",
+    "get_registry": "deltaw.registry",  # the loaded plugins, for plugins that compose others
     **dict.fromkeys(
         (
             "Prediction",

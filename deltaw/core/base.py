@@ -150,6 +150,68 @@ class Optimizer(Plugin):
         """Change ``param`` in place from its mean gradient ``grad``."""
         raise NotImplementedError
 
+    def update_all(
+        self,
+        params: list[Array],
+        grads: list[Array],
+        states: list[dict[str, Array]],
+        step: int,
+        lrs: list[float],
+    ) -> None:
+        """One step for every parameter array (W₁, b₁, W₂, b₂, …), ``lrs[i]`` for ``params[i]``.
+
+        The trainer calls this once per mini-batch. The default calls
+        :meth:`update` array by array; override it for a rule that needs all
+        arrays at once (a global norm). ``lrs`` differ only with per-layer
+        learning-rate multipliers.
+        """
+        for param, grad, state, lr in zip(params, grads, states, lrs):
+            self.update(param, grad, state, step, lr)
+
+
+class Transform(Plugin):
+    """A link of an optimizer chain: changes the gradients before the update rule, or the
+    parameters after it.
+
+    ``acts_on = "gradient"`` (the default): :meth:`apply` gets a gradient
+    buffer it may change in place (the chain's own copy, never the trainer's)
+    and returns the transformed gradient; links run in the order a spec lists
+    them, before the chain's update rule. ``acts_on = "params"``: the link
+    comes after the update rule and :meth:`after_update` changes the freshly
+    updated parameter in place (Lookahead). Override the ``*_all`` variant
+    instead when the transform needs every array at once (clipping by the
+    global norm). State is a dict of arrays per parameter array, as for an
+    :class:`Optimizer`, so checkpoints and resume cover it.
+    """
+
+    acts_on: ClassVar[str] = "gradient"
+    """``"gradient"`` (before the update rule) or ``"params"`` (after it)."""
+
+    def init(self, param: Array) -> dict[str, Array]:
+        """State for one parameter array: a dict of arrays (checkpointable)."""
+        return {}
+
+    def apply(self, grad: Array, state: dict[str, Array], param: Array, step: int) -> Array:
+        """The transformed gradient of ``param`` at the 1-based ``step`` (may reuse ``grad``)."""
+        raise NotImplementedError
+
+    def apply_all(
+        self, grads: list[Array], states: list[dict[str, Array]], params: list[Array], step: int
+    ) -> list[Array]:
+        """:meth:`apply` for every array; override for a transform that looks at all of them."""
+        return [self.apply(g, s, p, step) for g, s, p in zip(grads, states, params)]
+
+    def after_update(self, param: Array, state: dict[str, Array], step: int) -> None:
+        """Change ``param`` in place after the update rule's step (``acts_on = "params"``)."""
+        raise NotImplementedError
+
+    def after_update_all(
+        self, params: list[Array], states: list[dict[str, Array]], step: int
+    ) -> None:
+        """:meth:`after_update` for every array; override to look at all of them."""
+        for param, state in zip(params, states):
+            self.after_update(param, state, step)
+
 
 class Regularizer(Plugin):
     """A penalty on the weights (never the biases), scaled by the training-set size ``n``.

@@ -47,6 +47,8 @@ BUILTIN_MODULES = (
     "deltaw.plugins.optimizers",
     "deltaw.plugins.optimizers_adaptive",
     "deltaw.plugins.optimizers_papers",
+    "deltaw.plugins.transforms",
+    "deltaw.plugins.chain",
     "deltaw.plugins.regularizers",
     "deltaw.plugins.metrics",
     "deltaw.plugins.datasets",
@@ -336,6 +338,31 @@ class Registry:
         return [
             found for k in KINDS for _, found in sorted(self._entries[k].items()) if len(found) > 1
         ]
+
+    def entry_among(self, kinds: tuple[str, ...], name: str, where: str) -> Entry:
+        """The one registered plugin ``name`` (or ``plugin:name``) names among ``kinds``."""
+        bare = name.rpartition(":")[2]
+        hits: list[Entry] = []
+        for kind_name in kinds:
+            if bare in self.names(kind_name):
+                try:
+                    hits.append(self.entry(kind_name, name, where=where))
+                except UnknownNameError:  # registered, but not by the plugin the qualifier names
+                    continue
+        if len(hits) == 1:
+            return hits[0]
+        what = " or ".join(kinds)
+        if len(hits) > 1:
+            both = " and ".join(f"{e.kind} {e.qualified!r} ({e.plugin.origin})" for e in hits)
+            raise DuplicateNameError(
+                f"The name {name!r} at {where} is both a {both}. Pick one with its qualified name."
+            )
+        known = sorted({n for k in kinds for n in self.names(k)})
+        close = difflib.get_close_matches(bare, known, n=3, cutoff=0.0)[:3]
+        raise UnknownNameError(
+            f"Unknown {what} {name!r} at {where}. Closest registered names: {', '.join(close)}. "
+            "Run `deltaw plugins` to see every registered name."
+        )
 
     def entry(self, kind_name: str, name: str, where: str | None = None) -> Entry:
         """The entry for ``name`` (or ``plugin:name``); errors say where and suggest names."""

@@ -17,6 +17,7 @@ from deltaw.core.network import Network
 from deltaw.core.training import Clipping, Trainer
 from deltaw.errors import DataError
 from deltaw.registry import Registry, get_registry
+from deltaw.spec.links import link_refs
 from deltaw.spec.models import Spec
 from deltaw.spec.resolve import ResolvedSpec, metric_key, resolve_spec
 
@@ -53,6 +54,7 @@ class Experiment:
             callbacks=[*self.callbacks, *extra_callbacks],
             clipping=Clipping(t.clip.norm, t.clip.value),
             weight_decay=t.weight_decay,
+            lr_multipliers=t.layer_lr_multipliers(len(self.spec.network.layers) - 1),
             shuffle=t.shuffle,
         )
 
@@ -96,6 +98,8 @@ def build(
     if data is not None:
         check_data_fits(data, s.network.layers, s.data.name, source)
     used = {f"{r.kind}:{r.entry.name}": r.entry.plugin.origin for r in plugins.values()}
+    for kind, _, link in link_refs(plugins):  # a chain's links, resolved at validation
+        used[f"{kind}:{link._entry.name}"] = link._entry.plugin.origin
     schedule = plugins.get("schedule")
     return Experiment(
         spec=s,

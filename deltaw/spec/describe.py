@@ -3,6 +3,7 @@ the generated docs (``scripts/gen_builtin_docs.py``)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import annotated_types as at
@@ -45,7 +46,8 @@ def type_name(annotation: Any) -> str:
     name = getattr(annotation, "__name__", None)
     if name and not getattr(annotation, "__args__", None):
         return name
-    return str(annotation).replace("typing.", "").replace("NoneType", "None")
+    text = str(annotation).replace("typing.", "").replace("NoneType", "None")
+    return re.sub(r"\b(?:[a-z_][a-z0-9_]*\.)+([A-Z]\w*)", r"\1", text)  # module paths: Link
 
 
 def param_rows(cls: type) -> list[tuple[str, str, str, str]]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NonNegative = Annotated[float, Field(ge=0)]
 
 
 class Strict(BaseModel):
@@ -82,6 +84,13 @@ class TrainingSpec(Strict):
     weight_decay: float = Field(
         0.0, ge=0, description="Decoupled weight decay λ: w ← w − ηλw before every update."
     )
+    lr_multipliers: list[NonNegative] | dict[int, NonNegative] | None = Field(
+        None,
+        description="Per-layer learning rates (book ch. 5): weight layer l's W and b learn at "
+        "η × factor. A list with one factor per weight layer, e.g. [1.0, 0.1], or a mapping "
+        "{layer index: factor} (0 is the first weight layer; unnamed layers keep 1). "
+        "0 freezes a layer.",
+    )
     threads: int | None = Field(
         None, ge=1, description="BLAS threads (needs threadpoolctl); default: leave BLAS as it is."
     )
@@ -89,6 +98,44 @@ class TrainingSpec(Strict):
         True,
         description="Stop as diverged when an epoch leaves some layer's weights unchanged (its units saturated or dead, usually η far too large).",
     )
+
+    @field_validator("lr_multipliers", mode="before")
+    @classmethod
+    def _factors(cls, v: Any) -> Any:
+        """Name the bad factor, rather than report both shapes of the union as failing."""
+        items = v.items() if isinstance(v, dict) else enumerate(v) if isinstance(v, list) else ()
+        for key, factor in items:
+            if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor < 0:
+                raise ValueError(
+                    f"the factor of layer {key} is {factor!r}; each factor is a number ≥ 0 "
+                    "(0 freezes the layer, 1 is the plain rate)"
+                )
+        return v
+
+    def layer_lr_multipliers(self, layers: int) -> list[float] | None:
+        """``lr_multipliers`` as one factor per weight layer (None when not given)."""
+        m = self.lr_multipliers
+        if m is None or isinstance(m, list):
+            return m
+        return [m.get(l, 1.0) for l in range(layers)]
+
+    def lr_multiplier_problems(self, layers: int) -> list[str]:
+        """What is wrong with ``lr_multipliers`` for a network of ``layers`` weight layers."""
+        m = self.lr_multipliers
+        if isinstance(m, list) and len(m) != layers:
+            return [
+                f"training.lr_multipliers: {len(m)} factor{'s' if len(m) != 1 else ''} for a "
+                f"network with {layers} weight layer{'s' if layers != 1 else ''}: give exactly "
+                f"{layers}, one per layer (or a mapping {{layer index: factor}})."
+            ]
+        if isinstance(m, dict):
+            wrong = sorted(l for l in m if not 0 <= l < layers)
+            if wrong:
+                return [
+                    f"training.lr_multipliers: layer index {', '.join(map(str, wrong))} does not "
+                    f"exist: the network has {layers} weight layers, indices 0 to {layers - 1}."
+                ]
+        return []
 
 
 class RandomParam(Strict):

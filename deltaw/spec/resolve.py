@@ -15,12 +15,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from deltaw.errors import DuplicateNameError, ParamsError, SpecError, UnknownNameError
 from deltaw.registry import Entry, Registry
+from deltaw.spec.links import resolve_links
 from deltaw.spec.models import PluginRef, Spec
 from deltaw.spec.problems import format_errors, pydantic_errors
+from deltaw.spec.strict import params_model
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,7 @@ def resolve_spec(spec: Spec, registry: Registry, source: str = "<spec>") -> Reso
             problems.append(str(exc))
         except ParamsError as exc:
             problems += exc.problems
+    problems += resolve_links(spec, plugins, registry)  # a chain's links, like references
     problems += _conflicts(spec, plugins) + metric_clashes(spec)
     if problems:
         raise SpecError(format_errors(source, problems))
@@ -126,34 +129,16 @@ def resolve_spec(spec: Spec, registry: Registry, source: str = "<spec>") -> Reso
 
 def _conflicts(spec: Spec, plugins: Mapping[str, Resolved]) -> list[str]:
     """Combinations that validate one by one but contradict each other."""
+    problems = spec.training.lr_multiplier_problems(len(spec.network.layers) - 1)
     optimizer = plugins.get("optimizer")
     own_decay = getattr(optimizer.params if optimizer else None, "weight_decay", 0.0)
     if own_decay and spec.training.weight_decay:
-        return [
+        problems.append(
             f"training.weight_decay: {spec.training.weight_decay} would decay the weights "
             f"a second time: optimizer {spec.optimizer.name!r} has its own weight_decay "
             f"({own_decay}). Set one of them to 0."
-        ]
-    return []
-
-
-_STRICT: dict[type, type[BaseModel]] = {}
-
-
-def params_model(cls: type) -> type[BaseModel] | None:
-    """A plugin's ``Params`` with unknown keys forbidden, whatever its author configured."""
-    params = getattr(cls, "Params", None)
-    if params is None:
-        return None
-    if params.model_config.get("extra") == "forbid":
-        return params
-    if params not in _STRICT:
-        _STRICT[params] = type(
-            params.__name__,
-            (params,),
-            {"model_config": ConfigDict(**{**params.model_config, "extra": "forbid"})},
         )
-    return _STRICT[params]
+    return problems
 
 
 def metric_key(ref: PluginRef) -> str:

@@ -21,6 +21,7 @@ from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
 
+from deltaw.params import PLUGIN_KINDS_KEY
 from deltaw.registry import KINDS, Registry
 from deltaw.registry.manager import Entry
 from deltaw.spec.models import PluginRef, Spec
@@ -40,8 +41,12 @@ def spec_schema(registry: Registry) -> dict[str, Any]:
     defs.pop("PluginRef", None)
     if _left_over(schema):
         raise RuntimeError("a plugin reference in the spec schema was not given a kind")
-    for kind_name in sorted(used):
-        defs.update(_kind_defs(kind_name, registry))
+    done: set[str] = set()
+    while used - done:  # a plugin's own parameters may refer to kinds (a chain's links)
+        for kind_name in sorted(used - done):
+            defs.update(_kind_defs(kind_name, registry))
+            done.add(kind_name)
+        _link_kinds(defs, used)
     loaded = [p for p in registry.plugins.values() if p.status == "loaded"]
     origins = ", ".join(f"{p.name} ({p.origin})" for p in loaded)
     schema = {
@@ -143,6 +148,23 @@ def _retarget(
     for key in ("items", "additionalProperties", "anyOf", "oneOf", "allOf"):
         if isinstance(node.get(key), (dict, list)):
             _retarget(node[key], path, defs, locations, used, seen)
+
+
+def _link_kinds(node: Any, used: set[str]) -> None:
+    """Point every node marked with the kinds it refers to (a chain's links) at their unions."""
+    if isinstance(node, list):
+        for item in node:
+            _link_kinds(item, used)
+        return
+    if not isinstance(node, dict):
+        return
+    kinds = node.pop(PLUGIN_KINDS_KEY, None)
+    if kinds is not None:
+        node["anyOf"] = [{"$ref": f"#/$defs/{_ref_name(k)}"} for k in kinds if k in KINDS]
+        used.update(k for k in kinds if k in KINDS)
+        return
+    for sub in node.values():
+        _link_kinds(sub, used)
 
 
 def _left_over(node: Any) -> bool:
