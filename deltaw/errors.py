@@ -45,6 +45,16 @@ class DuplicateNameError(PluginError):
     """Two plugins registered the same kind and name."""
 
 
+class DeltawNotice(UserWarning):
+    """Something the user should know that is not an error (issued with :func:`warnings.warn`).
+
+    For example: a name the spec wrote is registered by deltaw and by one
+    installed plugin, so it means the plugin (``deltaw:NAME`` is the built-in).
+    The command line prints the message alone on stderr; a program can record,
+    silence or raise it with the :mod:`warnings` filters.
+    """
+
+
 class DataError(DeltawError):
     """A data set is missing, corrupt or does not fit the network."""
 

@@ -45,7 +45,29 @@ def friendly_errors() -> Iterator[None]:
 def registry():  # noqa: ANN201 - lazy import keeps --help fast
     from deltaw.registry import get_registry
 
+    show_notices()
     return get_registry(disable=_disabled)
+
+
+def show_notices() -> None:
+    """Print every :class:`~deltaw.errors.DeltawNotice` as its message alone on stderr."""
+    import sys
+    import warnings
+
+    from deltaw.errors import DeltawNotice
+
+    previous = warnings.showwarning
+    if getattr(previous, "deltaw_notices", False):  # already installed
+        return
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001, ANN202
+        if issubclass(category, DeltawNotice):
+            print(message, file=sys.stderr)
+        else:
+            previous(message, category, filename, lineno, file, line)
+
+    show.deltaw_notices = True  # type: ignore[attr-defined]
+    warnings.showwarning = show
 
 
 def _version(value: bool) -> None:
