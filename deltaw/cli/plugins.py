@@ -69,6 +69,7 @@ def plugins(
             f"{theirs.qualified!r} is the built-in (a default the spec leaves out stays the built-in).",
             highlight=False,
             markup=False,
+            soft_wrap=True,
         )
 
 

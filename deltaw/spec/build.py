@@ -96,7 +96,7 @@ def build(
     data = plugins["data"].build().load(data_rng, np.dtype(s.dtype)) if load_data else None
     if data is not None:
         check_data_fits(data, s.network.layers, s.data.name, source)
-    used = {f"{r.kind}:{r.entry.name}": r.entry.plugin.origin for r in plugins.values()}
+    used = spec.plugins_used()
     schedule = plugins.get("schedule")
     return Experiment(
         spec=s,

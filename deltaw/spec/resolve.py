@@ -109,6 +109,10 @@ class ResolvedSpec:
         """The resolutions of a list of references, in order: ``listed("metrics")``."""
         return [self.plugins[f"{key}[{i}]"] for i in range(len(getattr(self.spec, key)))]
 
+    def plugins_used(self) -> dict[str, str]:
+        """``"kind:name" → origin`` of every plugin the spec uses (``deltaw-lion 0.3``)."""
+        return {f"{r.kind}:{r.entry.name}": r.entry.plugin.origin for r in self.plugins.values()}
+
     def resolved(self) -> dict[str, Any]:
         """The spec with every default filled in, plugin parameters included.
 
