@@ -291,6 +291,20 @@ def test_new_plugin_writes_a_package_and_says_what_to_do_next(tmp_path):
     assert 'authors = [{ name = "Ada" }]' in (tmp_path / "my-cost" / "pyproject.toml").read_text()
     again = deltaw("new-plugin", "my-cost", "--kind", "cost", "--dir", tmp_path / "my-cost")
     assert again.exit_code == 1 and "already exists and is not empty" in one_line(again.output)
+    assert "Warning" not in result.output  # my-cost shadows no built-in
+
+
+def test_new_plugin_warns_when_the_name_shadows_a_builtin(tmp_path):
+    result = deltaw("new-plugin", "sgd", "--kind", "optimizer", "--dir", tmp_path / "sgd")
+    assert result.exit_code == 0, result.output
+    text = one_line(result.output)
+    assert "Warning: optimizer 'sgd' is also a built-in of deltaw, and your plugin shadows it." in (
+        text
+    )
+    assert "'deltaw:sgd' is the built-in" in text and "a default a spec leaves out" in text
+    assert (tmp_path / "sgd" / "pyproject.toml").is_file()
+    other_kind = deltaw("new-plugin", "sgd", "--kind", "cost", "--dir", tmp_path / "sgd-cost")
+    assert other_kind.exit_code == 0 and "Warning" not in other_kind.output
 
 
 @pytest.mark.parametrize(
