@@ -247,6 +247,49 @@ def test_after_uninstall_a_spec_naming_its_plugin_says_which_package_is_missing(
     )
 
 
+def reinstall_broken(monkeypatch, site):
+    """pip that reinstalls deltaw-lion 0.2.0 over itself, now with a module that cannot import."""
+
+    def call(cmd, *args, **kwargs):
+        info = site.root / "deltaw_lion-0.2.0.dist-info"
+        for f in info.iterdir():
+            f.unlink()
+        info.rmdir()
+        broken = "import numpy\nraise ImportError('deltaw_lion needs scipy')\n"
+        site.add("deltaw-lion", {"lion": "lion_mod"}, {"lion_mod": broken}, version="0.2.0")
+        return 0
+
+    monkeypatch.setattr(install.subprocess, "call", call)
+
+
+@pytest.mark.parametrize("strict", ["", "1"])
+def test_reinstalling_a_plugin_that_now_fails_to_load_is_an_error(
+    fake_pip, site, monkeypatch, strict
+):
+    assert deltaw("install", "deltaw-lion").exit_code == 0
+    reinstall_broken(monkeypatch, site)
+    monkeypatch.setenv("DELTAW_STRICT_PLUGINS", strict)
+    result = deltaw("install", "--force-reinstall", "deltaw-lion")
+    assert result.exit_code == 3, result.output
+    text = one_line(result.output)
+    assert "Plugin 'lion' (deltaw-lion 0.2.0) failed: cannot import 'lion_mod'" in text
+    assert "ImportError: deltaw_lion needs scipy" in text
+    assert "pip installed deltaw-lion 0.2.0, but deltaw cannot load its plugin 'lion'" in text
+    assert "`deltaw uninstall deltaw-lion`" in text
+
+
+def test_installing_an_unchanged_plugin_again_still_checks_that_it_loads(fake_pip, monkeypatch):
+    assert deltaw("install", "deltaw-lion").exit_code == 0
+    monkeypatch.setattr(install.subprocess, "call", lambda cmd: 0)  # "already satisfied"
+    result = deltaw("install", "Deltaw_Lion>=0.1")
+    assert result.exit_code == 0, result.output
+    assert "Plugin 'lion' (deltaw-lion 0.2.0) loaded: optimizer lion" in one_line(result.output)
+    nothing = deltaw("install", "numpy")
+    assert nothing.exit_code == 0 and "None of the packages pip installed is a deltaw plugin" in (
+        one_line(nothing.output)
+    )
+
+
 def test_pip_failing_is_reported_with_its_exit_code(monkeypatch):
     monkeypatch.setattr(install.subprocess, "call", lambda cmd: 1)
     result = deltaw("install", "deltaw-nonexistent")
