@@ -1,4 +1,4 @@
-"""Every error deltaw expects a user to meet.
+"""Every error deltaw expects a user to meet, and the warning its plugin loading gives.
 
 The CLI catches :class:`DeltawError` and prints its message (no traceback) with
 the error's ``exit_code``; anything else is a bug and keeps its traceback.
@@ -45,16 +45,6 @@ class DuplicateNameError(PluginError):
     """Two plugins registered the same kind and name."""
 
 
-class DeltawNotice(UserWarning):
-    """Something the user should know that is not an error (issued with :func:`warnings.warn`).
-
-    For example: a name the spec wrote is registered by deltaw and by one
-    installed plugin, so it means the plugin (``deltaw:NAME`` is the built-in).
-    The command line prints the message alone on stderr; a program can record,
-    silence or raise it with the :mod:`warnings` filters.
-    """
-
-
 class DataError(DeltawError):
     """A data set is missing, corrupt or does not fit the network."""
 
@@ -71,3 +61,16 @@ class GradientCheckError(DeltawError):
     """Backprop and finite differences disagree beyond the tolerance."""
 
     exit_code = 6
+
+
+class DeltawPluginWarning(UserWarning):
+    """A plugin failed to load and was skipped, a plugin switch names no plugin, or a
+    name the spec writes means an installed plugin that shadows a built-in (the
+    name rule; ``deltaw:NAME`` is the built-in).
+
+    Issued with :func:`warnings.warn` while the registry loads or looks a name up, so a program
+    embedding deltaw (or a test) can record, silence or raise it
+    (``warnings.simplefilter("error", DeltawPluginWarning)``; for failures,
+    ``DELTAW_STRICT_PLUGINS=1`` does that too). The command line prints each
+    one's message on stderr.
+    """

@@ -197,6 +197,34 @@ def test_show_documents_parameters_with_defaults():
     assert "beta1" in result.output and "0.9" in result.output and "amsgrad" in result.output
 
 
+def test_show_writes_constraints_and_defaults_as_the_docs_do():
+    """`deltaw show` and docs/plugins-builtin.md format a parameter the same way: `(> 0)`,
+    never pydantic's `[Gt(gt=0)]` or a validator's memory address."""
+    sgd = runner.invoke(app, ["show", "optimizer", "sgd"], env={"COLUMNS": "200"})
+    assert sgd.exit_code == 0 and "(> 0)" in sgd.output and "Gt(" not in sgd.output
+    npz = runner.invoke(app, ["show", "dataset", "npz"], env={"COLUMNS": "200"})
+    assert npz.exit_code == 0 and "required" in npz.output and "(≥ 2)" in npz.output
+    assert " at 0x" not in npz.output and "Validator" not in npz.output
+    log = runner.invoke(app, ["show", "callback", "csv-log"], env={"COLUMNS": "200"})
+    assert "(exactly 1 character)" in log.output
+
+
+def test_param_rows_name_lengths_in_characters_for_text_and_items_for_lists():
+    from deltaw.spec.describe import param_rows
+
+    class Plugin:
+        class Params(BaseModel):
+            sep: str = Field(",", min_length=1, max_length=1, description="Separator.")
+            steps: list[int] = Field(min_length=1, description="Steps.")
+            rate: float = Field(0.5, gt=0, le=1)
+
+    assert param_rows(Plugin) == [
+        ("sep", "str", "','", "Separator. (exactly 1 character)"),
+        ("steps", "list[int]", "required", "Steps. (at least 1 item)"),
+        ("rate", "float", "0.5", "(> 0, ≤ 1)"),
+    ]
+
+
 def test_show_unknown_name_suggests_close_ones():
     result = runner.invoke(app, ["show", "activation", "sigmod"])
     assert result.exit_code == 2 and "sigmoid" in result.output

@@ -28,7 +28,7 @@ from typer.testing import CliRunner
 
 from deltaw import hookimpl
 from deltaw.cli import app
-from deltaw.errors import DeltawNotice, PluginError
+from deltaw.errors import DeltawPluginWarning, PluginError
 from deltaw.registry import reset_registry
 from deltaw.runs.checkpoint import load_run_checkpoint
 from deltaw.runs.train import run_spec
@@ -361,7 +361,7 @@ SHADOW = """
 def test_a_name_deltaw_and_an_installed_plugin_share_means_the_plugin_with_a_notice(site, tmp_path):
     site.add("deltaw-nadam", {"oldnadam": "oldnadam_mod"}, {"oldnadam_mod": SHADOW}, version="1.2")
     reset_registry()
-    with pytest.warns(DeltawNotice) as notices:
+    with pytest.warns(DeltawPluginWarning) as notices:
         spec = validate_spec({**SPEC, "optimizer": {"name": "nadam", "lr": 0.1}})
     assert spec.plugins["optimizer"].cls.__name__ == "OldNadam"
     assert [one_line(str(n.message)) for n in notices] == [

@@ -113,6 +113,7 @@ def test_a_broken_plugin_does_not_break_help_plugins_or_validate(site, tmp_path)
     assert listed.exit_code == 0
     assert re.search(r"broken\s.*deltaw-broken\s.*failed\s.*RuntimeError: kaput", listed.output)
     assert listed.output.count("failed to load and was skipped") == 1  # reported once, on stderr
+    assert "DeltawPluginWarning" not in listed.output  # as a message, not as a Python warning
     checked = deltaw("validate", spec_file(tmp_path))
     assert checked.exit_code == 0, checked.output
     assert "name: lion" in checked.stdout

@@ -198,4 +198,4 @@ def test_the_same_metric_with_other_parameters_or_from_another_plugin_is_rejecte
     spec = validate_spec(
         {**BASE, "metrics": ["cost", "deltaw:accuracy", {"name": "top-k", "k": 2}]}
     )
-    assert [m.name for m in spec.metrics] == ["cost", "deltaw:accuracy", "top-k"]
+    assert [m.name for m in spec.spec.metrics] == ["cost", "deltaw:accuracy", "top-k"]

@@ -10,12 +10,16 @@ Exit codes: 0 success; 1 other expected error; 2 spec error; 3 plugin error;
 from __future__ import annotations
 
 import contextlib
+import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+
+from deltaw.errors import DeltawPluginWarning
 
 app = typer.Typer(
     name="deltaw",
@@ -42,32 +46,30 @@ def friendly_errors() -> Iterator[None]:
         raise typer.Exit(exc.exit_code) from None
 
 
-def registry():  # noqa: ANN201 - lazy import keeps --help fast
-    from deltaw.registry import get_registry
+def show_plugin_warnings() -> None:
+    """Print every :class:`~deltaw.errors.DeltawPluginWarning` as its message alone on
+    stderr (as the command line's other messages); other warnings show as Python shows them.
 
-    show_notices()
-    return get_registry(disable=_disabled)
-
-
-def show_notices() -> None:
-    """Print every :class:`~deltaw.errors.DeltawNotice` as its message alone on stderr."""
-    import sys
-    import warnings
-
-    from deltaw.errors import DeltawNotice
-
+    The registry loads once per command, so each such warning is printed once.
+    """
     previous = warnings.showwarning
-    if getattr(previous, "deltaw_notices", False):  # already installed
+    if getattr(previous, "deltaw", False):  # already installed
         return
 
     def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001, ANN202
-        if issubclass(category, DeltawNotice):
+        if issubclass(category, DeltawPluginWarning):
             print(message, file=sys.stderr)
         else:
             previous(message, category, filename, lineno, file, line)
 
-    show.deltaw_notices = True  # type: ignore[attr-defined]
+    show.deltaw = True  # type: ignore[attr-defined]
     warnings.showwarning = show
+
+
+def registry():  # noqa: ANN201 - lazy import keeps --help fast
+    from deltaw.registry import get_registry
+
+    return get_registry(disable=_disabled)
 
 
 def _version(value: bool) -> None:
@@ -95,6 +97,7 @@ def main_options(
 ) -> None:
     """Backpropagation you can see, check and extend."""
     _disabled[:] = disable_plugin or []
+    show_plugin_warnings()
 
 
 SpecArg = Annotated[

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import math
 
+from deltaw.core.history import metric_keys
 from deltaw.errors import TrainingError
 
 HIGHER_IS_BETTER_WORDS = ("accuracy", "acc", "f1", "auc", "precision", "recall", "r2", "score")
 """Words in a metric name that mean "higher is better" when no metric plugin is known."""
-
-NOT_METRICS = ("epoch", "lr", "train_time", "eval_time")
-"""Keys of an epoch's record that are bookkeeping, not metrics."""
 
 
 class Monitor:
@@ -63,7 +61,7 @@ class Monitor:
     def value(self, metrics: dict[str, float], who: str) -> float:
         """The monitored value in ``metrics``, or a clear error naming what the run records."""
         if self.key not in metrics:
-            recorded = ", ".join(k for k in metrics if k not in NOT_METRICS) or "nothing"
+            recorded = ", ".join(metric_keys(metrics)) or "nothing"
             raise TrainingError(
                 f"The {who} monitors {self.key!r}, but this run records only: {recorded}. "
                 "Set its monitor to one of those, or evaluate the split it needs "

@@ -29,8 +29,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 import deltaw
-from deltaw.core.monitor import NOT_METRICS, Monitor
+from deltaw.core.history import metric_keys
+from deltaw.core.monitor import Monitor
 from deltaw.errors import DeltawError
+from deltaw.files import write_json
 from deltaw.params import MonitorParams
 
 
@@ -45,13 +47,6 @@ def run_path(trainer: Any, path: str, who: str) -> Path:
             f"give it a RunContext (trainer.run), or give an absolute path."
         )
     return trainer.run.folder / p
-
-
-def _write_json(path: Path, data: Any) -> None:
-    """Write JSON through a temporary file and a rename, so a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 class EarlyStopping(deltaw.Callback):
@@ -176,7 +171,7 @@ class Checkpoint(deltaw.Callback):
             if self.monitor.improved(value, self.best):
                 self.best = value
                 trainer.save_checkpoint(run_path(trainer, "best.npz", "checkpoint"))
-                _write_json(
+                write_json(
                     run_path(trainer, "best.json", "checkpoint"),
                     {"epoch": epoch, "monitor": p.monitor, "value": value},
                 )
@@ -205,7 +200,7 @@ class StopOnNonFinite(deltaw.Callback):
         )
 
     def on_epoch_end(self, trainer: Any, epoch: int, metrics: dict[str, float]) -> None:
-        keys = self.params.monitor or [k for k in metrics if k not in NOT_METRICS]
+        keys = self.params.monitor or metric_keys(metrics)
         bad = [k for k in keys if k in metrics and not math.isfinite(metrics[k])]
         if bad:
             trainer.stop = True

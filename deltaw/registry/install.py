@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from importlib import metadata
 
 from deltaw.errors import PluginError
+from deltaw.registry.distributions import canonical_name
 
 GROUP = "deltaw"
 
@@ -151,4 +152,4 @@ def _bare(requirement: str) -> str:
     """'deltaw>=0.1' → 'deltaw' (good enough to recognise a distribution by its name)."""
     for sep in "<>=!~[; @":
         requirement = requirement.split(sep)[0]
-    return requirement.strip().lower().replace("_", "-").replace(".", "-")
+    return canonical_name(requirement.strip())

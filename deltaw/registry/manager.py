@@ -3,7 +3,8 @@
 Each plugin (a module or object with ``@hookimpl`` functions) is loaded and
 asked for its registrations on its own. One that fails to import, has a
 misspelt hook, or raises inside a register hook is recorded as failed, its
-partial registrations are rolled back, and everything else works. With
+partial registrations are rolled back, a :class:`~deltaw.errors.DeltawPluginWarning`
+says so, and everything else works. With
 ``DELTAW_STRICT_PLUGINS=1`` such a failure is an error instead.
 
 Environment:
@@ -19,7 +20,6 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
-import re
 import sys
 import traceback
 import warnings
@@ -29,8 +29,14 @@ from typing import Any
 
 import pluggy
 
-from deltaw.errors import DeltawNotice, DuplicateNameError, PluginError, UnknownNameError
+from deltaw.errors import (
+    DeltawPluginWarning,
+    DuplicateNameError,
+    PluginError,
+    UnknownNameError,
+)
 from deltaw.registry import hookspecs
+from deltaw.registry.distributions import canonical_name, installed_version
 from deltaw.registry.kinds import BUILTIN, HOOK_TO_KIND, KINDS, kind
 
 BUILTIN_MODULES = (
@@ -112,7 +118,7 @@ class Registry:
     # -- loading -------------------------------------------------------------------------
     def load_builtins(self) -> None:
         """Register deltaw's own plugin modules, through the same hooks as everyone else."""
-        info = PluginInfo(BUILTIN, "deltaw", _version("deltaw"))
+        info = PluginInfo(BUILTIN, "deltaw", installed_version("deltaw"))
         self.plugins[BUILTIN] = info
         for modname in BUILTIN_MODULES:
             error = self._add(importlib.import_module(modname), info, pm_name=modname)
@@ -255,7 +261,7 @@ class Registry:
         )
         if strict():
             raise PluginError(message + " [DELTAW_STRICT_PLUGINS is set]")
-        print(message + " (set DELTAW_STRICT_PLUGINS=1 to make this an error)", file=sys.stderr)
+        _warn(message + " (set DELTAW_STRICT_PLUGINS=1 to make this an error)")
 
     def _warn_unknown_switches(
         self, allow: list[str] | None, block: set[str], disable: list[str] | tuple[str, ...]
@@ -269,15 +275,12 @@ class Registry:
             if name in self.plugins and name != BUILTIN:
                 continue
             if name == BUILTIN:
-                print(
-                    f"deltaw: {where} names {name!r}: the built-ins are always loaded.",
-                    file=sys.stderr,
-                )
+                _warn(f"deltaw: {where} names {name!r}: the built-ins are always loaded.")
                 continue
             by_dist = [
                 p.name
                 for p in self.plugins.values()
-                if p.distribution and _norm(p.distribution) == _norm(name)
+                if p.distribution and canonical_name(p.distribution) == canonical_name(name)
             ]
             hint = (
                 f" {name!r} is a distribution; its plugin name is {' / '.join(repr(n) for n in by_dist)}."
@@ -288,10 +291,9 @@ class Registry:
                 others = [p for p in self.plugins if p != BUILTIN]
                 close = difflib.get_close_matches(name, others, n=3, cutoff=0.5)
                 hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            print(
+            _warn(
                 f"deltaw: {where} names {name!r}, but no installed plugin has that name.{hint} "
-                "Run `deltaw plugins` to see plugin names.",
-                file=sys.stderr,
+                "Run `deltaw plugins` to see plugin names."
             )
 
     # -- lookup --------------------------------------------------------------------------
@@ -374,7 +376,10 @@ class Registry:
                 e
                 for e in found
                 if qualifier == e.plugin.name
-                or (e.plugin.distribution and _norm(qualifier) == _norm(e.plugin.distribution))
+                or (
+                    e.plugin.distribution
+                    and canonical_name(qualifier) == canonical_name(e.plugin.distribution)
+                )
             ]
             if not picked and found:
                 offered = ", ".join(f"{e.qualified!r} ({e.plugin.origin})" for e in found)
@@ -438,19 +443,18 @@ class Registry:
 
 def _shadow_notice(kind_name: str, name: str, where: str, mine: Entry) -> None:
     """One line: the bare name means the installed plugin's, and how to pick the built-in."""
-    warnings.warn(
+    _warn(
         f"deltaw: the {kind_name} {name!r} at {where} means plugin {mine.plugin.name!r} "
         f"({mine.plugin.origin}), which shadows deltaw's built-in {name!r}: write "
         f"'{BUILTIN}:{name}' for the built-in, or {mine.qualified!r} to keep the plugin's "
-        "without this notice.",
-        DeltawNotice,
-        stacklevel=3,
+        "without this notice."
     )
 
 
-def _norm(dist: str) -> str:
-    """A distribution name normalized as PEP 503 does: 'Deltaw_Lion' == 'deltaw-lion'."""
-    return re.sub(r"[-_.]+", "-", dist).lower()
+def _warn(message: str) -> None:
+    """Report a skipped plugin, a switch naming none or a shadowed built-in (the CLI prints
+    it on stderr)."""
+    warnings.warn(message, DeltawPluginWarning, stacklevel=3)
 
 
 def _unmarked_hooks(obj: Any) -> list[str]:
@@ -485,13 +489,6 @@ def _describe(exc: BaseException) -> str:
     ]
     where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
     return f"{type(exc).__name__}: {exc}{where}"
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 _REGISTRY: Registry | None = None

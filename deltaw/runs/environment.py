@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import platform
 import sys
-from importlib import metadata
 from typing import Any
 
 import numpy as np
 
 from deltaw.errors import TrainingError
 from deltaw.registry import Registry
+from deltaw.registry.distributions import installed_version
 from deltaw.runs.folder import now
 from deltaw.spec.build import Experiment
 
@@ -30,7 +30,7 @@ def environment(exp: Experiment, registry: Registry | None = None) -> dict[str, 
         "blas": blas_info(),
         "deltaw": deltaw.__version__,
         "libraries": {
-            name: _version(name)
+            name: installed_version(name)
             for name in ("pydantic", "pluggy", "typer", "rich", "PyYAML", "matplotlib")
         },
         "plugins_used": exp.plugins_used,
@@ -73,13 +73,6 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return str(value)
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def blas_info() -> dict[str, Any]:

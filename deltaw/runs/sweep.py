@@ -12,10 +12,10 @@ summary, best trial first), ``curves.png`` and one run folder per trial.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import product
@@ -25,11 +25,18 @@ from typing import Any
 import numpy as np
 import yaml
 
-from deltaw.errors import DeltawError, SpecError
+from deltaw.errors import DeltawError, DeltawPluginWarning, SpecError
 from deltaw.files import write_json, write_text
 from deltaw.registry import Registry, get_registry
-from deltaw.runs.folder import new_run_folder
-from deltaw.runs.report import Report, collect_runs, labels, report_csv, summarize
+from deltaw.runs.folder import new_run_folder, read_run_info, slug
+from deltaw.runs.report import (
+    Report,
+    collect_runs,
+    fmt_value,
+    labels,
+    report_csv,
+    summarize,
+)
 from deltaw.runs.train import run_spec
 from deltaw.spec.loading import load_spec, validate_spec
 from deltaw.spec.models import PluginRef, RandomParam, SweepSpec
@@ -51,7 +58,7 @@ class Trial:
 
     @property
     def label(self) -> str:
-        return ", ".join(f"{k}={_short(v)}" for k, v in self.values.items())
+        return ", ".join(f"{k}={fmt_value(v, 4)}" for k, v in self.values.items())
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -158,7 +165,9 @@ def run_trial(job: dict[str, Any]) -> dict[str, Any]:
     """Run one trial into its folder (module-level and plain data in and out, so executors can ship it anywhere)."""
     folder = Path(job["folder"])
     try:
-        registry = get_registry(disable=job.get("disable", ()))
+        with warnings.catch_warnings():  # the sweep reported them already, not once per trial
+            warnings.simplefilter("ignore", DeltawPluginWarning)
+            registry = get_registry(disable=job.get("disable", ()))
         result = run_spec(
             job["spec"],
             job["overrides"],
@@ -259,7 +268,7 @@ def run_sweep(
         ):
             t = by_index[job["index"]]
             if isinstance(result, BaseException):
-                t.status, t.error = _failure(folder / t.folder, result), describe(result)
+                t.status, t.error = _failure(folder / t.folder), describe(result)
             else:
                 t.status, t.result = result["status"], result
                 t.error = result["message"] if result["status"] == "interrupted" else ""
@@ -298,26 +307,16 @@ def run_sweep(
 
 
 def _trial_folder(trial: Trial, width: int) -> str:
-    label = ",".join(f"{k.rsplit('.', 1)[-1]}={_short(v)}" for k, v in trial.values.items())
-    safe = "".join(c if c.isalnum() or c in "-_.=," else "-" for c in label)[:80].strip("-")
+    label = ",".join(f"{k.rsplit('.', 1)[-1]}={fmt_value(v, 4)}" for k, v in trial.values.items())
+    safe = slug(label, keep="-_.=,", limit=80, fallback="")
     return f"trial-{trial.index:0{width}d}" + (f"-{safe}" if safe else "")
 
 
-def _short(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, separators=(",", ":"))
-    return str(value)
-
-
-def _failure(folder: Path, exc: BaseException) -> str:
+def _failure(folder: Path) -> str:
     """The trial's status after an exception: what its run.json says (diverged), else failed."""
     try:
-        return str(
-            json.loads((folder / "run.json").read_text(encoding="utf-8")).get("status", "failed")
-        )
-    except (OSError, json.JSONDecodeError):
+        return str(read_run_info(folder).get("status", "failed"))
+    except DeltawError:
         return "failed"
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -122,13 +121,3 @@ def check_data_fits(data: DataSplits, layers: list[int], name: str, source: str)
                 f"{source}: data set {name!r} has {n_in} inputs and {n_out} targets per sample ({split_name} split), "
                 f"but network.layers is {layers}. Set network.layers to start with {n_in} and end with {n_out}."
             )
-
-
-def describe(spec: ResolvedSpec) -> dict[str, Any]:
-    """A short summary of the experiment for display."""
-    return {
-        "name": spec.spec.name,
-        "layers": spec.spec.network.layers,
-        "cost": spec.spec.cost.name,
-        "optimizer": spec.plugins["optimizer"].dump(),
-    }

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import deltaw
 from deltaw.errors import DataError
-from deltaw.plugins.datasets.files import Amount, as_split, count_of, one_hot
+from deltaw.plugins.datasets.splits import Amount, as_split, count_of, one_hot
 
 TAU = 2 * np.pi
 
