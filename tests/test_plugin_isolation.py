@@ -240,6 +240,84 @@ def test_a_raising_callback_names_the_plugin_and_the_method(site, tmp_path):
     assert_kept(folder, 1, message)
 
 
+KINDS_THAT_RAISE = {
+    "optimizer": (
+        """
+        from deltaw.plugins.optimizers import SGD
+
+        class Sgd2(SGD):
+            '''SGD that fails in its second step (four parameters a step).'''
+
+            calls = 0
+
+            def update(self, param, grad, state, step, lr):
+                Sgd2.calls += 1
+                if Sgd2.calls == 5:
+                    raise FloatingPointError("step 2 went wrong")
+                super().update(param, grad, state, step, lr)
+        """,
+        ("register_optimizers", "sgd2", "Sgd2"),
+        {"optimizer": {"name": "sgd2", "lr": 0.5}},
+        "FloatingPointError in Sgd2.update: step 2 went wrong",
+    ),
+    "schedule": (
+        """
+        import deltaw
+
+        class Broken(deltaw.Schedule):
+            '''Fails when asked for the second epoch's rate.'''
+
+            def lr(self, base_lr, epoch, step):
+                if epoch == 1:
+                    raise ZeroDivisionError("division by zero")
+                return base_lr
+        """,
+        ("register_schedules", "broken", "Broken"),
+        {"schedule": "broken"},
+        "ZeroDivisionError in Broken.lr: division by zero",
+    ),
+    "activation": (
+        """
+        from deltaw.plugins.activations import Tanh
+
+        class Tanh2(Tanh):
+            '''tanh that fails in the second epoch's forward pass.'''
+
+            calls = 0
+
+            def forward(self, z):
+                Tanh2.calls += 1
+                if Tanh2.calls == 3:  # train and evaluate in epoch 1, then train in epoch 2
+                    raise MemoryError("out of memory")
+                return super().forward(z)
+        """,
+        ("register_activations", "tanh2", "Tanh2"),
+        {"network": {**SPEC["network"], "activation": "tanh2"}},
+        "MemoryError in Tanh2.forward: out of memory",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", KINDS_THAT_RAISE)
+def test_any_kind_of_plugin_that_raises_is_named_with_its_method(site, tmp_path, kind):
+    source, (hook, name, cls), changes, what = KINDS_THAT_RAISE[kind]
+    source += f"""
+        import deltaw
+
+        @deltaw.hookimpl
+        def {hook}(register):
+            register("{name}", {cls})
+    """
+    site.add(f"deltaw-{kind}-x", {f"{kind}x": f"{kind}x_mod"}, {f"{kind}x_mod": source})
+    result = deltaw("run", spec_file(tmp_path, **changes), "--out", tmp_path / "runs", "--quiet")
+    assert result.exit_code == 3, result.output
+    (folder,) = (tmp_path / "runs").iterdir()
+    message = one_line(result.output)
+    assert f"plugin '{kind}x' (distribution deltaw-{kind}-x 1.0) raised {what}" in message
+    assert f"The spec uses its {kind} '{name}'" in message
+    assert_kept(folder, 1, message)
+
+
 def test_a_method_a_plugin_forgot_to_write_is_named_with_the_plugins_class(site, tmp_path):
     lazy = """
         import deltaw
