@@ -66,7 +66,8 @@ def plugins(
         err.print(
             f"Shadowed: {mine.kind} {mine.name!r} is registered by deltaw and by "
             f"{mine.plugin.origin}; a spec's {mine.name!r} means {mine.qualified!r}, "
-            f"{theirs.qualified!r} is the built-in (a default the spec leaves out stays the built-in).",
+            f"{theirs.qualified!r} is the built-in (a default the spec leaves out stays the "
+            "built-in).",
             highlight=False,
             markup=False,
             soft_wrap=True,

@@ -49,7 +49,7 @@ class Culprit:
         return f"plugin {p.name!r} (registered in code, no distribution)"
 
     def describe(self, exc: BaseException) -> str:
-        """``plugin 'focal' (distribution …) raised ValueError in Focal.gradient: … (at f.py:3)``."""
+        """``plugin 'focal' (…) raised ValueError in Focal.gradient: … (at f.py:3)``."""
         text = str(exc).strip()
         return (
             f"{self.who} raised {type(exc).__name__} in {self.method}"

@@ -182,7 +182,7 @@ def _plugin(registry: Registry, kind: str, text: str, option: str) -> tuple[Any,
 
 
 def _ref_label(ref: PluginRef) -> str:
-    """``sigmoid``, or ``leaky-relu(alpha=0.1)`` when parameters were given (built-ins unqualified)."""
+    """``sigmoid``, or ``leaky-relu(alpha=0.1)`` with parameters (a built-in unqualified)."""
     given, name = ref.given, ref.name.removeprefix(f"{BUILTIN}:")
     if not given:
         return name
