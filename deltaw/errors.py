@@ -64,9 +64,11 @@ class GradientCheckError(DeltawError):
 
 
 class DeltawPluginWarning(UserWarning):
-    """A plugin failed to load and was skipped, or a plugin switch names no plugin.
+    """A plugin failed to load and was skipped, a plugin switch names no plugin, or a
+    name the spec writes means an installed plugin that shadows a built-in (the
+    name rule; ``deltaw:NAME`` is the built-in).
 
-    Issued with :func:`warnings.warn` while the registry loads, so a program
+    Issued with :func:`warnings.warn` while the registry loads or looks a name up, so a program
     embedding deltaw (or a test) can record, silence or raise it
     (``warnings.simplefilter("error", DeltawPluginWarning)``; for failures,
     ``DELTAW_STRICT_PLUGINS=1`` does that too). The command line prints each

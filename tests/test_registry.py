@@ -394,17 +394,55 @@ def test_two_plugins_registering_one_name_are_an_error_naming_both_and_a_qualifi
     assert [[e.plugin.name for e in found] for found in reg.conflicts()] == [["lion", "otherlion"]]
 
 
-def test_a_plugin_registering_a_builtin_name_makes_the_bare_name_ambiguous_and_deltaw_picks_the_builtin(
-    site,
-):
-    shadow = "import deltaw\nfrom deltaw.plugins.optimizers import SGD\n@deltaw.hookimpl\ndef register_optimizers(register):\n    register('sgd', SGD)\n"
-    site.add("deltaw-shadow", {"shadow": "shadow_mod"}, {"shadow_mod": shadow})
+SHADOW = """
+    import deltaw
+    from deltaw.plugins.optimizers import SGD
+
+    class MyNadam(SGD):
+        '''A third party's nadam, older than deltaw's.'''
+
+    @deltaw.hookimpl
+    def register_optimizers(register):
+        register("sgd", SGD)
+        register("nadam", MyNadam)
+"""
+
+
+def test_a_name_that_deltaw_and_one_installed_plugin_register_means_the_plugin_with_a_notice(site):
+    site.add("deltaw-shadow", {"shadow": "shadow_mod"}, {"shadow_mod": SHADOW}, version="1.2")
     reg = fresh()
-    with pytest.raises(
-        DuplicateNameError, match="built-in .*'deltaw:sgd'.*deltaw-shadow 1.0 .*'shadow:sgd'"
-    ):
-        reg.entry("optimizer", "sgd")
+    with pytest.warns(DeltawPluginWarning) as notices:
+        entry = reg.entry("optimizer", "nadam", where="optimizer")
+    assert entry.plugin.name == "shadow" and entry.cls.__name__ == "MyNadam"
+    (notice,) = notices
+    text = str(notice.message)
+    assert "\n" not in text
+    assert "the optimizer 'nadam' at optimizer means plugin 'shadow' (deltaw-shadow 1.2)" in text
+    assert "shadows deltaw's built-in 'nadam'" in text and "write 'deltaw:nadam'" in text
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # qualified names are silent
+        assert reg.entry("optimizer", "deltaw:nadam").plugin.name == "deltaw"
+        assert reg.entry("optimizer", "shadow:nadam").plugin.name == "shadow"
+        assert reg.entry("optimizer", "adam").plugin.name == "deltaw"
+    assert reg.conflicts() == []
+    assert sorted((a.qualified, b.qualified) for a, b in reg.shadows()) == [
+        ("shadow:nadam", "deltaw:nadam"),
+        ("shadow:sgd", "deltaw:sgd"),
+    ]
+
+
+def test_two_installed_plugins_registering_a_builtin_name_stay_an_error_naming_both(site):
+    site.add("deltaw-shadow", {"shadow": "shadow_mod"}, {"shadow_mod": SHADOW})
+    site.add("other-shadow", {"shadow2": "shadow_mod2"}, {"shadow_mod2": SHADOW})
+    reg = fresh()
+    with pytest.raises(DuplicateNameError) as exc:
+        reg.entry("optimizer", "sgd", where="optimizer")
+    message = str(exc.value)
+    assert "registered by more than one plugin" in message
+    assert "deltaw-shadow 1.0 (use 'shadow:sgd')" in message
+    assert "other-shadow 1.0 (use 'shadow2:sgd')" in message
     assert reg.entry("optimizer", "deltaw:sgd").plugin.name == "deltaw"
+    assert reg.shadows() == [] and len(reg.conflicts()) == 2
 
 
 def test_a_qualifier_naming_the_wrong_plugin_says_who_registers_the_name():

@@ -155,7 +155,7 @@ def test_the_probe_resolves_its_options_through_the_same_function(monkeypatch):
     assert calls == [
         ("activation", "--activation", "leaky-relu"),
         ("cost", "--cost", "cross-entropy"),
-        ("initializer", "--init", "nielsen"),
+        ("initializer", "--init", "deltaw:nielsen"),  # a default is always the built-in
     ]
     assert p.layer_names == ["leaky-relu(alpha=0.2)", "leaky-relu(alpha=0.2)"]
     assert p.network.activations[0].params.alpha == 0.2

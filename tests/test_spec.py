@@ -154,8 +154,8 @@ def test_override_of_a_left_out_plugin_section_keeps_its_default_name():
     data = apply_overrides(
         {k: v for k, v in BASE.items() if k != "optimizer"}, [parse_override("optimizer.lr=0.25")]
     )
-    assert data["optimizer"] == {"name": "sgd", "lr": 0.25}
-    assert validate_spec(data).resolved()["optimizer"]["lr"] == 0.25
+    assert data["optimizer"] == {"name": "deltaw:sgd", "lr": 0.25}  # a default is the built-in
+    assert validate_spec(data).resolved()["optimizer"] == {"name": "sgd", "lr": 0.25}
     data = apply_overrides({"name": "x"}, [parse_override("training.clip.norm=1.0")])
     assert data["training"] == {"clip": {"norm": 1.0}}
 

@@ -334,9 +334,12 @@ class Registry:
         return {"plugins": plugins, "names": names}
 
     def conflicts(self) -> list[list[Entry]]:
-        """Every (kind, name) registered by more than one plugin: naming it bare is an error."""
+        """Every (kind, name) that two installed plugins register: naming it bare is an error."""
         return [
-            found for k in KINDS for _, found in sorted(self._entries[k].items()) if len(found) > 1
+            found
+            for k in KINDS
+            for name, found in sorted(self._entries[k].items())
+            if len(found) > 1 and self.bare_entry(k, name) is None
         ]
 
     def entry_among(self, kinds: tuple[str, ...], name: str, where: str) -> Entry:
@@ -364,6 +367,31 @@ class Registry:
             "Run `deltaw plugins` to see every registered name."
         )
 
+    def shadows(self) -> list[tuple[Entry, Entry]]:
+        """``(installed, built-in)`` for every name that one installed plugin takes from deltaw."""
+        out = []
+        for k in KINDS:
+            for name, found in sorted(self._entries[k].items()):
+                mine = self.bare_entry(k, name)
+                if len(found) > 1 and mine is not None:
+                    out += [(mine, e) for e in found if e.plugin.name == BUILTIN]
+        return out
+
+    def bare_entry(self, kind_name: str, name: str) -> Entry | None:
+        """What the bare ``name`` means, or None if it is unknown or ambiguous.
+
+        The name rule: a name only one plugin registers is that plugin's; a name
+        that deltaw and one installed plugin register is the installed plugin's
+        (so a later deltaw that adds a built-in of the same name never changes
+        what a spec means; ``deltaw:NAME`` is the built-in); a name that two
+        installed plugins register is ambiguous.
+        """
+        found = self._entries[kind(kind_name).name].get(name, [])
+        if len(found) == 1:
+            return found[0]
+        installed = [e for e in found if e.plugin.name != BUILTIN]
+        return installed[0] if len(installed) == 1 else None
+
     def entry(self, kind_name: str, name: str, where: str | None = None) -> Entry:
         """The entry for ``name`` (or ``plugin:name``); errors say where and suggest names."""
         k = kind(kind_name)
@@ -387,13 +415,17 @@ class Registry:
                     f"{k.name} {bare!r}. It is registered as: {offered}. Run `deltaw plugins` to see every plugin."
                 )
             found = picked
+        elif len(found) > 1 and (mine := self.bare_entry(k.name, bare)) is not None:
+            _shadow_notice(k.name, bare, where, mine)
+            return mine
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
             both = " and ".join(f"{e.plugin.origin} (use {e.qualified!r})" for e in found)
             raise DuplicateNameError(
-                f"The {k.name} name {name!r} at {where} is registered by more than one plugin: {both}. "
-                f"Pick one with a qualified name, or disable one (DELTAW_DISABLE_PLUGINS or --disable-plugin)."
+                f"The {k.name} name {name!r} at {where} is registered by more than one plugin: "
+                f"{both}. Pick one with a qualified name, or disable one "
+                "(DELTAW_DISABLE_PLUGINS or --disable-plugin)."
             )
         raise UnknownNameError(self.unknown_message(k.name, name, where))
 
@@ -436,8 +468,19 @@ class Registry:
         return f"{head} but the installed {now.origin} no longer registers it."
 
 
+def _shadow_notice(kind_name: str, name: str, where: str, mine: Entry) -> None:
+    """One line: the bare name means the installed plugin's, and how to pick the built-in."""
+    _warn(
+        f"deltaw: the {kind_name} {name!r} at {where} means plugin {mine.plugin.name!r} "
+        f"({mine.plugin.origin}), which shadows deltaw's built-in {name!r}: write "
+        f"'{BUILTIN}:{name}' for the built-in, or {mine.qualified!r} to keep the plugin's "
+        "without this notice."
+    )
+
+
 def _warn(message: str) -> None:
-    """Report a skipped plugin or a switch naming none (the CLI prints it on stderr)."""
+    """Report a skipped plugin, a switch naming none or a shadowed built-in (the CLI prints
+    it on stderr)."""
     warnings.warn(message, DeltawPluginWarning, stacklevel=3)
 
 

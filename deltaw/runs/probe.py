@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from deltaw.core.base import Array, Cost, Regularizer
 from deltaw.core.network import Network
 from deltaw.errors import DataError, DeltawError, SpecError
-from deltaw.registry import Registry, get_registry
+from deltaw.registry import BUILTIN, Registry, get_registry
 from deltaw.spec.build import build, seeds
 from deltaw.spec.loading import load_spec
 from deltaw.spec.models import PluginRef
@@ -120,10 +120,10 @@ def from_spec(
 
 def from_layers(
     layers: str | Sequence[int],
-    activation: str = "sigmoid",
+    activation: str = "deltaw:sigmoid",
     output_activation: str | None = None,
-    cost: str = "quadratic",
-    init: str = "nielsen",
+    cost: str = "deltaw:quadratic",
+    init: str = "deltaw:nielsen",
     samples: int = 3,
     seed: int = 0,
     registry: Registry | None = None,
@@ -182,8 +182,8 @@ def _plugin(registry: Registry, kind: str, text: str, option: str) -> tuple[Any,
 
 
 def _ref_label(ref: PluginRef) -> str:
-    """``sigmoid``, or ``leaky-relu(alpha=0.1)`` when parameters were given."""
-    given = ref.given
+    """``sigmoid``, or ``leaky-relu(alpha=0.1)`` with parameters (a built-in unqualified)."""
+    given, name = ref.given, ref.name.removeprefix(f"{BUILTIN}:")
     if not given:
-        return ref.name
-    return f"{ref.name}(" + ", ".join(f"{k}={v}" for k, v in given.items()) + ")"
+        return name
+    return f"{name}(" + ", ".join(f"{k}={v}" for k, v in given.items()) + ")"

@@ -39,6 +39,7 @@ from deltaw.runs.folder import (
     save_weights,
     write_run_info,
 )
+from deltaw.runs.plugin_failure import plugin_errors, plugin_failure
 from deltaw.runs.writer import RunWriter, callback_states
 from deltaw.spec.build import Experiment, build
 from deltaw.spec.loading import load_spec
@@ -75,7 +76,9 @@ def run_spec(
     registry = registry or get_registry()
     spec_path = Path(spec_path)
     resolved, _ = load_spec(spec_path, list(overrides), registry=registry)
-    exp = build(resolved, registry=registry, source=str(spec_path))
+    again = shlex.join(["deltaw", "run", str(spec_path), *(f"--set={o}" for o in overrides)])
+    with plugin_errors(registry, resolved.plugins_used(), again):
+        exp = build(resolved, registry=registry, source=str(spec_path))
     check_monitors(exp, str(spec_path))
     folder = folder if folder is not None else new_run_folder(Path(out), exp.spec.name)
     write_text(folder / f"spec{spec_path.suffix.lower()}", spec_path.read_text(encoding="utf-8"))
@@ -131,7 +134,8 @@ def resume_run(
             f"{folder}: this run already completed its {done} epochs. To train it for longer: "
             f"deltaw run --resume {shlex.quote(str(folder))} --set training.epochs={done + 10}"
         )
-    exp = build(resolved, registry=registry, source=str(spec_path))
+    with plugin_errors(registry, resolved.plugins_used(), resume_command(folder)):
+        exp = build(resolved, registry=registry, source=str(spec_path))
     ckpt = folder / "checkpoint.npz"
     state = load_run_checkpoint(ckpt) if ckpt.exists() else None
     if overrides:
@@ -229,12 +233,28 @@ def train_experiment(
             f"keeps the checkpoint of epoch {exc.epoch - 1}. (To let such a run go on anyway: --set training.stall_check=false.)"
         ) from None
     except BaseException as exc:
-        finish(folder, trainer, exp, "failed", wall(), f"{type(exc).__name__}: {exc}", extra)
-        raise
+        failure = plugin_failure(registry, exc, exp.plugins_used, folder, writer.saved_epoch)
+        if failure is None:  # deltaw's own error: as it is
+            finish(folder, trainer, exp, "failed", wall(), f"{type(exc).__name__}: {exc}", extra)
+            raise
+        back_to_checkpoint(trainer, exp, folder, writer.saved_epoch)
+        finish(folder, trainer, exp, "failed", wall(), str(failure), extra)
+        raise failure from exc
     finish(folder, trainer, exp, status, wall(), message, extra)
     if plots:
         write_plots(folder, trainer, exp)
     return RunResult(folder, status, trainer.history, wall(), message)
+
+
+def back_to_checkpoint(trainer: Trainer, exp: Experiment, folder: Path, saved: int | None) -> None:
+    """After a failure, make the trainer (and so weights.npz, run.json) match the checkpoint."""
+    try:
+        if saved:
+            restore(trainer, exp, load_run_checkpoint(folder / "checkpoint.npz"), folder)
+        else:
+            trainer.restore_snapshot()  # the start of the failed epoch
+    except Exception:  # noqa: BLE001 - the checkpoint file itself is untouched either way
+        pass
 
 
 def prepare(

@@ -97,7 +97,7 @@ def build(
     data = plugins["data"].build().load(data_rng, np.dtype(s.dtype)) if load_data else None
     if data is not None:
         check_data_fits(data, s.network.layers, s.data.name, source)
-    used = {f"{r.kind}:{r.entry.name}": r.entry.plugin.origin for r in plugins.values()}
+    used = spec.plugins_used()
     for kind, _, link in link_refs(plugins):  # a chain's links, resolved at validation
         used[f"{kind}:{link._entry.name}"] = link._entry.plugin.origin
     schedule = plugins.get("schedule")

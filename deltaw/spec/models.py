@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from deltaw.registry.kinds import BUILTIN
+
 NonNegative = Annotated[float, Field(ge=0)]
 
 
@@ -37,17 +39,27 @@ class PluginRef(BaseModel):
         return dict(self.model_extra or {})
 
 
+def builtin(name: str) -> PluginRef:
+    """A default the user did not write: deltaw's own ``name`` whatever plugins are installed.
+
+    It is the qualified ``deltaw:NAME``, so a plugin that registers the same name
+    never changes a spec that leaves the field out; ``resolved.yaml`` still shows
+    the bare name.
+    """
+    return PluginRef(name=f"{BUILTIN}:{name}")
+
+
 class NetworkSpec(Strict):
     layers: list[int] = Field(min_length=2, description="Layer sizes, input first: [784, 30, 10].")
     activation: PluginRef = Field(
-        default_factory=lambda: PluginRef(name="sigmoid"),
+        default_factory=lambda: builtin("sigmoid"),
         description="Activation of every layer (hidden layers when output_activation is set).",
     )
     output_activation: PluginRef | None = Field(
         None, description="Activation of the output layer; defaults to `activation`."
     )
     init: PluginRef = Field(
-        default_factory=lambda: PluginRef(name="nielsen"), description="Weight initializer."
+        default_factory=lambda: builtin("nielsen"), description="Weight initializer."
     )
 
     @field_validator("layers")
@@ -199,7 +211,7 @@ class SweepSpec(Strict):
         "auto", description="Whether a higher metric is better; auto asks the metric plugin."
     )
     executor: PluginRef = Field(
-        default_factory=lambda: PluginRef(name="local"),
+        default_factory=lambda: builtin("local"),
         description="What runs the trials (local processes by default).",
     )
     workers: int | None = Field(
@@ -255,17 +267,17 @@ class Spec(Strict):
     data: PluginRef = Field(description="The data set.")
     network: NetworkSpec
     cost: PluginRef = Field(
-        default_factory=lambda: PluginRef(name="quadratic"), description="The cost function."
+        default_factory=lambda: builtin("quadratic"), description="The cost function."
     )
     optimizer: PluginRef = Field(
-        default_factory=lambda: PluginRef(name="sgd"),
+        default_factory=lambda: builtin("sgd"),
         description="The update rule and its hyper-parameters (lr = η).",
     )
     regularizers: list[PluginRef] = Field(
         default_factory=list, description="Weight penalties, e.g. [{name: l2, lmbda: 5.0}]."
     )
     metrics: list[PluginRef] = Field(
-        default_factory=lambda: [PluginRef(name="cost"), PluginRef(name="accuracy")],
+        default_factory=lambda: [builtin("cost"), builtin("accuracy")],
         description="Metrics computed on every evaluated split.",
     )
     schedule: PluginRef | None = Field(

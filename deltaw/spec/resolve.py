@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from deltaw.errors import DuplicateNameError, ParamsError, SpecError, UnknownNameError
-from deltaw.registry import Entry, Registry
+from deltaw.registry import BUILTIN, Entry, Registry
 from deltaw.spec.links import resolve_links
 from deltaw.spec.models import PluginRef, Spec
 from deltaw.spec.problems import format_errors, pydantic_errors
@@ -34,6 +34,20 @@ class Resolved:
     name: str  # as written: "adam" or "myplugin:adam"
     entry: Entry  # the registered class and the plugin that provides it
     params: BaseModel | None  # the validated Params, None for a class without Params
+    shared: bool = False  # another plugin registers the same kind and name
+
+    @property
+    def shown(self) -> str:
+        """The name ``resolved.yaml`` shows: one that means this plugin wherever it runs.
+
+        Qualified (``shadow:sgd``, ``deltaw:sgd``) when deltaw and a plugin share
+        the name; otherwise as written, a built-in without its ``deltaw:``.
+        """
+        if self.shared:
+            return self.qualified
+        if self.entry.plugin.name == BUILTIN:
+            return self.entry.name
+        return self.name
 
     @property
     def cls(self) -> type:
@@ -67,6 +81,7 @@ def resolve(
     the parameters.
     """
     entry = registry.entry(kind, ref.name, where=location)
+    shared = sum(e.name == entry.name for e in registry.entries(kind)) > 1
     model = params_model(entry.cls)
     given = ref.given
     if model is None:
@@ -76,13 +91,13 @@ def resolve(
                 f"got {', '.join(sorted(given))}."
             )
             raise ParamsError(problem, [problem])
-        return Resolved(kind, location, ref.name, entry, None)
+        return Resolved(kind, location, ref.name, entry, None, shared)
     try:
         params = model.model_validate(given)
     except ValidationError as exc:
         problems = pydantic_errors(exc, tuple(location.split(".")), kind, ref.name, model)
         raise ParamsError(format_errors(source, problems), problems) from None
-    return Resolved(kind, location, ref.name, entry, params)
+    return Resolved(kind, location, ref.name, entry, params, shared)
 
 
 @dataclass(frozen=True)
@@ -96,8 +111,16 @@ class ResolvedSpec:
         """The resolutions of a list of references, in order: ``listed("metrics")``."""
         return [self.plugins[f"{key}[{i}]"] for i in range(len(getattr(self.spec, key)))]
 
+    def plugins_used(self) -> dict[str, str]:
+        """``"kind:name" → origin`` of every plugin the spec uses (``deltaw-lion 0.3``)."""
+        return {f"{r.kind}:{r.entry.name}": r.entry.plugin.origin for r in self.plugins.values()}
+
     def resolved(self) -> dict[str, Any]:
-        """The spec with every default filled in, plugin parameters included."""
+        """The spec with every default filled in, plugin parameters included.
+
+        Each plugin shows as :attr:`Resolved.shown`: a default the spec leaves
+        out (resolved as ``deltaw:sgd``) shows as ``sgd``.
+        """
         out = self.spec.model_dump(mode="json", exclude_none=False)
         for where, plugin in self.plugins.items():
             node: Any = out
@@ -105,7 +128,7 @@ class ResolvedSpec:
             for p in parts[:-1]:
                 node = node[int(p)] if p.isdigit() else node[p]
             last = parts[-1]
-            node[int(last) if last.isdigit() else last] = plugin.dump()
+            node[int(last) if last.isdigit() else last] = {**plugin.dump(), "name": plugin.shown}
         return out
 
 

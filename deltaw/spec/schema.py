@@ -176,9 +176,10 @@ def _left_over(node: Any) -> bool:
     return False
 
 
-def accepted_names(entry: Entry, ambiguous: bool) -> list[str]:
-    """Every spelling :meth:`Registry.entry` accepts for ``entry``: bare (if unique) and qualified."""
-    names = [] if ambiguous else [entry.name]
+def accepted_names(entry: Entry, bare: bool) -> list[str]:
+    """Every spelling :meth:`Registry.entry` accepts for ``entry``: bare (if it means ``entry``,
+    see :meth:`Registry.bare_entry`) and qualified."""
+    names = [entry.name] if bare else []
     names.append(entry.qualified)
     dist = entry.plugin.distribution
     if dist:
@@ -192,14 +193,11 @@ def accepted_names(entry: Entry, ambiguous: bool) -> list[str]:
 def _kind_defs(kind_name: str, registry: Registry) -> dict[str, Any]:
     """``<Kind>Ref`` (bare name or mapping) plus one definition per registered plugin of the kind."""
     entries = registry.entries(kind_name)
-    counts: dict[str, int] = {}
-    for e in entries:
-        counts[e.name] = counts.get(e.name, 0) + 1
     out: dict[str, Any] = {}
     variants, mapping, strings = [], {}, []
     for e in entries:
         key = _def_key(kind_name, e, out)
-        names = accepted_names(e, counts[e.name] > 1)
+        names = accepted_names(e, registry.bare_entry(kind_name, e.name) is e)
         out[key] = _variant(kind_name, e, names, key, out)
         ref = f"#/$defs/{key}"
         variants.append({"$ref": ref})
