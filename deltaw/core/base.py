@@ -49,10 +49,11 @@ class Activation(Plugin):
     """σ(z) applied to a layer's weighted input.
 
     Elementwise activations implement :meth:`forward` and :meth:`derivative`;
-    the base class derives :meth:`backward` (BP2's ``⊙ σ'(z)``), and may
-    override it for speed. Others (softmax) set ``elementwise = False`` and
-    implement :meth:`backward` as a vector–Jacobian product. Which of the two
-    the network calls is decided in one place: :func:`uses_derivative`.
+    the base class derives :meth:`backward` (BP2's ``⊙ σ'(z)``), which they may
+    still override for speed. Others (softmax) set ``elementwise = False`` and
+    implement :meth:`backward` as a vector–Jacobian product. Whether the
+    network multiplies by :meth:`derivative` itself or calls :meth:`backward`
+    is decided in one place: :func:`uses_derivative`.
     """
 
     elementwise: ClassVar[bool] = True

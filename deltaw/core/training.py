@@ -184,6 +184,7 @@ class Trainer:
     def _train_epoch(
         self, train: Split, n: int, batch_enders: list[Callback], check_batches: bool = False
     ) -> None:
+        """One pass over the shuffled training split, one update per mini-batch of ``m`` rows."""
         m, schedule = self.batch_size, self.schedule
         order = self.rng.permutation(n) if self.shuffle else None
         per_step = schedule is not None and schedule.per_step
