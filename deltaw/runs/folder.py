@@ -146,6 +146,7 @@ class RunState:
         epochs: complete epochs; for a running or crashed run, the checkpoint's.
         checkpoint: the epoch ``checkpoint.npz`` holds (None: no readable checkpoint).
         info: ``run.json`` as written.
+        wall_time: seconds of training; for a running or crashed run, up to its checkpoint.
         note: why ``status`` is not what ``run.json`` says ("" when it is).
     """
 
@@ -153,6 +154,7 @@ class RunState:
     epochs: int
     checkpoint: int | None
     info: dict[str, Any]
+    wall_time: float = 0.0
     note: str = ""
 
     @property
@@ -172,22 +174,26 @@ def run_state(folder: Path) -> RunState:
     folder = Path(folder)
     info = read_run_info(folder)
     status = str(info.get("status", "running"))
-    epochs = int(info.get("epochs", 0))
+    epochs, wall = int(info.get("epochs", 0)), float(info.get("wall_time", 0.0))
     ckpt = folder / "checkpoint.npz"
     saved = checkpoint_epoch(ckpt) if ckpt.exists() else None
     if status != "running":
-        return RunState(status, epochs, saved, info)
-    epochs = saved if saved is not None else epochs
+        return RunState(status, epochs, saved, info, wall)
+    if saved is not None:
+        epochs = saved
+        # run.json was last written with wall_time; the checkpoint, later, at the epoch's end
+        since = ckpt.stat().st_mtime - (folder / "run.json").stat().st_mtime if info else 0.0
+        wall += max(since, 0.0)
     owner = info.get("owner") or {}
     if owner_alive(owner) is not False:
-        return RunState(status, epochs, saved, info)
+        return RunState(status, epochs, saved, info, wall)
     kept = f"its checkpoint holds epoch {saved}" if saved else "no epoch had been checkpointed"
     note = (
         f"run.json says running, but its process (pid {owner.get('pid')} on "
         f"{owner.get('host')}) is gone: it was killed or crashed; {kept}. "
         f"Resume with: {resume_command(folder)}"
     )
-    return RunState("crashed", epochs, saved, info, note)
+    return RunState("crashed", epochs, saved, info, wall, note)
 
 
 def write_run_info(folder: Path, info: dict[str, Any]) -> None:

@@ -92,12 +92,13 @@ def load_run(folder: Path) -> RunRecord:
 
 
 def true_state(folder: Path, info: dict[str, Any]) -> dict[str, Any]:
-    """``run.json`` of a run that says it is running, with the status and epochs that are true
+    """``run.json`` of a run that says it is running, with the status, epochs and time that are true
     (:func:`~deltaw.runs.folder.run_state`: ``crashed`` when its process is gone)."""
     if info.get("status") != "running":
         return info
     state = run_state(folder)
-    return {**info, "status": state.status, "epochs": state.epochs, "message": state.note}
+    true = {"status": state.status, "epochs": state.epochs, "wall_time": state.wall_time}
+    return {**info, **true, "message": state.note}
 
 
 def sweep_trials(folder: Path) -> list[dict[str, Any]]:
