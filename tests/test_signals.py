@@ -145,3 +145,16 @@ def test_outside_the_main_thread_nothing_is_installed():
     thread.start()
     thread.join()
     assert seen == [before]
+
+
+def _handler_in_a_worker(_):
+    with sigterm_as_interrupt():
+        return signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+def test_a_multiprocessing_worker_keeps_the_handler_its_executor_chose():
+    import multiprocessing
+
+    methods = multiprocessing.get_all_start_methods()
+    with multiprocessing.get_context("fork" if "fork" in methods else "spawn").Pool(1) as pool:
+        assert pool.map(_handler_in_a_worker, [0]) == [True]

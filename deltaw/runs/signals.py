@@ -8,6 +8,7 @@ trainer rolls back to its last complete epoch and the run layer records ``interr
 
 from __future__ import annotations
 
+import multiprocessing
 import signal
 import threading
 from collections.abc import Iterator
@@ -26,9 +27,12 @@ def sigterm_as_interrupt() -> Iterator[None]:
     A second SIGTERM while the run is stopping is ignored, so the checkpoint and
     ``run.json`` are written in peace (SIGKILL still ends the process). The previous
     handler is restored on leaving. Outside the main thread (a sweep's thread
-    workers), signals cannot be handled: nothing changes.
+    workers) signals cannot be handled, and a process started by ``multiprocessing``
+    (a sweep's process workers) keeps what its executor chose (a pool ends its workers
+    with SIGTERM): in both, nothing changes.
     """
-    if threading.current_thread() is not threading.main_thread():
+    in_worker = multiprocessing.parent_process() is not None
+    if in_worker or threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = signal.getsignal(signal.SIGTERM)
