@@ -11,8 +11,8 @@ data). Every file is written atomically (:mod:`deltaw.files`), except the two
 metrics files, which get one line appended per epoch.
 
 :func:`run_state` is what a run folder says about its run, true after any crash:
-``run.json`` of a running run is updated every epoch and names its owner process; a
-run whose owner is gone is ``crashed``, with the epochs its checkpoint holds.
+``run.json`` of a running run names its owner process (and is refreshed at most every
+few seconds); a run whose owner is gone is ``crashed``, with the epochs its checkpoint holds.
 """
 
 from __future__ import annotations

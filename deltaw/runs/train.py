@@ -4,8 +4,9 @@
 (:mod:`deltaw.runs.folder` describes its files); :func:`resume_run` continues
 an interrupted one from its last checkpoint. An interrupted run keeps its last
 checkpoint, on Ctrl-C and on SIGTERM alike (:mod:`deltaw.runs.signals`); while
-training, ``run.json`` is updated every epoch and names the process that owns the run,
-so a killed run reads as ``crashed`` (:func:`deltaw.runs.folder.run_state`). What a
+training, ``run.json`` names the process that owns the run (refreshed every
+:data:`INFO_EVERY` seconds), so a killed run reads as ``crashed``
+(:func:`deltaw.runs.folder.run_state`). What a
 resume may change is in :mod:`deltaw.runs.resuming`. Callbacks reach the run through
 ``trainer.run`` (a :class:`~deltaw.core.run_context.RunContext`: the folder and a
 checkpoint writer).

@@ -3,7 +3,7 @@
 Each epoch costs the same whatever the epoch number: one line appended to
 ``metrics.jsonl`` and to ``metrics.csv`` (rewritten only when a new column
 appears), a checkpoint without the history, and then whatever ``after_epoch`` does
-(the run layer updates ``run.json``).
+(the run layer refreshes ``run.json`` every few seconds).
 """
 
 from __future__ import annotations
