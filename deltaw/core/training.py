@@ -268,7 +268,8 @@ class Trainer:
 
     # -- checkpoints ---------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume bit for bit: weights, optimizer state, counters, RNG, schedule.
+        """Everything needed to resume bit for bit: weights, optimizer state, counters, RNG,
+        schedule.
 
         The history is not in it (a run keeps it in ``metrics.jsonl``): taking a state
         costs the same at epoch 2000 as at epoch 2.

@@ -1,7 +1,8 @@
 """A run's checkpoint: the trainer's state plus the state of the spec's callbacks, in one ``.npz``.
 
 The layout: ``w0``, ``b0``, …, ``opt0/<key>`` arrays and a JSON ``meta`` string
-holding the counters, RNG state and schedule state. Callback states may hold arrays (early stopping's best weights): those are
+holding the counters, RNG state and schedule state. Callback states may hold arrays (early
+stopping's best weights): those are
 stored as ``callbacks/<i>/<key>…`` entries and referenced from ``meta``. The history is
 not in it (``metrics.jsonl`` holds it; a resume reads it back up to ``meta``'s epoch), so a
 checkpoint's size does not grow with the epochs; older checkpoints that hold one still load.

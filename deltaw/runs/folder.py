@@ -101,7 +101,7 @@ def write_metrics_csv(path: Path, history: list[dict[str, float]]) -> list[str]:
 
 
 def append_metrics_csv(path: Path, columns: list[str], row: dict[str, float]) -> None:
-    """Append one row to ``metrics.csv`` whose header is ``columns`` (every key of ``row`` in it)."""
+    """Append ``row`` to ``metrics.csv``, whose header is ``columns`` (every key of ``row``)."""
     buf = io.StringIO()
     csv.DictWriter(buf, fieldnames=columns, lineterminator="\n").writerow(row)
     append_line(path, buf.getvalue())

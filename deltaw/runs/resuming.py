@@ -100,7 +100,7 @@ def read_resolved(folder: Path) -> dict[str, Any]:
 
 
 def differences(a: Any, b: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
-    """The dotted keys (``optimizer.lr``, ``callbacks[0].patience``) where ``a`` and ``b`` differ."""
+    """The dotted keys (``optimizer.lr``, ``callbacks[0].patience``) where ``a``, ``b`` differ."""
     if isinstance(a, dict) and isinstance(b, dict):
         out = []
         for k in [*a, *(k for k in b if k not in a)]:
@@ -136,7 +136,8 @@ def check_checkpoint(folder: Path, epochs: int) -> None:
     raise DeltawError(
         f"--resume {folder}: {ckpt.name} is missing, but {where} completed epoch(s); resuming "
         f"would train again from epoch 0 over them. Put the checkpoint back if it was moved.{kept} "
-        f"To train again from the start in a new folder: deltaw run {shlex.quote(str(spec))}{sets(folder)}"
+        f"To train again from the start in a new folder: "
+        f"deltaw run {shlex.quote(str(spec))}{sets(folder)}"
     )
 
 

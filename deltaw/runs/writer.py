@@ -46,7 +46,7 @@ class RunWriter(Callback):
             self.saved_epoch = trainer.epoch
 
     def rewrite(self, history: list[dict[str, float]]) -> None:
-        """Make both metrics files hold exactly ``history`` (a resumed run: up to its checkpoint)."""
+        """Make both metrics files hold ``history`` (a resumed run's: up to its checkpoint)."""
         write_text(self.folder / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in history))
         self.columns = write_metrics_csv(self.folder / "metrics.csv", history)
 
