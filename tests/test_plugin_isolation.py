@@ -157,7 +157,7 @@ def assert_kept(folder: Path, epoch: int, message: str) -> None:
     assert (info["status"], info["epochs"]) == ("failed", epoch)
     assert one_line(info["message"]) in message
     state, _ = load_run_checkpoint(folder / "checkpoint.npz")
-    assert state["epoch"] == epoch and len(state["history"]) == epoch
+    assert state["epoch"] == epoch  # (the history lives in metrics.jsonl, not the checkpoint)
     with np.load(folder / "weights.npz") as saved:
         for i, w in enumerate(state["weights"]):
             np.testing.assert_array_equal(saved[f"w{i}"], w)

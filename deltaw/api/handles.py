@@ -20,7 +20,7 @@ from deltaw.core.base import Callback, DataSplits, Split
 from deltaw.core.history import BOOKKEEPING
 from deltaw.errors import DataError, DeltawError
 from deltaw.registry import Registry, get_registry
-from deltaw.runs.folder import read_run_info, run_overrides, run_spec_file
+from deltaw.runs.folder import read_run_info, run_overrides, run_spec_file, run_state
 from deltaw.runs.predict import Trained, evaluate, input_data, load_trained
 from deltaw.runs.report import load_run
 
@@ -70,8 +70,11 @@ class Run:
 
     @property
     def status(self) -> str:
-        """completed, stopped, interrupted, diverged, failed or running."""
-        return str(self.info.get("status", "unknown"))
+        """completed, stopped, interrupted, diverged, failed, running or crashed (its
+        process was killed while it trained; resumable)."""
+        if not self.info:
+            return "unknown"
+        return run_state(self.folder).status
 
     @property
     def message(self) -> str:

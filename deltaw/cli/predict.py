@@ -49,6 +49,8 @@ def predict(
 
     with friendly_errors():
         trained = load_trained(run_dir, registry(), weights)
+        if trained.note:
+            err.print(trained.note, highlight=False, markup=False, soft_wrap=True)
         splits, where = input_data(trained, data, registry())
         results = evaluate(trained, splits)
         if output is not None:

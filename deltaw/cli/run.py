@@ -43,7 +43,8 @@ def run(
 ) -> None:
     """Train the experiment in SPEC into a new run folder, or continue one with --resume RUN_DIR.
 
-    Ctrl-C keeps the last epoch's checkpoint and prints the command that resumes it (exit code 130).
+    Ctrl-C keeps the last epoch's checkpoint and prints the command that resumes it (exit code
+    130); SIGTERM (kill, timeout, a batch scheduler) does the same with exit code 143.
     """
     from deltaw.cli.progress import JsonLines, ProgressDisplay
     from deltaw.cli.render import metrics_text
@@ -73,7 +74,7 @@ def run(
                 cb.on_run_end(None)
     if result.status == "interrupted":
         err.print(f"[yellow]{result.message}[/]", highlight=False, soft_wrap=True)
-        raise typer.Exit(130)
+        raise typer.Exit(143 if result.signal == "SIGTERM" else 130)  # 128 + the signal
     if not quiet and not json_lines:
         final = result.history[-1] if result.history else {}
         summary = metrics_text(final)

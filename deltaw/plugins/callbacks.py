@@ -121,7 +121,7 @@ class Checkpoint(deltaw.Callback):
     """Keep checkpoints: every ``every`` epochs (``checkpoints/epoch-NNNN.npz``) and/or the best one (``best.npz``).
 
     Each file is a full, atomically written trainer checkpoint (weights,
-    optimizer state, counters, RNG, schedule state, history) in the layout of
+    optimizer state, counters, RNG, schedule state) in the layout of
     the run's ``checkpoint.npz``; ``best.json`` says which epoch ``best.npz``
     holds. The run folder itself always keeps the last epoch's checkpoint.
     Defaults: every none, best false (set one of them), monitor

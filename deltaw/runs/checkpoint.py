@@ -1,8 +1,11 @@
 """A run's checkpoint: the trainer's state plus the state of the spec's callbacks, in one ``.npz``.
 
 The layout: ``w0``, ``b0``, …, ``opt0/<key>`` arrays and a JSON ``meta`` string
-holding the counters, RNG state, schedule state and history. Callback states may hold arrays (early stopping's best weights): those are
-stored as ``callbacks/<i>/<key>…`` entries and referenced from ``meta``.
+holding the counters, RNG state and schedule state. Callback states may hold arrays (early
+stopping's best weights): those are
+stored as ``callbacks/<i>/<key>…`` entries and referenced from ``meta``. The history is
+not in it (``metrics.jsonl`` holds it; a resume reads it back up to ``meta``'s epoch), so a
+checkpoint's size does not grow with the epochs; older checkpoints that hold one still load.
 Written atomically: a reader sees the old file or the new one, never half.
 """
 
@@ -106,3 +109,12 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist()
     return str(value)
+
+
+def checkpoint_epoch(path: Path) -> int | None:
+    """The epoch a checkpoint holds (its ``meta`` only is read); None when missing or unreadable."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return int(json.loads(str(z["meta"]))["epoch"])
+    except Exception:  # noqa: BLE001 - any damage means: no usable checkpoint
+        return None

@@ -7,23 +7,32 @@ numpy, BLAS, deltaw and every plugin's version), ``metrics.jsonl`` and
 epoch: weights, optimizer state, counters, RNG, schedule and callback state),
 ``weights.npz`` (the final weights), ``run.json`` (status and summary) and,
 when matplotlib is installed, ``curves.png`` (and ``regions.png`` for 2-D
-data). Every file is written atomically (:mod:`deltaw.files`).
+data). Every file is written atomically (:mod:`deltaw.files`), except the two
+metrics files, which get one line appended per epoch.
+
+:func:`run_state` is what a run folder says about its run, true after any crash:
+``run.json`` of a running run names its owner process (and is refreshed at most every
+few seconds); a run whose owner is gone is ``crashed``, with the epochs its checkpoint holds.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import shlex
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from deltaw.errors import DeltawError, TrainingError
 from deltaw.files import read_json, save_arrays, write_json, write_text
+from deltaw.runs.checkpoint import checkpoint_epoch
+from deltaw.runs.owner import owner_alive
 from deltaw.spec.loading import SUFFIXES
 
-RESUMABLE = ("interrupted", "running", "failed")
+RESUMABLE = ("interrupted", "running", "crashed", "failed")
 
 
 def new_run_folder(parent: Path, name: str) -> Path:
@@ -78,7 +87,8 @@ def run_overrides(folder: Path) -> list[str]:
     return [str(o) for o in read_json(folder / "overrides.json", [])]
 
 
-def write_metrics_csv(path: Path, history: list[dict[str, float]]) -> None:
+def write_metrics_csv(path: Path, history: list[dict[str, float]]) -> list[str]:
+    """Write ``metrics.csv`` from ``history`` (atomically); its columns, in order."""
     keys: list[str] = []
     for row in history:
         keys += [k for k in row if k not in keys]
@@ -87,6 +97,103 @@ def write_metrics_csv(path: Path, history: list[dict[str, float]]) -> None:
     writer.writeheader()
     writer.writerows(history)
     write_text(path, buf.getvalue() if keys else "")
+    return keys
+
+
+def append_metrics_csv(path: Path, columns: list[str], row: dict[str, float]) -> None:
+    """Append ``row`` to ``metrics.csv``, whose header is ``columns`` (every key of ``row``)."""
+    buf = io.StringIO()
+    csv.DictWriter(buf, fieldnames=columns, lineterminator="\n").writerow(row)
+    append_line(path, buf.getvalue())
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append ``line`` (ending in a newline) to ``path`` with one write."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line)
+
+
+def read_metrics(folder: Path) -> list[dict[str, float]]:
+    """The records of ``metrics.jsonl`` ([] when there is none).
+
+    A last line without its newline was cut short by a crash while it was appended, and is
+    left out; any other line that is not JSON is a :class:`DeltawError` naming it.
+    """
+    path = folder / "metrics.jsonl"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    lines = text.split("\n")
+    rows = []
+    for n, line in enumerate(lines[:-1], 1):  # lines[-1]: "" or the cut-short last line
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            raise DeltawError(f"{path}, line {n}: not valid JSON; the file is damaged.") from None
+    return rows
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What a run folder truly says about its run (see :func:`run_state`).
+
+    Attributes:
+        status: ``run.json``'s status, except ``crashed`` for a ``running`` run whose
+            process is gone (resumable, as ``interrupted`` is).
+        epochs: complete epochs; for a running or crashed run, the checkpoint's.
+        checkpoint: the epoch ``checkpoint.npz`` holds (None: no readable checkpoint).
+        info: ``run.json`` as written.
+        wall_time: seconds of training; for a running or crashed run, up to its checkpoint.
+        note: why ``status`` is not what ``run.json`` says ("" when it is).
+    """
+
+    status: str
+    epochs: int
+    checkpoint: int | None
+    info: dict[str, Any]
+    wall_time: float = 0.0
+    note: str = ""
+
+    @property
+    def resumable(self) -> bool:
+        return self.status in RESUMABLE
+
+
+def run_state(folder: Path) -> RunState:
+    """The run's true status and epoch count, after any crash.
+
+    A run that ended (completed, stopped, interrupted, diverged, failed) wrote its
+    ``run.json`` last; it is taken as it is. A ``running`` one names its owner process:
+    when that process is gone (killed, crashed, the machine rebooted) the run is
+    ``crashed``; either way its epochs are those of its checkpoint, written before
+    ``run.json`` each epoch. An owner on another host cannot be checked: it stays running.
+    """
+    folder = Path(folder)
+    info = read_run_info(folder)
+    status = str(info.get("status", "running"))
+    epochs, wall = int(info.get("epochs", 0)), float(info.get("wall_time", 0.0))
+    ckpt = folder / "checkpoint.npz"
+    saved = checkpoint_epoch(ckpt) if ckpt.exists() else None
+    if status != "running":
+        return RunState(status, epochs, saved, info, wall)
+    if saved is not None:
+        epochs = saved
+        # run.json was last written with wall_time; the checkpoint, later, at the epoch's end
+        since = ckpt.stat().st_mtime - (folder / "run.json").stat().st_mtime if info else 0.0
+        wall += max(since, 0.0)
+    owner = info.get("owner") or {}
+    if owner_alive(owner) is not False:
+        return RunState(status, epochs, saved, info, wall)
+    kept = f"its checkpoint holds epoch {saved}" if saved else "no epoch had been checkpointed"
+    note = (
+        f"run.json says running, but its process (pid {owner.get('pid')} on "
+        f"{owner.get('host')}) is gone: it was killed or crashed; {kept}. "
+        f"Resume with: {resume_command(folder)}"
+    )
+    return RunState("crashed", epochs, saved, info, wall, note)
 
 
 def write_run_info(folder: Path, info: dict[str, Any]) -> None:

@@ -23,7 +23,7 @@ from deltaw.core.numerics import classes
 from deltaw.errors import DataError, DeltawError
 from deltaw.files import save_arrays
 from deltaw.registry import Registry, get_registry
-from deltaw.runs.folder import read_run_info, run_overrides, run_spec_file
+from deltaw.runs.folder import run_overrides, run_spec_file, run_state
 from deltaw.spec.build import Experiment, build, check_data_fits, seeds
 from deltaw.spec.loading import SUFFIXES, load_spec, read_spec_file, validate_spec
 
@@ -36,6 +36,7 @@ class Trained:
     exp: Experiment
     raw: dict[str, Any]
     train_size: int
+    note: str = ""  # which weights, when not the final ones of weights.npz
 
     @property
     def network(self) -> Network:
@@ -45,7 +46,9 @@ class Trained:
 def load_trained(
     folder: str | Path, registry: Registry | None = None, weights: str | Path | None = None
 ) -> Trained:
-    """The run in ``folder`` with the weights of ``weights.npz`` (or another file with w0, b0, … arrays)."""
+    """The run in ``folder`` with the weights of ``weights.npz`` (or another file with w0, b0, …
+    arrays). A run still training, or one that crashed, has no final weights: the weights of its
+    last checkpoint are used, and ``note`` says so."""
     registry = registry or get_registry()
     folder = Path(folder)
     if not folder.is_dir():
@@ -53,13 +56,26 @@ def load_trained(
     spec_path = run_spec_file(folder)
     resolved, raw = load_spec(spec_path, run_overrides(folder), registry=registry)
     exp = build(resolved, load_data=False, registry=registry, source=str(spec_path))
-    path = Path(weights) if weights is not None else folder / "weights.npz"
+    state = run_state(folder)
+    path, note = Path(weights) if weights is not None else folder / "weights.npz", ""
+    if weights is None and state.status in ("running", "crashed") and state.checkpoint:
+        path = folder / "checkpoint.npz"  # newer than any weights.npz of an earlier stop
+        how = "is still training" if state.status == "running" else "crashed (its process is gone)"
+        note = (
+            f"The run {how}: using the weights of its last checkpoint (epoch {state.checkpoint})."
+        )
     if not path.exists():
-        hint = " The run has not finished an epoch yet." if weights is None else ""
+        hint = ""
+        if weights is None:
+            hint = (
+                " The run has not finished an epoch yet."
+                if state.epochs == 0
+                else f" The run records {state.epochs} epochs, but neither weights.npz nor "
+                f"checkpoint.npz is in its folder."
+            )
         raise DeltawError(f"{path}: no such weights file.{hint}")
     load_weights(exp.network, path)
-    info = read_run_info(folder)
-    return Trained(folder, exp, raw, int(info.get("train_size", 0)))
+    return Trained(folder, exp, raw, int(state.info.get("train_size", 0)), note)
 
 
 def load_weights(net: Network, path: Path) -> None:

@@ -23,6 +23,7 @@ from deltaw.core.history import BOOKKEEPING, metric_keys
 from deltaw.core.monitor import Monitor
 from deltaw.errors import DeltawError
 from deltaw.files import read_json
+from deltaw.runs.folder import run_state
 
 PREFERRED = (
     "validation_accuracy",
@@ -86,7 +87,18 @@ def load_run(folder: Path) -> RunRecord:
                     raise DeltawError(
                         f"{path}, line {n}: not valid JSON; the file is damaged."
                     ) from None
+    info = true_state(folder, info)
     return RunRecord(folder, info, resolved, history, overrides)
+
+
+def true_state(folder: Path, info: dict[str, Any]) -> dict[str, Any]:
+    """``run.json`` of a run that says it is running, with the status, epochs and time that are true
+    (:func:`~deltaw.runs.folder.run_state`: ``crashed`` when its process is gone)."""
+    if info.get("status") != "running":
+        return info
+    state = run_state(folder)
+    true = {"status": state.status, "epochs": state.epochs, "wall_time": state.wall_time}
+    return {**info, **true, "message": state.note}
 
 
 def sweep_trials(folder: Path) -> list[dict[str, Any]]:

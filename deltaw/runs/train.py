@@ -3,8 +3,13 @@
 :func:`run_spec` validates, builds and trains a spec into a new run folder
 (:mod:`deltaw.runs.folder` describes its files); :func:`resume_run` continues
 an interrupted one from its last checkpoint. An interrupted run keeps its last
-checkpoint. Callbacks reach the run through ``trainer.run`` (a
-:class:`~deltaw.core.run_context.RunContext`: the folder and a checkpoint writer).
+checkpoint, on Ctrl-C and on SIGTERM alike (:mod:`deltaw.runs.signals`); while
+training, ``run.json`` names the process that owns the run (refreshed every
+:data:`INFO_EVERY` seconds), so a killed run reads as ``crashed``
+(:func:`deltaw.runs.folder.run_state`). What a
+resume may change is in :mod:`deltaw.runs.resuming`. Callbacks reach the run through
+``trainer.run`` (a :class:`~deltaw.core.run_context.RunContext`: the folder and a
+checkpoint writer).
 """
 
 from __future__ import annotations
@@ -32,29 +37,42 @@ from deltaw.runs.environment import blas_threads, environment
 from deltaw.runs.folder import (
     new_run_folder,
     now,
-    read_run_info,
     resume_command,
     run_overrides,
     run_spec_file,
+    run_state,
     save_weights,
     write_run_info,
 )
+from deltaw.runs.owner import owner_alive, this_process
 from deltaw.runs.plugin_failure import plugin_errors, plugin_failure
+from deltaw.runs.resuming import (
+    check_checkpoint,
+    check_overrides,
+    check_unchanged,
+    fingerprints,
+    history_until,
+)
+from deltaw.runs.signals import Terminated, sigterm_as_interrupt
 from deltaw.runs.writer import RunWriter, callback_states
 from deltaw.spec.build import Experiment, build
 from deltaw.spec.loading import load_spec
-from deltaw.spec.overrides import parse_override
+
+# seconds between updates of a running run's run.json (its epochs are the checkpoint's anyway)
+INFO_EVERY = 5.0
 
 
 @dataclass
 class RunResult:
-    """How a run ended: ``status`` is completed, stopped (a callback or schedule) or interrupted (Ctrl-C)."""
+    """How a run ended: ``status`` is completed, stopped (a callback or schedule) or interrupted
+    (``signal`` says by what: ``SIGINT`` for Ctrl-C, ``SIGTERM``)."""
 
     folder: Path
     status: str
     history: list[dict[str, float]]
     wall_time: float
     message: str = ""
+    signal: str = ""
 
 
 def run_spec(
@@ -85,7 +103,11 @@ def run_spec(
     write_json(folder / "overrides.json", list(overrides))
     write_text(folder / "resolved.yaml", yaml.safe_dump(resolved.resolved(), sort_keys=False))
     write_json(folder / "environment.json", environment(exp, registry))
-    return train_experiment(exp, folder, callbacks, registry, plots=plots, source=str(spec_path))
+    extra = {"files": fingerprints(folder)}  # a resume refuses edits made after this
+    with sigterm_as_interrupt():
+        return train_experiment(
+            exp, folder, callbacks, registry, plots=plots, source=str(spec_path), extra=extra
+        )
 
 
 def resume_run(
@@ -98,9 +120,12 @@ def resume_run(
 ) -> RunResult:
     """Continue the run in ``folder`` from its last checkpoint, in the same folder.
 
-    The result is bit for bit what an uninterrupted run would have given.
-    ``overrides`` may only change ``training.epochs`` (to train a finished
-    run for longer); anything else needs a new run.
+    The run trains what it recorded (``resolved.yaml``), and the result is bit for bit what
+    an uninterrupted run would have given. ``overrides`` may only change the keys of
+    :data:`~deltaw.runs.resuming.ON_RESUME` (train a finished run for longer, lower the
+    learning rate); each change is recorded in ``run.json`` (``changes``) with the epoch from
+    which it applies. Refused: a spec edited since the run started, a missing checkpoint
+    after completed epochs, a run whose process still trains it.
     """
     registry = registry or get_registry()
     folder = Path(folder)
@@ -109,17 +134,19 @@ def resume_run(
             f"--resume {folder}: no such folder. Give a run folder printed by `deltaw run`."
         )
     spec_path = run_spec_file(folder)
-    info = read_run_info(folder)
-    for text in overrides:
-        key, _ = parse_override(text)
-        if key != "training.epochs":
-            raise SpecError(
-                f"--resume {folder}: --set {text!r} would change the experiment; when resuming only training.epochs "
-                f"may change (to train for longer). Start a new run to change {key}."
-            )
+    state = run_state(folder)
+    info, status, done = state.info, state.status, state.epochs
+    owner = info.get("owner") or {}
+    if status == "running" and owner_alive(owner):
+        raise DeltawError(
+            f"--resume {folder}: this run is still training, in process {owner.get('pid')} "
+            f"on {owner.get('host')}. Stop it first (Ctrl-C in its terminal, or kill "
+            f"{owner.get('pid')}: it keeps its checkpoint), then resume."
+        )
+    check_overrides(folder, overrides)
+    check_unchanged(folder, info, registry)
     previous = run_overrides(folder)
-    resolved, _ = load_spec(spec_path, previous + list(overrides), registry=registry)
-    status, done = info.get("status", "running"), int(info.get("epochs", 0))
+    resolved, _ = load_spec(folder / "resolved.yaml", list(overrides), registry=registry)
     if status == "diverged":
         raise TrainingError(
             f"{folder}: this run diverged ({info.get('message', '')}); resuming would diverge again the same way. "
@@ -134,27 +161,31 @@ def resume_run(
             f"{folder}: this run already completed its {done} epochs. To train it for longer: "
             f"deltaw run --resume {shlex.quote(str(folder))} --set training.epochs={done + 10}"
         )
+    check_checkpoint(folder, done)
     with plugin_errors(registry, resolved.plugins_used(), resume_command(folder)):
-        exp = build(resolved, registry=registry, source=str(spec_path))
+        exp = build(resolved, registry=registry, source=str(folder / "resolved.yaml"))
     ckpt = folder / "checkpoint.npz"
-    state = load_run_checkpoint(ckpt) if ckpt.exists() else None
+    saved = load_run_checkpoint(ckpt) if ckpt.exists() else None
+    start = saved[0]["epoch"] if saved else 0
+    changes = list(info.get("changes", []))
     if overrides:
         write_json(folder / "overrides.json", previous + list(overrides))
         write_text(folder / "resolved.yaml", yaml.safe_dump(resolved.resolved(), sort_keys=False))
-    resumes = list(info.get("resumed", [])) + [
-        {"at": now(), "from_epoch": state[0]["epoch"] if state else 0}
-    ]
-    return train_experiment(
-        exp,
-        folder,
-        callbacks,
-        registry,
-        resume=state,
-        plots=plots,
-        source=str(spec_path),
-        wall_before=float(info.get("wall_time", 0.0)),
-        extra={"resumed": resumes},
-    )
+        changes.append({"epoch": start + 1, "set": list(overrides), "at": now()})
+    resumes = list(info.get("resumed", [])) + [{"at": now(), "from_epoch": start}]
+    extra = {"resumed": resumes, "files": fingerprints(folder)}
+    with sigterm_as_interrupt():
+        return train_experiment(
+            exp,
+            folder,
+            callbacks,
+            registry,
+            resume=saved,
+            plots=plots,
+            source=str(spec_path),
+            wall_before=float(info.get("wall_time", 0.0)),
+            extra={**extra, "changes": changes} if changes else extra,
+        )
 
 
 def train_experiment(
@@ -169,7 +200,9 @@ def train_experiment(
     wall_before: float = 0.0,
     extra: dict[str, Any] | None = None,
 ) -> RunResult:
-    """Train ``exp`` writing into ``folder``; on Ctrl-C or a non-finite cost, keep the last checkpoint."""
+    """Train ``exp`` writing into ``folder``; on Ctrl-C, SIGTERM or a non-finite cost, keep the
+    last checkpoint. ``run.json`` is written at the start, at the end, and after an epoch when
+    :data:`INFO_EVERY` seconds have passed since it was last written."""
     assert exp.data is not None
     check_monitors(exp, source)
     writer = RunWriter(folder, exp.callbacks)
@@ -184,20 +217,30 @@ def train_experiment(
     extra = dict(
         extra or {}, train_size=len(exp.data.train), epochs_planned=exp.spec.training.epochs
     )
+    extra["owner"] = this_process()  # a reader tells a killed run from a running one
     started = time.perf_counter()
 
     def wall() -> float:
         return wall_before + time.perf_counter() - started
 
+    written = [started]
+
+    def epoch_done(trainer: Trainer) -> None:  # after the epoch's checkpoint: run.json follows
+        if time.perf_counter() - written[0] >= INFO_EVERY:
+            write_info(folder, trainer, exp, "running", wall(), "", extra)
+            written[0] = time.perf_counter()
+
+    writer.after_epoch = epoch_done
     write_info(folder, trainer, exp, "running", wall_before, "", extra)
-    status, message = "completed", ""
+    status, message, signal = "completed", "", ""
     try:
         with blas_threads(exp.spec.training.threads):
             trainer.fit(exp.data)
         if trainer.stop:
             status, message = "stopped", stop_reason(trainer)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         status = "interrupted"
+        signal = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
         saved = writer.saved_epoch
         where = f"during epoch {trainer.epoch + 1}"
         if (
@@ -205,12 +248,15 @@ def train_experiment(
         ):  # Ctrl-C after the epoch's checkpoint was written: keep that epoch
             restore(trainer, exp, load_run_checkpoint(folder / "checkpoint.npz"), folder)
             where = f"at the end of epoch {saved}"
+        # Ctrl-C between an epoch's metrics line and its checkpoint: the files follow the checkpoint
+        writer.on_run_start(trainer)
         kept = (
             f"kept the checkpoint of epoch {saved}"
             if saved
             else "no epoch had finished, so there is no checkpoint yet"
         )
-        message = f"Interrupted {where}; {kept}. Resume with: {resume_command(folder)}"
+        how = "Terminated (SIGTERM)" if signal == "SIGTERM" else "Interrupted"
+        message = f"{how} {where}; {kept}. Resume with: {resume_command(folder)}"
     except NonFiniteError as exc:
         finish(folder, trainer, exp, "diverged", wall(), str(exc), extra)
         lr = exp.optimizer.params.lr
@@ -243,7 +289,7 @@ def train_experiment(
     finish(folder, trainer, exp, status, wall(), message, extra)
     if plots:
         write_plots(folder, trainer, exp)
-    return RunResult(folder, status, trainer.history, wall(), message)
+    return RunResult(folder, status, trainer.history, wall(), message, signal)
 
 
 def back_to_checkpoint(trainer: Trainer, exp: Experiment, folder: Path, saved: int | None) -> None:
@@ -272,7 +318,8 @@ def prepare(
 def restore(
     trainer: Trainer, exp: Experiment, resume: tuple[dict[str, Any], Any], folder: Path
 ) -> None:
-    """Load a checkpoint into the trainer and the spec's callbacks."""
+    """Load a checkpoint into the trainer and the spec's callbacks; the history up to its epoch
+    comes from ``metrics.jsonl`` (older checkpoints hold it themselves)."""
     state, cb_states = resume
     shapes = [w.shape for w in trainer.network.weights]
     if [tuple(w.shape) for w in state["weights"]] != shapes:
@@ -281,6 +328,10 @@ def restore(
             f"but the run's spec builds {shapes}; the folder's spec and checkpoint do not belong together."
         )
     trainer.load_state_dict(state)
+    if trainer.schedule is None:  # η is the base rate, which a resume may change (optimizer.lr)
+        trainer.lr = trainer.base_lr
+    if "history" not in state:
+        trainer.history = history_until(folder, trainer.epoch)
     for cb, cb_state in zip(exp.callbacks, cb_states or []):
         if cb_state is not None:  # older checkpoints: None for a stateless callback
             cb.load_state_dict(cb_state)
