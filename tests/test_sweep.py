@@ -92,7 +92,7 @@ def test_overrides_written_for_a_trial_parse_back_to_the_same_value(value):
 @pytest.mark.parametrize(
     ("sweep", "message"),
     [
-        ({}, "a sweep needs grid, zip or random"),
+        ({}, "a sweep needs grid, zip, random, seeds or repeat"),
         ({"grid": {"optimizer.lr": []}}, "grid.optimizer.lr has no values"),
         ({"zip": {"a": [1], "b": [1, 2]}}, "zip lists must have one length"),
         ({"grid": {"seed": [1]}, "zip": {"seed": [2]}}, "'seed' appears in both grid and zip"),
@@ -107,7 +107,7 @@ def test_overrides_written_for_a_trial_parse_back_to_the_same_value(value):
         ),
         (
             {"gird": {"seed": [1]}},
-            "sweep.gird: unknown key; accepted keys here: grid, zip, random, metric, mode, executor, workers",
+            "sweep.gird: unknown key; accepted keys here: grid, zip, random, metric, mode, executor, workers, seeds, repeat",
         ),
         ({"grid": {"seed": [1]}, "executor": "ray"}, "Unknown executor 'ray' at sweep.executor"),
     ],
