@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,8 @@ from deltaw.runs.sweep_plan import (
 from deltaw.runs.trial import settle
 from deltaw.spec.loading import SUFFIXES
 from deltaw.spec.models import SweepSpec
+
+SourceFactory = Callable[[list[Trial]], TrialSource]
 
 __all__ = [
     "SweepResult",
@@ -70,13 +72,16 @@ def run_sweep(
     on_trial: OnTrial | None = None,
     on_event: OnEvent | None = None,
     by: str = "final",
+    source: SourceFactory | None = None,
 ) -> SweepResult:
     """Run every trial of the spec's sweep into a new sweep folder under ``out``; best first.
 
     ``executor``/``workers``/``metric`` override the sweep section's; ``by``
     ranks by the final value of the metric (default) or the best over the
     epochs. ``on_event`` sees every trial event (start, epoch), ``on_trial``
-    every trial that ended (with the count of ended trials).
+    every trial that ended (with the count of ended trials). ``source`` makes
+    the :class:`TrialSource` from the planned trials (default: run them all,
+    in order); a search decides the trials itself.
     """
     registry = registry or get_registry()
     spec_path = Path(spec_path)
@@ -103,7 +108,8 @@ def run_sweep(
             "status": "running",
         }
         driver = Driver(folder, info, planned.trials, text, suffix, registry, disable, plots)
-        return driver.run(runner, Planned(planned.trials), n, sweep, on_trial, on_event, by)
+        make = source or Planned
+        return driver.run(runner, make(planned.trials), n, sweep, on_trial, on_event, by)
     finally:
         runner.close()
 
@@ -120,6 +126,7 @@ def resume_sweep(
     on_trial: OnTrial | None = None,
     on_event: OnEvent | None = None,
     by: str = "final",
+    source: SourceFactory | None = None,
 ) -> SweepResult:
     """Continue the sweep in ``folder``: finished trials are kept, interrupted ones continue from
     their checkpoints (bit for bit), pending ones run. Any executor may resume any sweep."""
@@ -156,7 +163,8 @@ def resume_sweep(
         runner.start(n, planned.requires)
         text = spec_path.read_text(encoding="utf-8")
         driver = Driver(folder, info, trials, text, spec_path.suffix, registry, disable, plots)
-        return driver.run(runner, Planned(todo), n, sweep, on_trial, on_event, by)
+        make = source or Planned
+        return driver.run(runner, make(todo), n, sweep, on_trial, on_event, by)
     finally:
         runner.close()
 

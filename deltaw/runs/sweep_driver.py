@@ -151,9 +151,12 @@ class Driver:
             trial = self.source.next_trial()
             if trial is None:
                 return
-            if trial.index not in self.by_index:  # a search's new trial
+            known = self.by_index.get(trial.index)
+            if known is None:  # a search's new trial
                 self.trials.append(trial)
-                self.by_index[trial.index] = trial
+            elif known is not trial:  # a search's own record of a planned index
+                self.trials[self.trials.index(known)] = trial
+            self.by_index[trial.index] = trial
             trial.folder = trial.folder or trial_folder(trial, width)
             (self.folder / trial.folder).mkdir(exist_ok=True)
             job = {
@@ -181,6 +184,8 @@ class Driver:
             if result.get("files") is not None:
                 write_files(where, result["files"], result.get("workdir"))
             error = str(result.get("error", ""))
+            if result.get("workdir"):  # the worker's folder, in a message: name this one
+                error = error.replace(str(result["workdir"]), str(where))
         elif isinstance(result, BaseException) and not isinstance(result, KeyboardInterrupt):
             error = describe(result)
             if not read_run_info(where):  # it failed before it could say so itself

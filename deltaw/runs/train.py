@@ -199,6 +199,8 @@ def train_experiment(
         ):  # Ctrl-C after the epoch's checkpoint was written: keep that epoch
             restore(trainer, exp, load_run_checkpoint(folder / "checkpoint.npz"), folder)
             where = f"at the end of epoch {saved}"
+        # Ctrl-C between an epoch's metrics line and its checkpoint: the files follow the checkpoint
+        writer.on_run_start(trainer)
         kept = (
             f"kept the checkpoint of epoch {saved}"
             if saved

@@ -160,6 +160,8 @@ def settle(folder: Path) -> dict[str, Any]:
     ``running`` becomes ``interrupted`` with the epochs and last record of its
     checkpoint (rewritten in ``run.json``); ``{}`` for a trial that never began.
     """
+    for litter in folder.glob(".*.tmp"):  # a write cut short by a signal
+        litter.unlink(missing_ok=True)
     try:
         info = read_run_info(folder)
     except DeltawError:
