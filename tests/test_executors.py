@@ -348,3 +348,22 @@ def test_trials_come_from_any_iterable_source_one_at_a_time(tmp_path):
     ]
     with np.load(Path(result.folder / made[2].folder / "weights.npz")) as w:
         assert w["w0"].shape == (2, 4)
+
+
+def test_the_executor_option_is_an_override_that_set_can_add_parameters_to(tmp_path):
+    from deltaw.runs.sweep import with_executor
+
+    path = spec_file(tmp_path, {"grid": {"optimizer.lr": [0.1]}})  # local, by default
+    address = "sweep.executor.address=tcp://127.0.0.1:8786"
+    sets = with_executor(path, [address], "dask")
+    assert sets == ["sweep.executor=dask", address]
+    spec, _ = load_spec(path, sets)
+    assert spec.sweep.executor.resolved()["address"] == "tcp://127.0.0.1:8786"
+    assert spec.sweep.executor.build().results == "return"  # a remote cluster ships results back
+    named = spec_file(
+        tmp_path,
+        {"grid": {"optimizer.lr": [0.1]}, "executor": {"name": "dask", "results": "return"}},
+    )
+    assert with_executor(named, [], "dask") == []  # the spec's parameters stay
+    with pytest.raises(SpecError, match="address or scheduler_file, not both"):
+        load_spec(path, [*sets, "sweep.executor.scheduler_file=s.json"])

@@ -204,3 +204,15 @@ def test_ctrl_c_from_the_terminal_stops_local_workers_within_a_second_then_resum
     full = run_sweep(path, out=tmp_path / "full", plots=False)
     for a, b in zip(resumed.trials, full.trials):
         assert same_weights(folder / a.folder, full.folder / b.folder)
+
+
+@pytest.mark.slow
+def test_a_resume_may_move_the_trials_elsewhere_but_not_change_them(tmp_path):
+    result = run_sweep(
+        spec_file(tmp_path), out=tmp_path / "runs", plots=False, on_event=ctrl_c_at(1, 1)
+    )
+    with pytest.raises(SpecError, match="may only change sweep.executor and sweep.workers"):
+        resume_sweep(result.folder, ["optimizer.lr=1"], plots=False)
+    moved = resume_sweep(result.folder, ["sweep.executor=local", "sweep.workers=2"], plots=False)
+    assert [t.status for t in moved.trials] == ["completed"] * 4
+    assert json.loads((result.folder / "sweep.json").read_text())["executor"] == "local"

@@ -178,10 +178,11 @@ def sweep(
     cli_sets: list[str] = []
     with friendly_errors():
         cli_sets = sweep_overrides(grid or [], zip_ or [], random or [], trials, seeds, repeat)
-        if resume is not None and (spec is not None or set_ or cli_sets):
+        if resume is not None and (spec is not None or cli_sets):
             raise SpecError(
-                "--resume SWEEP_DIR continues a sweep as it was planned: give no spec, --set or "
-                "sweep options with it (--workers, --executor, --metric and --no-plots may change)."
+                "--resume SWEEP_DIR continues a sweep as it was planned: give no spec or sweep "
+                "options with it (--workers, --executor, --set sweep.executor…, --metric and "
+                "--no-plots may change)."
             )
         if resume is None and spec is None:
             raise SpecError("Give a spec file (deltaw sweep SPEC) or --resume SWEEP_DIR.")
@@ -222,7 +223,7 @@ def sweep(
         with SweepProgress(err, total, done) as display:
             options.update(on_trial=display.trial, on_event=display.event)
             if resume is not None:
-                result = resume_sweep(resume, **options)  # type: ignore[arg-type]
+                result = resume_sweep(resume, set_ or [], **options)  # type: ignore[arg-type]
             else:
                 assert spec is not None
                 result = run_sweep(spec, overrides, out_dir, **options)  # type: ignore[arg-type]

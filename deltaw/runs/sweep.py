@@ -25,7 +25,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from deltaw.core.base import Executor
 from deltaw.errors import DeltawError, SpecError
 from deltaw.files import write_json, write_text
 from deltaw.registry import Registry, get_registry
@@ -41,8 +40,7 @@ from deltaw.runs.sweep_plan import (
     plan,
 )
 from deltaw.runs.trial import settle
-from deltaw.spec.loading import SUFFIXES
-from deltaw.spec.models import SweepSpec
+from deltaw.spec.loading import SUFFIXES, apply_overrides, parse_override, read_spec_file
 
 SourceFactory = Callable[[list[Trial]], TrialSource]
 
@@ -85,24 +83,24 @@ def run_sweep(
     """
     registry = registry or get_registry()
     spec_path = Path(spec_path)
+    overrides = with_executor(spec_path, overrides, executor)
     planned = plan(spec_path, overrides, registry)
     sweep = planned.spec.sweep
     assert sweep is not None
     suffix = spec_path.suffix.lower()
     text = spec_path.read_text(encoding="utf-8")
     n = workers or sweep.workers or os.cpu_count() or 1
-    runner = build_executor(registry, sweep, executor)
+    runner = sweep.executor.build()
     try:
         runner.start(n, planned.requires)
         folder = new_run_folder(Path(out), f"{planned.spec.name}-sweep")
         write_text(folder / f"spec{suffix}", text)
-        write_json(folder / "overrides.json", list(overrides))
+        write_json(folder / "overrides.json", overrides)
         info = {
             "name": planned.spec.name,
             "spec": str(spec_path),
             "spec_file": f"spec{suffix}",
-            "executor": executor or sweep.executor.name,
-            "executor_option": executor,
+            "executor": sweep.executor.name,
             "workers": n,
             "metric": metric or sweep.metric,
             "status": "running",
@@ -116,6 +114,7 @@ def run_sweep(
 
 def resume_sweep(
     folder: str | Path,
+    overrides: Sequence[str] = (),
     *,
     executor: str | None = None,
     workers: int | None = None,
@@ -129,13 +128,27 @@ def resume_sweep(
     source: SourceFactory | None = None,
 ) -> SweepResult:
     """Continue the sweep in ``folder``: finished trials are kept, interrupted ones continue from
-    their checkpoints (bit for bit), pending ones run. Any executor may resume any sweep."""
+    their checkpoints (bit for bit), pending ones run.
+
+    Any executor may resume any sweep: ``executor`` and ``overrides`` of
+    ``sweep.executor…`` and ``sweep.workers`` (a new cluster's address) hold for this
+    session only; nothing else of the sweep may change.
+    """
     registry = registry or get_registry()
     folder = Path(folder)
     info = read_sweep_info(folder)
+    for text in overrides:
+        key = parse_override(text)[0]
+        if not (key in ("sweep.executor", "sweep.workers") or key.startswith("sweep.executor.")):
+            raise SpecError(
+                f"--resume {folder}: --set {text!r} would change the sweep; a resume may only "
+                f"change sweep.executor and sweep.workers (where the trials run). Start a new "
+                f"sweep to change {key}."
+            )
     spec_path = folder / str(info.get("spec_file") or _spec_file(folder))
-    overrides = _read_overrides(folder)
-    planned = plan(spec_path, overrides, registry)
+    recorded = _read_overrides(folder)
+    session = with_executor(spec_path, [*recorded, *overrides], executor)
+    planned = plan(spec_path, session, registry)
     sweep = planned.spec.sweep
     assert sweep is not None
     trials = [Trial.from_json(t) for t in info.get("trials", [])]
@@ -148,17 +161,15 @@ def resume_sweep(
     for t in trials:
         take_status(t, settle(folder / t.folder))
     todo = [t for t in trials if t.status in TO_RUN]
-    executor = executor or info.get("executor_option")
-    n = workers or int(info.get("workers") or 0) or sweep.workers or os.cpu_count() or 1
+    n = workers or sweep.workers or int(info.get("workers") or 0) or os.cpu_count() or 1
     info.update(
-        executor=executor or sweep.executor.name,
-        executor_option=executor,
+        executor=sweep.executor.name,
         workers=n,
         metric=metric or info.get("metric"),
         status="running",
     )
     info.pop("trials", None)
-    runner = build_executor(registry, sweep, executor)
+    runner = sweep.executor.build()
     try:
         runner.start(n, planned.requires)
         text = spec_path.read_text(encoding="utf-8")
@@ -169,12 +180,18 @@ def resume_sweep(
         runner.close()
 
 
-def build_executor(registry: Registry, sweep: SweepSpec, name: str | None) -> Executor:
-    """The executor named ``name`` (with the spec's parameters when the spec names it too), else
-    the spec's."""
-    if not name or name == sweep.executor.name:
-        return sweep.executor.build()
-    return registry.entry("executor", name, where="--executor").cls()
+def with_executor(spec_path: Path, overrides: Sequence[str], executor: str | None) -> list[str]:
+    """The overrides with ``--executor NAME`` as the override it stands for, put first so that
+    ``--set sweep.executor.address=…`` adds to it; none when the spec names that executor
+    already (its parameters stay)."""
+    if not executor:
+        return list(overrides)
+    data = apply_overrides(read_spec_file(spec_path), [parse_override(o) for o in overrides])
+    ref = (data.get("sweep") or {}).get("executor", "local")
+    name = ref.get("name") if isinstance(ref, dict) else ref
+    if name == executor:
+        return list(overrides)
+    return [format_override("sweep.executor", executor), *overrides]
 
 
 def read_sweep_info(folder: Path) -> dict[str, Any]:
