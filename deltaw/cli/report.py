@@ -157,25 +157,24 @@ def print_groups(rep: Any, groups: list[Any]) -> None:
         title_justify="left",
     )
     table.add_column("#", justify="right")
-    table.add_column("configuration", overflow="fold")
+    table.add_column("configuration", overflow="fold", min_width=12)
     table.add_column("n", justify="right")
-    table.add_column("seeds", overflow="fold")
-    table.add_column(f"{rep.by} {_abbrev(metric)}", justify="right")
+    table.add_column("seeds", overflow="fold", min_width=5)
+    if rep.by == "best":  # the final values are columns anyway
+        table.add_column(f"best {_abbrev(metric)}", justify="right")
     for k in finals:
         table.add_column(_abbrev(k), justify="right")
-    table.add_column("ended", justify="right")
+    table.add_column("done", justify="right")
     for i, g in enumerate(groups, 1):
         ok = sum(1 for row in g.rows if row["status"] in ("completed", "stopped"))
+        best = [fmt_mean_std(g.value, metric)]
         table.add_row(
             str(i),
             escape(g.label),
             str(len(g.rows)),
-            escape(",".join(str(s) for s in g.seeds)),
-            fmt_mean_std(g.value, lambda v: fmt_metric(metric, v, bare=True)),
-            *(
-                fmt_mean_std(g.final.get(k), lambda v, k=k: fmt_metric(k, v, bare=True))
-                for k in finals
-            ),
+            escape(",".join(str(s) for s in sorted(g.seeds, key=str))),
+            *(best if rep.by == "best" else []),
+            *(fmt_mean_std(g.final.get(k), k) for k in finals),
             f"{ok}/{len(g.rows)}",
         )
     out.print(table)

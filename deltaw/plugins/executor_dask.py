@@ -204,6 +204,13 @@ def check_workers(client: Any, requires: dict[str, str]) -> None:
                 found[name] = metadata.version(name)
             except metadata.PackageNotFoundError:
                 found[name] = None
+            if name == "deltaw":  # the deltaw that trials import (a source tree too)
+                try:
+                    import deltaw
+
+                    found[name] = deltaw.__version__
+                except ImportError:
+                    found[name] = None
         return found
 
     answers = client.run(versions, on_error="return")
