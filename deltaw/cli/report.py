@@ -151,9 +151,10 @@ def print_groups(rep: Any, groups: list[Any]) -> None:
     for g in groups:
         finals += [k for k in g.final if k.split("_", 1)[-1] == suffix and k not in finals]
     direction = "higher" if rep.higher else "lower"
+    grouped = sum(len(g.rows) for g in groups)
     table = Table(
-        title=f"{len(groups)} configurations × seeds ({len(rep.rows)} runs), ranked by the mean "
-        f"{rep.by} {metric} ({direction} is better); mean ± std over the seeds",
+        title=f"{len(groups)} configurations × seeds ({grouped} runs), ranked by the mean "
+        f"{rep.by} {metric} ({direction} is better); mean ± std over the completed runs",
         title_justify="left",
     )
     table.add_column("#", justify="right")
@@ -178,8 +179,10 @@ def print_groups(rep: Any, groups: list[Any]) -> None:
             f"{ok}/{len(g.rows)}",
         )
     out.print(table)
+    if len(rep.rows) > grouped:
+        err.print(f"{len(rep.rows) - grouped} runs have not started yet.", highlight=False)
     for row in rep.rows:
-        if row["status"] not in ("completed", "running") and row["message"]:
+        if row["status"] not in ("completed", "running", "pending") and row["message"]:
             err.print(
                 f"{row['run']}: {row['status']}: {row['message']}",
                 highlight=False,

@@ -4,9 +4,11 @@ Runs repeat each other when their resolved specs are equal apart from ``seed``
 (sweep sections are left out, as everywhere in reports). A report then has one
 row per configuration: how many runs (n), their seeds, and for the ranking
 metric and every final metric the mean and the sample standard deviation
-(n − 1 in the denominator; 0 for a single run) over the runs that recorded a
-finite value. A plot draws each configuration as a band: the mean curve with
-± one standard deviation shaded.
+(n − 1 in the denominator; 0 for a single run) over the runs that completed
+(or were stopped by a callback) with a finite value; interrupted, failed and
+diverged runs are counted, not averaged, and runs not started are left out.
+A plot draws each configuration as a band: the mean curve with ± one standard
+deviation shaded.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from deltaw.runs.report import (
 )
 
 SEED = "seed"
+ENDED_WELL = ("completed", "stopped")  # runs whose statistics are taken
 
 
 def mean_std(values: Sequence[Any]) -> dict[str, float] | None:
@@ -98,6 +101,8 @@ def group_report(report: Report) -> list[Group] | None:
     keys = [k for k in report.keys if k != SEED]
     groups: dict[str, Group] = {}
     for row in report.rows:
+        if row["status"] == "pending":  # not run yet: no configuration to speak of
+            continue
         values = {k: row["keys"].get(k) for k in keys}
         group = groups.setdefault(_signature(values), Group(label_of(values, report.keys), values))
         group.rows.append(row)
@@ -105,15 +110,14 @@ def group_report(report: Report) -> list[Group] | None:
         return None
     metric = report.metric
     for g in groups.values():
-        picked = [
-            row["best"] if report.by == "best" else row["final"].get(metric) for row in g.rows
-        ]
+        ended = [row for row in g.rows if row["status"] in ENDED_WELL]  # same epochs: comparable
+        picked = [row["best"] if report.by == "best" else row["final"].get(metric) for row in ended]
         g.value = mean_std(picked) if metric else None
         names: list[str] = []
-        for row in g.rows:
+        for row in ended:
             names += [k for k in row["final"] if k not in names]
         g.final = {
-            k: stats for k in names if (stats := mean_std([r["final"].get(k) for r in g.rows]))
+            k: stats for k in names if (stats := mean_std([r["final"].get(k) for r in ended]))
         }
     sign = -1 if report.higher else 1
     return sorted(
