@@ -49,18 +49,22 @@ class SweepProgress:
         self.fractions: dict[int, float] = {}
 
     def __enter__(self) -> SweepProgress:
-        self.progress.start()
-        self.overall = self.progress.add_task(
-            "[bold]sweep", total=self.total, completed=self.done, unit="trials"
-        )
-        self.progress.refresh()
+        if self.console.is_terminal:  # a log file gets the lines of ended trials only
+            self.progress.start()
+            self.overall = self.progress.add_task(
+                "[bold]sweep", total=self.total, completed=self.done, unit="trials"
+            )
+            self.progress.refresh()
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.progress.stop()
+        if self.overall is not None:
+            self.progress.stop()
 
     def event(self, trial: Any, event: dict[str, Any]) -> None:
         """A trial started or ended an epoch."""
+        if self.overall is None:
+            return
         epochs = int(event.get("epochs") or 1)
         epoch = int(event.get("epoch") or 0)
         if trial.index not in self.running:
@@ -77,7 +81,7 @@ class SweepProgress:
     def trial(self, trial: Any, done: int) -> None:
         """A trial ended: drop its line, print its outcome."""
         task = self.running.pop(trial.index, None)
-        if task is not None:
+        if task is not None and self.overall is not None:
             self.progress.remove_task(task)
         self.fractions.pop(trial.index, None)
         self.done = done
@@ -85,7 +89,7 @@ class SweepProgress:
         final = trial.result.get("final", {}) if trial.result else {}
         shown = ", ".join(fmt_metric(k, v) for k, v in final.items() if k.startswith("validation_"))
         note = f"  {escape(trial.error.splitlines()[0])}" if trial.error else ""
-        self.progress.console.print(
+        self.console.print(
             f"[{done}/{self.total}] [{colour}]{trial.status}[/] {escape(trial.label)}  "
             f"{escape(shown)}{note}",
             highlight=False,
@@ -97,4 +101,4 @@ class SweepProgress:
         if self.overall is not None:
             partial = min(sum(self.fractions.values()), max(0, self.total - self.done))
             self.progress.update(self.overall, completed=self.done + partial)
-        self.progress.refresh()
+            self.progress.refresh()
