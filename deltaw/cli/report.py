@@ -153,7 +153,8 @@ def print_groups(rep: Any, groups: list[Any]) -> None:
     direction = "higher" if rep.higher else "lower"
     grouped = sum(len(g.rows) for g in groups)
     table = Table(
-        title=f"{len(groups)} configurations × seeds ({grouped} runs), ranked by the mean "
+        title=f"{len(groups)} configuration{'s' if len(groups) != 1 else ''} × seeds "
+        f"({grouped} runs), ranked by the mean "
         f"{rep.by} {metric} ({direction} is better); mean ± std over the completed runs",
         title_justify="left",
     )
@@ -173,7 +174,7 @@ def print_groups(rep: Any, groups: list[Any]) -> None:
             str(i),
             escape(g.label),
             str(len(g.rows)),
-            escape(",".join(str(s) for s in sorted(g.seeds, key=str))),
+            escape(",".join(str(s) for s in sorted(g.seeds, key=_seed_order))),
             *(best if rep.by == "best" else []),
             *(fmt_mean_std(g.final.get(k), k) for k in finals),
             f"{ok}/{len(g.rows)}",
@@ -189,6 +190,11 @@ def print_groups(rep: Any, groups: list[Any]) -> None:
                 markup=False,
                 soft_wrap=True,
             )
+
+
+def _seed_order(seed: Any) -> tuple[bool, float, str]:
+    number = isinstance(seed, (int, float)) and not isinstance(seed, bool)
+    return (not number, float(seed) if number else 0.0, str(seed))
 
 
 def report_json(rep: Any, folder: Path | None = None) -> dict[str, Any]:

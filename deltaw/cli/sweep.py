@@ -171,7 +171,7 @@ def sweep(
     """Run every trial of the `sweep:` section of SPEC (or of --grid/--random/--seeds), each a run
     folder inside one sweep folder; rank them. --resume SWEEP_DIR continues a stopped sweep."""
     from deltaw.cli.sweep_progress import SweepProgress
-    from deltaw.runs.sweep import plan, read_sweep_info, resume_sweep, run_sweep
+    from deltaw.runs.sweep import plan, read_sweep_info, resume_sweep, run_sweep, with_executor
     from deltaw.runs.sweep_plan import FINAL
 
     check_by(by)
@@ -186,11 +186,14 @@ def sweep(
             )
         if resume is None and spec is None:
             raise SpecError("Give a spec file (deltaw sweep SPEC) or --resume SWEEP_DIR.")
-    overrides = (set_ or []) + cli_sets
+        if dry_run and spec is None:
+            raise SpecError("--dry-run lists the trials of a spec: give SPEC.")
+        overrides = [*(set_ or []), *cli_sets]
+        if spec is not None:  # --executor NAME is the override it stands for
+            overrides = with_executor(spec, overrides, executor)
     if dry_run:
+        assert spec is not None
         with friendly_errors():
-            if spec is None:
-                raise SpecError("--dry-run lists the trials of a spec: give SPEC.")
             planned = plan(spec, overrides, registry=registry())
         for t in planned.trials:
             out.print(
@@ -202,7 +205,7 @@ def sweep(
         err.print(f"{len(planned.trials)} trials, every one valid.")
         return
     options = dict(
-        executor=executor,
+        executor=executor if resume is not None else None,
         workers=workers,
         metric=metric,
         registry=registry(),
