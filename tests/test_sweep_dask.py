@@ -254,3 +254,30 @@ def test_a_worker_lost_mid_trial_is_replaced_and_the_trial_continues_from_its_ch
         spec_file(tmp_path, sweep, training=training), out=tmp_path / "s", executor="serial"
     )
     assert_same(result, serial)
+
+
+def test_the_command_line_names_a_cluster_and_says_when_it_cannot_be_reached(tmp_path):
+    from typer.testing import CliRunner
+
+    from deltaw.cli import app
+
+    path = spec_file(tmp_path, {"grid": {"optimizer.lr": [0.1]}})  # the spec says local
+    result = CliRunner().invoke(
+        app,
+        [
+            "sweep",
+            str(path),
+            "--executor",
+            "dask",
+            "--set",
+            "sweep.executor.address=tcp://127.0.0.1:9",  # nothing listens on port 9
+            "--set",
+            "sweep.executor.timeout=1",
+            "-o",
+            str(tmp_path / "runs"),
+        ],
+    )
+    text = " ".join(result.output.split())
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in text
+    assert not (tmp_path / "runs").exists()
