@@ -265,23 +265,26 @@ def test_seeds_and_repeat_repeat_every_configuration():
             validate_spec({**BASE, "sweep": bad}, source="s.yaml")
 
 
-def test_repeats_are_reported_as_mean_and_std_and_plotted_as_bands(tmp_path):
-    from typer.testing import CliRunner
+@pytest.fixture(scope="module")
+def repeated(tmp_path_factory):
+    """Two learning rates × three seeds, run serially."""
+    tmp = tmp_path_factory.mktemp("repeats")
+    path = spec_file(
+        tmp, {"grid": {"optimizer.lr": [0.1, 2.0]}, "seeds": [0, 1, 2], "executor": "serial"}
+    )
+    return run_sweep(path, out=tmp / "runs", plots=False)
 
-    from deltaw.cli import app
+
+def test_repeats_are_grouped_as_mean_and_sample_std_of_their_runs(repeated):
     from deltaw.plots.bands import band
     from deltaw.runs.repeats import group_report, group_runs
     from deltaw.runs.report import collect_runs, summarize
 
-    path = spec_file(
-        tmp_path, {"grid": {"optimizer.lr": [0.1, 2.0]}, "seeds": [0, 1, 2], "executor": "serial"}
-    )
-    result = run_sweep(path, out=tmp_path / "runs", plots=False)
-    assert [t.values for t in result.trials][:2] == [
+    assert [t.values for t in repeated.trials][:2] == [
         {"optimizer.lr": 0.1, "seed": 0},
         {"optimizer.lr": 0.1, "seed": 1},
     ]
-    report = summarize(collect_runs([result.folder]))
+    report = summarize(collect_runs([repeated.folder]))
     groups = group_report(report)
     assert sorted((g.label, len(g.rows), sorted(g.seeds)) for g in groups) == [
         ("lr=0.1", 3, [0, 1, 2]),
@@ -294,7 +297,7 @@ def test_repeats_are_reported_as_mean_and_std_and_plotted_as_bands(tmp_path):
         assert g.value["mean"] == pytest.approx(np.mean(values))
         assert g.value["std"] == pytest.approx(np.std(values, ddof=1)) and g.value["n"] == 3
         assert g.final["validation_cost"]["n"] == 3
-    runs = collect_runs([result.folder])
+    runs = collect_runs([repeated.folder])
     (label, first), _ = group_runs(runs)
     epochs, means, stds = band([r.history for r in first], "validation_cost")
     per_run = [[row["validation_cost"] for row in r.history] for r in first]
@@ -302,17 +305,23 @@ def test_repeats_are_reported_as_mean_and_std_and_plotted_as_bands(tmp_path):
     assert means == pytest.approx(np.mean(per_run, axis=0))
     assert stds == pytest.approx(np.std(per_run, axis=0, ddof=1))
 
+
+def test_report_shows_repeats_as_mean_and_std_and_plot_draws_bands(repeated, tmp_path):
+    from typer.testing import CliRunner
+
+    from deltaw.cli import app
+
     runner = CliRunner()
-    table = runner.invoke(app, ["report", str(result.folder)])
+    table = runner.invoke(app, ["report", str(repeated.folder)])
     text = " ".join(table.output.split())
     assert table.exit_code == 0 and "2 configurations × seeds (6 runs)" in text and " ± " in text
     assert "0,1,2" in text
-    data = json.loads(runner.invoke(app, ["report", str(result.folder), "--json"]).stdout)
+    data = json.loads(runner.invoke(app, ["report", str(repeated.folder), "--json"]).stdout)
     assert [g["n"] for g in data["groups"]] == [3, 3] and len(data["runs"]) == 6
-    flat = runner.invoke(app, ["report", str(result.folder), "--no-group"])
+    flat = runner.invoke(app, ["report", str(repeated.folder), "--no-group"])
     assert "6 runs, ranked" in " ".join(flat.output.split())
     pytest.importorskip("matplotlib")
-    drawn = runner.invoke(app, ["plot", str(result.folder), "-o", str(tmp_path / "bands.png")])
+    drawn = runner.invoke(app, ["plot", str(repeated.folder), "-o", str(tmp_path / "bands.png")])
     assert drawn.exit_code == 0 and (tmp_path / "bands.png").read_bytes()[:4] == b"\x89PNG"
 
 
