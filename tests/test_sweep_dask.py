@@ -281,3 +281,14 @@ def test_the_command_line_names_a_cluster_and_says_when_it_cannot_be_reached(tmp
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in text
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_scheduler_file_finds_the_cluster_and_results_come_back(tmp_path, cluster):
+    with distributed.Client(cluster) as client:
+        client.write_scheduler_file(str(tmp_path / "scheduler.json"))
+    executor = {"name": "dask", "scheduler_file": str(tmp_path / "scheduler.json")}
+    path = spec_file(tmp_path, {"grid": {"optimizer.lr": [0.05]}, "executor": executor})
+    result = run_sweep(path, out=tmp_path / "runs", workers=1, plots=False)
+    assert [t.status for t in result.trials] == ["completed"]
+    info = json.loads((result.folder / result.trials[0].folder / "run.json").read_text())
+    assert info["status"] == "completed" and info["epochs"] == 3  # shipped back (results: auto)
