@@ -216,3 +216,30 @@ def test_a_resume_may_move_the_trials_elsewhere_but_not_change_them(tmp_path):
     moved = resume_sweep(result.folder, ["sweep.executor=local", "sweep.workers=2"], plots=False)
     assert [t.status for t in moved.trials] == ["completed"] * 4
     assert json.loads((result.folder / "sweep.json").read_text())["executor"] == "local"
+
+
+def test_a_crashed_worker_process_leaves_its_trials_to_resume_not_failed(tmp_path, monkeypatch):
+    import deltaw.runs.trial as trial_module
+
+    real = trial_module.TrialEvents.on_epoch_end
+
+    def crash(self, trainer, epoch, metrics):  # trial 2 dies hard after its 2nd epoch's checkpoint
+        real(self, trainer, epoch, metrics)
+        if (self.index, epoch) == (2, 2):
+            os._exit(3)
+
+    monkeypatch.setattr(trial_module.TrialEvents, "on_epoch_end", crash)
+    local = {"name": "local", "start_method": "fork"}  # the children inherit the crash
+    path = spec_file(tmp_path, sweep={"grid": BASE["sweep"]["grid"], "executor": local})
+    result = run_sweep(path, out=tmp_path / "runs", workers=2, plots=False)
+    sweep_status, trials = statuses(result.folder)
+    assert sweep_status == "interrupted" and not result.interrupted  # no one pressed Ctrl-C
+    assert trials[1] == ("interrupted", "interrupted")  # settled: its run.json said running
+    assert all(s in ("completed", "interrupted", "pending") for s, _ in trials)
+    assert all(s == r or (s, r) == ("pending", None) for s, r in trials)
+    assert "BrokenProcessPool" in result.trials[1].error
+    monkeypatch.setattr(trial_module.TrialEvents, "on_epoch_end", real)
+    resumed = resume_sweep(result.folder, executor="serial", plots=False)
+    assert [t.status for t in resumed.trials] == ["completed"] * 4
+    second = json.loads((result.folder / result.trials[1].folder / "run.json").read_text())
+    assert second["resumed"][0]["from_epoch"] == 2

@@ -49,6 +49,15 @@ class SweepResult:
         return [t for t in self.trials if t.status in TO_RUN]
 
 
+LOST = ("BrokenExecutor", "CancelledError", "KilledWorker", "CommClosedError")
+
+
+def lost(exc: BaseException) -> bool:
+    """Whether the trial's worker, not the trial, failed (a crashed process, a lost machine, a
+    cancelled job): then the trial stays pending, or interrupted with its checkpoint."""
+    return any(cls.__name__ in LOST for cls in type(exc).__mro__)
+
+
 def take_status(trial: Trial, info: dict[str, Any], error: str = "") -> None:
     """Copy a trial's truth from its ``run.json`` (``{}``: it never began, so it is pending)."""
     trial.status = str(info.get("status", "pending"))
@@ -110,7 +119,7 @@ class Driver:
         interrupted = False
         jobs: Iterable[Any] = self._jobs() if runner.streams else list(self._jobs())
         results = runner.run(run_trial, jobs, workers)
-        try:
+        try:  # a first Ctrl-C stops the trials and waits for them; a second leaves at once
             while True:
                 try:
                     job, result = next(results)
@@ -131,6 +140,8 @@ class Driver:
                         raise
                     interrupted = True
                     self.channel.request_stop(None, "interrupt")
+        except KeyboardInterrupt:
+            interrupted = True  # trials still running are settled from their checkpoints below
         finally:
             if hasattr(results, "close"):
                 results.close()
@@ -188,7 +199,7 @@ class Driver:
                 error = error.replace(str(result["workdir"]), str(where))
         elif isinstance(result, BaseException) and not isinstance(result, KeyboardInterrupt):
             error = describe(result)
-            if not read_run_info(where):  # it failed before it could say so itself
+            if not lost(result) and not read_run_info(where):  # it failed before saying so
                 write_json(
                     where / "run.json",
                     {"status": "failed", "message": error, "epochs": 0, "wall_time": 0.0},
@@ -206,7 +217,8 @@ class Driver:
         if trial is None or index in self.ended:
             return  # late news of a trial that ended
         if event.get("kind") == "start":
-            trial.status = "running"
+            trial.status = "running"  # as its run.json says from now on
+            self.write()
         elif event.get("kind") == "epoch":
             epoch = int(event.get("epoch", 0))
             if event.get("files") is not None and epoch > self.shipped.get(index, 0):
