@@ -260,6 +260,7 @@ def test_a_sweep_written_on_the_command_line_is_the_spec_section_it_stands_for(t
         ({"random": ["optimizer.lr=log:1"]}, "--random"),
         ({"random": ["optimizer.lr=normal:0:1"]}, "--random"),
         ({"seeds": "0,one"}, "--seeds"),
+        ({"grid": ["network.layers=[[2,3,2]"]}, "not a YAML list"),
     ]:
         with pytest.raises(SpecError, match=option):
             sweep_overrides(**bad)

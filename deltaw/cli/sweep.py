@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,7 +17,6 @@ from deltaw.cli.report import print_report, report_json
 from deltaw.errors import SpecError
 
 RANDOM_FORMS = {"log": "log_range", "uniform": "range", "range": "range", "int": "int_range"}
-Listed = Annotated[list[str] | None, typer.Option()]  # noqa: UP045
 
 
 def _number(text: str) -> Any:
@@ -41,9 +41,12 @@ def _values(option: str, text: str) -> tuple[str, list[Any]]:
             f"e.g. {option} optimizer.lr=0.05,0.5,5"
         )
     if raw.strip().startswith("["):  # a YAML list, for values that hold commas: [[2,8,2],[2,16,2]]
-        values = yaml.safe_load(raw)
+        try:
+            values = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            values = None
         if not isinstance(values, list):
-            raise SpecError(f"{option} {text!r}: the value is not a YAML list.")
+            raise SpecError(f"{option} {text!r}: the value is not a YAML list such as [1, 2].")
         return key.strip(), values
     return key.strip(), [_number(v) for v in raw.split(",")]
 
@@ -64,9 +67,9 @@ def _draw(text: str) -> tuple[str, dict[str, Any]]:
 
 
 def sweep_overrides(
-    grid: list[str] = (),  # type: ignore[assignment]
-    zip_: list[str] = (),  # type: ignore[assignment]
-    random: list[str] = (),  # type: ignore[assignment]
+    grid: Sequence[str] = (),
+    zip_: Sequence[str] = (),
+    random: Sequence[str] = (),
     trials: int | None = None,
     seeds: str | None = None,
     repeat: int | None = None,
