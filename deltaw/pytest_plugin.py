@@ -8,10 +8,11 @@
   afterwards::
 
       import my_plugin
+      from deltaw.registry import get_registry
 
       def test_my_cost_is_registered(deltaw_plugin):
           deltaw_plugin(my_plugin)
-          entry = deltaw.registry.get_registry().entry("cost", "my-cost")
+          entry = get_registry().entry("cost", "my-cost")
 
 * ``deltaw_cli`` — runs the ``deltaw`` command line in-process against that
   registry: ``result = deltaw_cli("show", "cost", "my-cost")``.

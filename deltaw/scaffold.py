@@ -74,6 +74,22 @@ class NewPlugin:
         return USAGE[self.kind].split("\n")[-1].strip().replace("{{name}}", self.name)
 
 
+def shadow_warning(kind: str, name: str) -> str | None:
+    """What to know when the ``kind`` ``name`` is also one of deltaw's built-ins, else None."""
+    from deltaw.registry import BUILTIN, Registry
+
+    builtins = Registry()
+    builtins.load_builtins()
+    if name not in builtins.names(kind):
+        return None
+    return (
+        f"Warning: {kind} {name!r} is also a built-in of deltaw, and your plugin shadows it. "
+        f"A spec that writes {name!r} will use your plugin (with a notice every time), "
+        f"'{BUILTIN}:{name}' is the built-in, and a default a spec leaves out stays the "
+        "built-in. Choose another name unless you mean to replace deltaw's."
+    )
+
+
 def names_for(name: str) -> tuple[str, str, str, str]:
     """``(plugin name, distribution, import package, class name)`` for a plugin called ``name``."""
     plugin = name.strip().lower().replace("_", "-")

@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from deltaw.core.base import Activation, Cost, Initializer, Optimizer, Regularizer
+from deltaw.core.base import Activation, Cost, Initializer, Optimizer, Regularizer, overrides
 
 __all__ = [
     "FD_STEP",
@@ -185,8 +185,12 @@ def check_activation(
       finite, without changing their inputs;
     * derivatives are checked at random z with |z| in [0.01, 3], at least 0.01
       away from 0 and from every point in the activation's ``kinks``;
-    * an ``elementwise`` activation really is: its finite-difference
-      Jacobian is diagonal, and ``derivative`` matches that diagonal;
+    * the ``elementwise`` flag agrees with the methods, because the network
+      may compute BP2 from either: an ``elementwise`` activation really is
+      (its finite-difference Jacobian is diagonal), implements ``derivative``
+      matching that diagonal, and its ``backward(z, a, g)`` equals
+      ``derivative(z, a) * g`` on random z (kinks and large |z| included);
+      one with ``elementwise = False`` overrides ``backward``;
     * ``backward(z, a, g)`` matches gᵀJ with J the finite-difference Jacobian
       of each row;
     * at z = ±``extreme`` (pass ``None`` to skip) every method returns finite
@@ -196,9 +200,10 @@ def check_activation(
     """
     act = _instance(activation, Activation, "check_activation")
     check = f"check_activation({_label(act)})"
+    _check_flag_is_implemented(check, act)
     rng = np.random.default_rng(seed)
     z = _away_from_zero(rng, (6, 5), 0.01, 3.0)
-    for kink in getattr(act, "kinks", ()):  # declared non-differentiable points: step off them
+    for kink in act.kinks:  # declared non-differentiable points: step off them
         z[np.abs(z - kink) < 0.01] += 0.02
     g = rng.standard_normal(z.shape)
 
@@ -236,6 +241,7 @@ def check_activation(
             lambda i: f"derivative at z{_idx(i)}={z[i]:.4g}",
             "finite differences",
         )
+        _check_backward_is_derivative_times_grad(check, act, rng)
     _assert_close(
         check,
         act.backward(z, a, g),
@@ -276,6 +282,53 @@ def check_activation(
                         )
                     if not np.all(np.isfinite(out)):
                         _fail(check, f"{label} returned {out[0].tolist()}; expected finite values")
+
+
+def _check_flag_is_implemented(check: str, act: Activation) -> None:
+    """``elementwise`` names the methods the network may call: they must exist."""
+    if act.elementwise:
+        try:
+            act.derivative(np.zeros((1, 2)), act.forward(np.zeros((1, 2))))
+        except NotImplementedError:
+            _fail(
+                check,
+                "declares elementwise = True (the default) but does not implement "
+                "derivative(z, a); implement σ'(z) there, or set elementwise = False if backward "
+                "is a full vector–Jacobian product",
+            )
+    elif not overrides(act, Activation, "backward"):
+        _fail(
+            check,
+            "declares elementwise = False but does not override backward, whose default "
+            "grad * derivative(z, a) is the elementwise rule; implement backward(z, a, grad) "
+            "as the vector–Jacobian product gᵀJ, or set elementwise = True",
+        )
+
+
+def _check_backward_is_derivative_times_grad(
+    check: str, act: Activation, rng: np.random.Generator
+) -> None:
+    """Elementwise: ``backward(z, a, g)`` is ``derivative(z, a) * g`` everywhere, kinks included."""
+    z = rng.standard_normal((6, 5)) * 4.0
+    z.flat[: len(act.kinks) + 1] = (0.0, *act.kinks)  # where a subgradient is chosen, too
+    g = rng.standard_normal(z.shape)
+    for dtype in DTYPES:
+        zd, gd = z.astype(dtype), g.astype(dtype)
+        a = act.forward(zd)
+        got = np.asarray(act.backward(zd, a, gd), np.float64)
+        ref = np.asarray(act.derivative(zd, a), np.float64) * gd
+        err = _error(got, ref)
+        i = np.unravel_index(np.argmax(np.where(np.isnan(err), np.inf, err)), err.shape)
+        tol = max(FUSED_TOL, 100 * float(np.finfo(dtype).eps))
+        if not err[i] <= tol:
+            _fail(
+                check,
+                f"declares elementwise = True, so backward(z, a, g) must equal "
+                f"derivative(z, a) * g (the network may use either), but at z{_idx(i)}="
+                f"{z[i]:.4g} ({np.dtype(dtype).name}) backward gives {got[i]:.6g} and "
+                f"derivative * g gives {ref[i]:.6g} (relative error {err[i]:.1e}, tolerance "
+                f"{tol:.0e}); drop the backward override, or set elementwise = False",
+            )
 
 
 # -- costs -----------------------------------------------------------------------------------
@@ -322,14 +375,14 @@ def check_cost(
     Rows of outputs closer than ``KINK_GAP`` to a kink the cost declares
     (``kink_distance``) are redrawn before the finite-difference checks.
 
-    A cost without a ``domain`` attribute counts as ``"real"`` and is also
+    A cost keeping the default ``domain = "real"`` is also
     paired with identity outputs; a cost meant for probabilities should set
     ``domain = "unit"`` or ``"simplex"`` (or pass ``output_activations``).
     Explicitly given ``output_activations`` must fit the cost's domain.
     """
     c = _instance(cost, Cost, "check_cost")
     check = f"check_cost({_label(c)})"
-    domain = getattr(c, "domain", "real")
+    domain = c.domain
     if domain not in _FITS:
         raise ValueError(f"{check}: unknown domain {domain!r}; use 'real', 'unit' or 'simplex'")
     if output_activations is None:

@@ -19,7 +19,8 @@ from deltaw.plugins.executors import ManagerChannel, Serial, stream
 from deltaw.runs.sweep import run_sweep
 from deltaw.runs.sweep_plan import Planned, Trial, format_override
 from deltaw.runs.trial import NOT_STARTED, run_trial
-from deltaw.spec.loading import apply_overrides, key_parts, load_spec
+from deltaw.spec.loading import load_spec
+from deltaw.spec.overrides import apply_overrides, key_parts
 
 BASE = {
     "name": "tiny",
@@ -244,8 +245,8 @@ def test_a_sweep_written_on_the_command_line_is_the_spec_section_it_stands_for(t
         trials=4,
         seeds="0,1,2",
     )
-    spec, _ = load_spec(path, sets + ["regularizers=[{name: l2, lmbda: 1}]"])
-    sweep = spec.sweep
+    resolved, _ = load_spec(path, sets + ["regularizers=[{name: l2, lmbda: 1}]"])
+    sweep = resolved.spec.sweep
     assert sweep.grid == {"optimizer.lr": [0.05, 0.5, 5], "network.layers": [[2, 3, 2], [2, 8, 2]]}
     assert sweep.random.samples == 4 and sweep.seeds == [0, 1, 2]
     assert sweep.random.params["regularizers.0.lmbda"].range == (0, 5)
@@ -358,9 +359,10 @@ def test_the_executor_option_is_an_override_that_set_can_add_parameters_to(tmp_p
     address = "sweep.executor.address=tcp://127.0.0.1:8786"
     sets = with_executor(path, [address], "dask")
     assert sets == ["sweep.executor=dask", address]
-    spec, _ = load_spec(path, sets)
-    assert spec.sweep.executor.resolved()["address"] == "tcp://127.0.0.1:8786"
-    assert spec.sweep.executor.build().results == "return"  # a remote cluster ships results back
+    resolved, _ = load_spec(path, sets)
+    executor = resolved.plugins["sweep.executor"]
+    assert executor.dump()["address"] == "tcp://127.0.0.1:8786"
+    assert executor.build().results == "return"  # a remote cluster ships results back
     named = spec_file(
         tmp_path,
         {"grid": {"optimizer.lr": [0.1]}, "executor": {"name": "dask", "results": "return"}},

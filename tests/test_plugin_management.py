@@ -113,6 +113,7 @@ def test_a_broken_plugin_does_not_break_help_plugins_or_validate(site, tmp_path)
     assert listed.exit_code == 0
     assert re.search(r"broken\s.*deltaw-broken\s.*failed\s.*RuntimeError: kaput", listed.output)
     assert listed.output.count("failed to load and was skipped") == 1  # reported once, on stderr
+    assert "DeltawPluginWarning" not in listed.output  # as a message, not as a Python warning
     checked = deltaw("validate", spec_file(tmp_path))
     assert checked.exit_code == 0, checked.output
     assert "name: lion" in checked.stdout
@@ -247,6 +248,49 @@ def test_after_uninstall_a_spec_naming_its_plugin_says_which_package_is_missing(
     )
 
 
+def reinstall_broken(monkeypatch, site):
+    """pip that reinstalls deltaw-lion 0.2.0 over itself, now with a module that cannot import."""
+
+    def call(cmd, *args, **kwargs):
+        info = site.root / "deltaw_lion-0.2.0.dist-info"
+        for f in info.iterdir():
+            f.unlink()
+        info.rmdir()
+        broken = "import numpy\nraise ImportError('deltaw_lion needs scipy')\n"
+        site.add("deltaw-lion", {"lion": "lion_mod"}, {"lion_mod": broken}, version="0.2.0")
+        return 0
+
+    monkeypatch.setattr(install.subprocess, "call", call)
+
+
+@pytest.mark.parametrize("strict", ["", "1"])
+def test_reinstalling_a_plugin_that_now_fails_to_load_is_an_error(
+    fake_pip, site, monkeypatch, strict
+):
+    assert deltaw("install", "deltaw-lion").exit_code == 0
+    reinstall_broken(monkeypatch, site)
+    monkeypatch.setenv("DELTAW_STRICT_PLUGINS", strict)
+    result = deltaw("install", "--force-reinstall", "deltaw-lion")
+    assert result.exit_code == 3, result.output
+    text = one_line(result.output)
+    assert "Plugin 'lion' (deltaw-lion 0.2.0) failed: cannot import 'lion_mod'" in text
+    assert "ImportError: deltaw_lion needs scipy" in text
+    assert "pip installed deltaw-lion 0.2.0, but deltaw cannot load its plugin 'lion'" in text
+    assert "`deltaw uninstall deltaw-lion`" in text
+
+
+def test_installing_an_unchanged_plugin_again_still_checks_that_it_loads(fake_pip, monkeypatch):
+    assert deltaw("install", "deltaw-lion").exit_code == 0
+    monkeypatch.setattr(install.subprocess, "call", lambda cmd: 0)  # "already satisfied"
+    result = deltaw("install", "Deltaw_Lion>=0.1")
+    assert result.exit_code == 0, result.output
+    assert "Plugin 'lion' (deltaw-lion 0.2.0) loaded: optimizer lion" in one_line(result.output)
+    nothing = deltaw("install", "numpy")
+    assert nothing.exit_code == 0 and "None of the packages pip installed is a deltaw plugin" in (
+        one_line(nothing.output)
+    )
+
+
 def test_pip_failing_is_reported_with_its_exit_code(monkeypatch):
     monkeypatch.setattr(install.subprocess, "call", lambda cmd: 1)
     result = deltaw("install", "deltaw-nonexistent")
@@ -291,6 +335,20 @@ def test_new_plugin_writes_a_package_and_says_what_to_do_next(tmp_path):
     assert 'authors = [{ name = "Ada" }]' in (tmp_path / "my-cost" / "pyproject.toml").read_text()
     again = deltaw("new-plugin", "my-cost", "--kind", "cost", "--dir", tmp_path / "my-cost")
     assert again.exit_code == 1 and "already exists and is not empty" in one_line(again.output)
+    assert "Warning" not in result.output  # my-cost shadows no built-in
+
+
+def test_new_plugin_warns_when_the_name_shadows_a_builtin(tmp_path):
+    result = deltaw("new-plugin", "sgd", "--kind", "optimizer", "--dir", tmp_path / "sgd")
+    assert result.exit_code == 0, result.output
+    text = one_line(result.output)
+    assert "Warning: optimizer 'sgd' is also a built-in of deltaw, and your plugin shadows it." in (
+        text
+    )
+    assert "'deltaw:sgd' is the built-in" in text and "a default a spec leaves out" in text
+    assert (tmp_path / "sgd" / "pyproject.toml").is_file()
+    other_kind = deltaw("new-plugin", "sgd", "--kind", "cost", "--dir", tmp_path / "sgd-cost")
+    assert other_kind.exit_code == 0 and "Warning" not in other_kind.output
 
 
 @pytest.mark.parametrize(

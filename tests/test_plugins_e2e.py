@@ -47,7 +47,7 @@ import importlib.util, sys
 from importlib.metadata import version
 major_minor = tuple(int(x) for x in version("setuptools").split(".")[:2])
 wheels = importlib.util.find_spec("wheel") or major_minor >= (70, 1)  # setuptools 70.1 builds wheels by itself
-sys.exit(0 if major_minor >= (68, 0) and wheels else 1)
+sys.exit(0 if major_minor >= (77, 0) and wheels else 1)  # deltaw's build-system.requires
 """
 
 

@@ -98,8 +98,8 @@ def test_a_new_plugin_of_every_kind_registers_keeps_the_contract_and_its_example
     )  # documented for `deltaw plugins` / `deltaw show`
     if kind in CHECKS:
         CHECKS[kind](entry.cls)
-    spec, _ = load_spec(folder / "example.yaml", registry=reg)
-    assert any(ref.name == f"my-{kind}" for _, _, ref in spec.plugin_refs())
+    resolved, _ = load_spec(folder / "example.yaml", registry=reg)
+    assert any(r.entry.cls is entry.cls for r in resolved.plugins.values())
     assert f"my-{kind}" in (folder / "README.md").read_text()
 
 

@@ -11,8 +11,9 @@ from deltaw.errors import SpecError
 from deltaw.registry import get_registry
 from deltaw.runs.report import load_run
 from deltaw.runs.sweep import expand, format_override, plan, run_sweep
-from deltaw.spec.loading import parse_override, validate_spec
+from deltaw.spec.loading import validate_spec
 from deltaw.spec.models import SweepSpec
+from deltaw.spec.overrides import parse_override
 
 BASE = {
     "name": "tiny-sweep",

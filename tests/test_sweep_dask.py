@@ -175,7 +175,7 @@ def test_workers_missing_a_plugin_are_named_before_anything_runs(tmp_path, clust
     monkeypatch.setattr(
         sweep_plan,
         "distributions",
-        lambda spec, registry: {**real(spec, registry), "deltaw-no-such-plugin": "1.2.0"},
+        lambda resolved: {**real(resolved), "deltaw-no-such-plugin": "1.2.0"},
     )
     path = spec_file(tmp_path, {"grid": {"optimizer.lr": [0.1]}, "executor": on(cluster, "auto")})
     with pytest.raises(PluginError, match="deltaw-no-such-plugin is not installed"):

@@ -82,6 +82,83 @@ def test_an_activation_wrongly_declared_elementwise_is_caught():
         check_activation(SoftmaxClaimingToBeElementwise)
 
 
+class TanhWithAForeignBackward(Tanh):
+    """Declares elementwise (inherited) but its backward is not derivative · g."""
+
+    def backward(self, z, a, grad):
+        return grad * (1.0 - a * a) + 1e-3 * np.abs(grad)
+
+
+class TanhOnlyBackward(deltaw.Activation):
+    """Forgets to say elementwise = False: backward only, no derivative."""
+
+    def forward(self, z):
+        return np.tanh(z)
+
+    def backward(self, z, a, grad):
+        return grad * (1.0 - a * a)
+
+
+class TanhClaimingNotElementwise(Tanh):
+    """Says elementwise = False but keeps the elementwise backward of the base class."""
+
+    elementwise = False
+
+
+class ReLUWithAnotherSubgradient(deltaw.Activation):
+    """σ'(0) = 0 in derivative but 1 in backward: agrees everywhere except at the kink."""
+
+    kinks = (0.0,)
+
+    def forward(self, z):
+        return np.maximum(z, 0.0)
+
+    def derivative(self, z, a):
+        return (z > 0).astype(z.dtype)
+
+    def backward(self, z, a, grad):
+        return grad * (z >= 0)
+
+
+@pytest.mark.parametrize(
+    "cls, pattern",
+    [
+        (
+            TanhWithAForeignBackward,
+            r"declares elementwise = True, so backward\(z, a, g\) must equal "
+            r"derivative\(z, a\) \* g \(the network may use either\), "
+            r"but at z\[\d,\d\]=-?[\d.]+ \(float64\) backward gives -?[\d.e-]+ "
+            r"and derivative \* g gives -?[\d.e-]+ \(relative error .*\); "
+            r"drop the backward override, or set elementwise = False",
+        ),
+        (
+            ReLUWithAnotherSubgradient,
+            r"declares elementwise = True, .* at z\[0,0\]=0 \(float64\) backward gives",
+        ),
+        (
+            TanhOnlyBackward,
+            r"declares elementwise = True \(the default\) but does not implement "
+            r"derivative\(z, a\)",
+        ),
+        (
+            TanhClaimingNotElementwise,
+            r"declares elementwise = False but does not override backward"
+            r".*vector–Jacobian product",
+        ),
+    ],
+    ids=["foreign-backward", "subgradient", "no-derivative", "false-without-backward"],
+)
+def test_an_elementwise_flag_that_disagrees_with_backward_is_caught(cls, pattern):
+    with pytest.raises(AssertionError, match=rf"^check_activation\({cls.__name__}\): {pattern}"):
+        check_activation(cls)
+
+
+def test_a_non_elementwise_activation_is_checked_against_finite_differences_of_forward():
+    check_activation(Softmax)  # overrides backward, and its gᵀJ matches the FD Jacobian
+    with pytest.raises(AssertionError, match=r"backward \(vector–Jacobian product\)"):
+        check_activation(SoftmaxWithoutTheCrossTerm)
+
+
 def test_an_activation_that_changes_the_dtype_is_caught():
     with pytest.raises(
         AssertionError,

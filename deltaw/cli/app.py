@@ -10,12 +10,16 @@ Exit codes: 0 success; 1 other expected error; 2 spec error; 3 plugin error;
 from __future__ import annotations
 
 import contextlib
+import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+
+from deltaw.errors import DeltawPluginWarning
 
 app = typer.Typer(
     name="deltaw",
@@ -40,6 +44,26 @@ def friendly_errors() -> Iterator[None]:
     except DeltawError as exc:
         err.print(f"[bold red]Error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
+
+
+def show_plugin_warnings() -> None:
+    """Print every :class:`~deltaw.errors.DeltawPluginWarning` as its message alone on
+    stderr (as the command line's other messages); other warnings show as Python shows them.
+
+    The registry loads once per command, so each such warning is printed once.
+    """
+    previous = warnings.showwarning
+    if getattr(previous, "deltaw", False):  # already installed
+        return
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001, ANN202
+        if issubclass(category, DeltawPluginWarning):
+            print(message, file=sys.stderr)
+        else:
+            previous(message, category, filename, lineno, file, line)
+
+    show.deltaw = True  # type: ignore[attr-defined]
+    warnings.showwarning = show
 
 
 def registry():  # noqa: ANN201 - lazy import keeps --help fast
@@ -73,6 +97,7 @@ def main_options(
 ) -> None:
     """Backpropagation you can see, check and extend."""
     _disabled[:] = disable_plugin or []
+    show_plugin_warnings()
 
 
 SpecArg = Annotated[

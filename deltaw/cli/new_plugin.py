@@ -39,9 +39,11 @@ def new_plugin(
 ) -> None:
     """Write a ready plugin package: pyproject with the entry point, a documented template, tests, README."""
     from deltaw.scaffold import new_plugin as scaffold
+    from deltaw.scaffold import shadow_warning
 
     with friendly_errors():
         made = scaffold(name, kind, directory, author=author, description=description)
+        warning = shadow_warning(made.kind, made.name)
     err.print(
         f"Created {made.folder}/ ({made.kind} {made.name!r} in the package {made.distribution}):",
         highlight=False,
@@ -54,3 +56,5 @@ def new_plugin(
         f"  python -m pytest {made.folder}/tests   # the deltaw.testing contract checks",
         highlight=False,
     )
+    if warning:
+        err.print(warning, style="yellow", highlight=False, markup=False, soft_wrap=True)

@@ -156,10 +156,10 @@ def probe(
         )
     return from_layers(
         layers,
-        activation or "sigmoid",
+        activation or "deltaw:sigmoid",
         output_activation,
-        cost or "quadratic",
-        init or "nielsen",
+        cost or "deltaw:quadratic",
+        init or "deltaw:nielsen",
         samples=samples,
         seed=seed,
         registry=registry(),

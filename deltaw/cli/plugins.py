@@ -62,6 +62,16 @@ def plugins(
             f"[yellow]Ambiguous:[/] {first.kind} {first.name!r} is registered by {who}; a spec must use a qualified name.",
             highlight=False,
         )
+    for mine, theirs in reg.shadows():
+        err.print(
+            f"Shadowed: {mine.kind} {mine.name!r} is registered by deltaw and by "
+            f"{mine.plugin.origin}; a spec's {mine.name!r} means {mine.qualified!r}, "
+            f"{theirs.qualified!r} is the built-in (a default the spec leaves out stays the "
+            "built-in).",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def _registers(p) -> str:  # noqa: ANN001

@@ -17,6 +17,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from deltaw.core.monitor import Monitor
+
 Array = np.ndarray
 
 
@@ -149,6 +151,68 @@ class Optimizer(Plugin):
         """Change ``param`` in place from its mean gradient ``grad``."""
         raise NotImplementedError
 
+    def update_all(
+        self,
+        params: list[Array],
+        grads: list[Array],
+        states: list[dict[str, Array]],
+        step: int,
+        lrs: list[float],
+    ) -> None:
+        """One step for every parameter array (W₁, b₁, W₂, b₂, …), ``lrs[i]`` for ``params[i]``.
+
+        The trainer calls this once per mini-batch. The default calls
+        :meth:`update` array by array; override it for a rule that needs all
+        arrays at once (a global norm). ``lrs`` differ only with per-layer
+        learning-rate multipliers.
+        """
+        for param, grad, state, lr in zip(params, grads, states, lrs):
+            self.update(param, grad, state, step, lr)
+
+
+class Transform(Plugin):
+    """A link of an optimizer chain: changes the gradients before the update rule, or the
+    parameters after it.
+
+    ``acts_on = "gradient"`` (the default): :meth:`apply` gets a gradient
+    buffer it may change in place (the chain's own copy, never the trainer's)
+    and returns the transformed gradient; links run in the order a spec lists
+    them, before the chain's update rule. ``acts_on = "params"``: the link
+    comes after the update rule and :meth:`after_update` changes the freshly
+    updated parameter in place (Lookahead). Override the ``*_all`` variant
+    instead when the transform needs every array at once (clipping by the
+    global norm). State is a dict of arrays per parameter array, as for an
+    :class:`Optimizer`, so checkpoints and resume cover it.
+    """
+
+    acts_on: ClassVar[str] = "gradient"
+    """``"gradient"`` (before the update rule) or ``"params"`` (after it)."""
+
+    def init(self, param: Array) -> dict[str, Array]:
+        """State for one parameter array: a dict of arrays (checkpointable)."""
+        return {}
+
+    def apply(self, grad: Array, state: dict[str, Array], param: Array, step: int) -> Array:
+        """The transformed gradient of ``param`` at the 1-based ``step`` (may reuse ``grad``)."""
+        raise NotImplementedError
+
+    def apply_all(
+        self, grads: list[Array], states: list[dict[str, Array]], params: list[Array], step: int
+    ) -> list[Array]:
+        """:meth:`apply` for every array; override for a transform that looks at all of them."""
+        return [self.apply(g, s, p, step) for g, s, p in zip(grads, states, params)]
+
+    def after_update(self, param: Array, state: dict[str, Array], step: int) -> None:
+        """Change ``param`` in place after the update rule's step (``acts_on = "params"``)."""
+        raise NotImplementedError
+
+    def after_update_all(
+        self, params: list[Array], states: list[dict[str, Array]], step: int
+    ) -> None:
+        """:meth:`after_update` for every array; override to look at all of them."""
+        for param, state in zip(params, states):
+            self.after_update(param, state, step)
+
 
 class Regularizer(Plugin):
     """A penalty on the weights (never the biases), scaled by the training-set size ``n``.
@@ -156,6 +220,9 @@ class Regularizer(Plugin):
     ``penalty`` is added to the cost; ``gradient`` to ∂C/∂w (the batch mean),
     so with plain SGD L2 gives the book's ``w → (1 − ηλ/n) w − η ∂C₀/∂w``.
     """
+
+    kinks: ClassVar[tuple[float, ...]] = ()
+    """Values of w where the penalty is not differentiable; gradient checks step over them."""
 
     def penalty(self, weights: list[Array], n: int) -> float:
         """The term added to the cost for all weight matrices."""
@@ -196,7 +263,12 @@ class Split:
 
 @dataclass
 class DataSplits:
-    """Training, and optionally validation and test, splits of a data set."""
+    """Training, and optionally validation and test, splits of a data set.
+
+    ``info`` describes the data set for people (``classes``, ``input_dim``,
+    ``kind``, ``source``, … — JSON-able values): a run records it in its
+    ``environment.json`` under ``data.info``; training never reads it.
+    """
 
     train: Split
     validation: Split | None = None
@@ -227,11 +299,17 @@ class Schedule(Plugin):
 
     ``per_step`` schedules are asked every mini-batch; the others once per
     epoch. ``on_epoch_end`` lets plateau rules react to metrics and returns
-    True to ask training to stop. ``state_dict``/``load_state_dict`` make it
-    checkpointable.
+    True to ask training to stop (saying why in ``stop_reason``).
+    ``state_dict``/``load_state_dict`` make it checkpointable. A schedule that
+    watches a metric holds a :class:`~deltaw.core.monitor.Monitor` as
+    ``monitor``: the run checks its key before training and binds its direction.
     """
 
     per_step: ClassVar[bool] = False
+    monitor: Monitor | None = None
+    """The metric a plateau rule watches, if any (checked and bound by the run layer)."""
+    stop_reason: str | None = None
+    """Why ``on_epoch_end`` asked to stop; shown as the run's stop reason."""
 
     def configure(self, epochs: int, steps_per_epoch: int) -> None:
         """Told the run's length before training starts (schedules spanning the run use it)."""
@@ -253,8 +331,16 @@ class Schedule(Plugin):
 class Callback(Plugin):
     """Hooks into a training run. Set ``trainer.stop = True`` to stop after the epoch.
 
-    ``on_batch_end`` is only called for callbacks that override it.
+    ``on_batch_end`` is only called for callbacks that override it. A callback
+    with state (best value so far, a patience count) overrides ``state_dict``
+    and ``load_state_dict``: the run saves the state in every checkpoint and
+    loads it on resume, so a resumed run continues as an uninterrupted one. A
+    callback that watches a metric holds a :class:`~deltaw.core.monitor.Monitor`
+    as ``monitor``: the run checks its key before training and binds its direction.
     """
+
+    monitor: Monitor | None = None
+    """The metric this callback watches, if any (checked and bound by the run layer)."""
 
     def on_run_start(self, trainer: Any) -> None:
         pass
@@ -267,6 +353,13 @@ class Callback(Plugin):
 
     def on_run_end(self, trainer: Any) -> None:
         pass
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a resumed run needs to continue: JSON-able values and numpy arrays."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
 
 
 def overrides(obj: object, base: type, method: str) -> bool:

@@ -455,7 +455,7 @@ def _path_sum(
             prod, nodes = _extend(prod, nodes, jac[m][:, q].T)
     prod = prod * grad_a[nodes[:, -1]]  # a of the output layer → C, factor ∂C/∂a
     order = np.argsort(-np.abs(prod), kind="stable")[:top]
-    shown = [_path(net, acts, jac, grad_a, nodes[p], float(prod[p]), i, j, k) for p in order]
+    shown = [_path(net, acts, jac, grad_a, nodes[p], float(prod[p]), i, k) for p in order]
     return PathSum(
         count, max_paths, float(prod.sum()), True, int(np.sum(prod == 0)), shown, n_factors
     )
@@ -479,7 +479,6 @@ def _path(
     n: Array,
     product: float,
     i: int,
-    j: int,
     k: int,
 ) -> Path:
     """The nodes and factors of one enumerated path."""

@@ -401,7 +401,7 @@ def _straddles_kink(
 ) -> bool:
     """True when a z that the perturbation moved comes within ε of one of its activation's kinks."""
     for act, zp, zm in zip(activations, zs_plus, zs_minus):
-        kinks = getattr(act, "kinks", ())
+        kinks = act.kinks
         if not kinks:
             continue
         moved = zp != zm
@@ -445,7 +445,7 @@ def _check_activations(
     for i, (act, z, a) in enumerate(zip(net.activations, zs, acts[1:])):
         g = rng.standard_normal(z.shape)
         vjp = np.asarray(act.backward(z, a, g), np.float64)  # ∂⟨g, σ(z)⟩/∂z, row by row
-        kinks = getattr(act, "kinks", ())
+        kinks = act.kinks
         entries = [tuple(int(v) for v in ix) for ix in np.ndindex(z.shape)]
         if len(entries) > per_param:
             entries = [
@@ -575,7 +575,7 @@ def _check_regularizer(
         for f in flat:
             e = np.unravel_index(f, W.shape)
             old = W[e]
-            if any(abs(old - k) <= 2 * eps for k in getattr(reg, "kinks", ())):
+            if any(abs(old - k) <= 2 * eps for k in reg.kinks):
                 continue  # a penalty may declare kinks too (|w| at 0)
             W[e] = old + eps
             up = reg.penalty(ws, n)

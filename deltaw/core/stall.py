@@ -28,7 +28,8 @@ class StallGuard(Callback):
     That happens when η is so large that the first updates saturate every
     sigmoid (σ' = 0) or kill every ReLU: the run would go on at chance level
     without ever printing a NaN. Epochs whose rate is below 1/1000 of η₀
-    (the tail of a schedule) are not checked. The stalled epoch is undone.
+    (the tail of a schedule) are not checked, nor layers whose learning-rate
+    multiplier brings their rate below it. The stalled epoch is undone.
     """
 
     def __init__(self, tolerance: float = 1e-5) -> None:
@@ -43,7 +44,10 @@ class StallGuard(Callback):
         params = trainer.network.params()
         stalled = []
         if trainer.lr >= 1e-3 * trainer.base_lr:
+            factors = getattr(trainer, "lr_factors", None) or [1.0] * len(params)
             for l in range(0, len(params), 2):
+                if factors[l] * trainer.lr < 1e-3 * trainer.base_lr:
+                    continue  # a layer frozen (or slowed) by its lr multiplier is not stalled
                 before = math.sqrt(sum(float(np.vdot(p, p)) for p in self.start[l : l + 2]))
                 moved = math.sqrt(
                     sum(

@@ -75,6 +75,8 @@ class Trainer:
         callbacks: objects with ``on_run_start/on_epoch_end/on_batch_end/on_run_end``.
         clipping: optional gradient clipping.
         weight_decay: decoupled weight decay λ: ``w ← w − η λ w`` before each update.
+        lr_multipliers: one factor per weight layer: layer l's W and b get η × factor
+            (decay included); None means 1 for every layer.
         shuffle: shuffle the training split every epoch.
         run: the run this training belongs to (its folder and checkpoint writer), or None.
     """
@@ -97,6 +99,7 @@ class Trainer:
         weight_decay: float = 0.0,
         shuffle: bool = True,
         run: RunContext | None = None,
+        lr_multipliers: Sequence[float] | None = None,
     ) -> None:
         self.network, self.cost, self.optimizer = network, cost, optimizer
         self.epochs, self.batch_size, self.rng = int(epochs), int(batch_size), rng
@@ -116,6 +119,7 @@ class Trainer:
         self.stop = False
         self.stop_reason: str | None = None
         self.state: list[dict[str, Array]] = [optimizer.init(p) for p in network.params()]
+        self.lr_factors = lr_factors(lr_multipliers, len(network.weights))  # per W₁, b₁, W₂, …
         self._snapshot: dict[str, Any] | None = None
         self.run = run
 
@@ -196,9 +200,7 @@ class Trainer:
             self.lr = float(schedule.lr(self.base_lr, self.epoch, self.step + 1))
         grads = net.gradient_buffers()  # backprop writes every step's ∂C/∂W, ∂C/∂b here
         nabla_w, flat = grads[0], [g for gw in zip(*grads) for g in gw]
-        updates = list(
-            zip(net.params(), flat, self.state)
-        )  # (W₁, ∂C/∂W₁, its state), (b₁, ∂C/∂b₁, …), …
+        factors, state = self.lr_factors, self.state
         params, regs, weights, decay, clip = (
             net.params(),
             self.regularizers,
@@ -214,6 +216,7 @@ class Trainer:
                 if per_step:
                     self.lr = float(schedule.lr(self.base_lr, self.epoch, step))  # type: ignore[union-attr]
                 lr = self.lr
+                lrs = [lr * f for f in factors]  # η for W₁, b₁, W₂, … (per-layer multipliers)
                 net.backprop(x[k : k + m], y[k : k + m], cost, out=grads)  # batch means, into grads
                 for reg in regs:
                     for l, W in enumerate(weights):
@@ -221,10 +224,9 @@ class Trainer:
                 if clip is not None:
                     _clip(flat, clip)
                 if decay:
-                    for p in params:
-                        p *= 1.0 - lr * decay  # decoupled weight decay (Loshchilov & Hutter)
-                for p, g, s in updates:
-                    opt.update(p, g, s, step, lr)
+                    for p, lr_p in zip(params, lrs):
+                        p *= 1.0 - lr_p * decay  # decoupled weight decay (Loshchilov & Hutter)
+                opt.update_all(params, flat, state, step, lrs)  # every W and b at once
                 if check_batches and not self._all_finite():
                     raise NonFiniteError(self.epoch + 1, batch, "the weights")
                 for c in batch_enders:
@@ -325,6 +327,18 @@ def _chunks(train: Split, order: Array | None, m: int) -> Iterator[tuple[Array, 
             np.take(x, idx, axis=0, out=xbuf[: len(idx)], mode="clip"),
             np.take(y, idx, axis=0, out=ybuf[: len(idx)], mode="clip"),
         )
+
+
+def lr_factors(multipliers: Sequence[float] | None, layers: int) -> list[float]:
+    """Per parameter array (W₁, b₁, W₂, b₂, …), the factor of η: one multiplier per layer."""
+    if multipliers is None:
+        return [1.0] * (2 * layers)
+    if len(multipliers) != layers:
+        raise ValueError(
+            f"lr_multipliers has {len(multipliers)} factors, but the network has {layers} weight "
+            f"layers: give one per layer"
+        )
+    return [float(m) for m in multipliers for _ in "Wb"]
 
 
 def _clip(grads: list[Array], clip: Clipping) -> None:

@@ -16,6 +16,8 @@ import numpy as np
 
 from deltaw.core.base import DataSplits
 from deltaw.core.network import Network
+from deltaw.core.numerics import classes
+from deltaw.files import atomic_write
 from deltaw.plots import pyplot
 
 SPLITS = ("training", "validation", "test")
@@ -137,7 +139,7 @@ def decision_regions(
         )
         grid = np.column_stack([g0.ravel(), g1.ravel()]).astype(net.dtype)
         with np.errstate(over="ignore", under="ignore"):
-            cls = _classes(net.feedforward(grid)).reshape(g0.shape)
+            cls = classes(net.feedforward(grid)).reshape(g0.shape)
         k = max(int(cls.max()) + 1, d.train.y.shape[1] if d.train.y.ndim == 2 else 2, 2)
         colours = [cmap(i % 10) for i in range(k)]
         from matplotlib.colors import ListedColormap
@@ -152,7 +154,7 @@ def decision_regions(
             alpha=0.28,
             shading="auto",
         )
-        labels = _classes(d.train.y) if d.train.y.ndim == 2 else d.train.y.astype(int)
+        labels = classes(d.train.y) if d.train.y.ndim == 2 else d.train.y.astype(int)
         ax.scatter(
             d.train.x[:, 0],
             d.train.x[:, 1],
@@ -162,7 +164,7 @@ def decision_regions(
             linewidths=0.3,
         )
         with np.errstate(over="ignore", under="ignore"):
-            accuracy = float(np.mean(_classes(net.feedforward(d.train.x)) == labels))
+            accuracy = float(np.mean(classes(net.feedforward(d.train.x)) == labels))
         ax.set_title(f"{t + ': ' if t else ''}training accuracy {accuracy:.1%}", fontsize=10)
         ax.set_xlabel("x₁")
         ax.set_ylabel("x₂")
@@ -171,26 +173,14 @@ def decision_regions(
     return _save(fig, path)
 
 
-def _classes(a: np.ndarray) -> np.ndarray:
-    return (a[:, 0] > 0.5).astype(int) if a.shape[1] == 1 else a.argmax(axis=1)
-
-
 def _save(fig: Any, path: str | Path) -> Path:
     """Save atomically (temporary file + rename) and close the figure."""
-    import os
-    import tempfile
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix or ".png"
-    )
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
+        fmt = path.suffix[1:].lower() or "png"
+        atomic_write(path, lambda f: fig.savefig(f, dpi=110, format=fmt), mode="wb")
     finally:
-        Path(tmp).unlink(missing_ok=True)
         fig.clear()
         from deltaw.plots import pyplot as _p
 

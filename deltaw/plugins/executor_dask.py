@@ -323,3 +323,8 @@ class DaskEndpoint(TrialEndpoint):
         with contextlib.suppress(Exception):
             variable.delete()
         return (answer or {}).get("files")
+
+
+@deltaw.hookimpl
+def register_executors(register: Any) -> None:
+    register("dask", Dask)

@@ -277,8 +277,5 @@ class ManagerEndpoint(TrialEndpoint):
 
 @deltaw.hookimpl
 def register_executors(register: Any) -> None:
-    from deltaw.plugins.executor_dask import Dask
-
-    register("dask", Dask)
     register("local", Local)
     register("serial", Serial)

@@ -23,8 +23,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import deltaw
+from deltaw.core.monitor import Monitor
 from deltaw.errors import DeltawError
-from deltaw.plugins.callbacks import Monitor
+from deltaw.params import MonitorParams
 
 
 class Constant(deltaw.Schedule):
@@ -204,18 +205,6 @@ class OneCycle(_WholeRun):
         raise AssertionError("unreachable")
 
 
-class _MonitorParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    monitor: str = Field(
-        "validation_accuracy",
-        description="The per-epoch metric to watch: <split>_<metric>, e.g. validation_cost.",
-    )
-    mode: Literal["auto", "max", "min"] = Field(
-        "auto",
-        description="Whether higher or lower is better; auto asks the metric (accuracy: higher).",
-    )
-
-
 class NielsenHalving(deltaw.Schedule):
     """The book's rule: halve η whenever the monitored metric has not improved for ``patience`` epochs; stop at η₀/128.
 
@@ -227,7 +216,7 @@ class NielsenHalving(deltaw.Schedule):
     Learning", ch. 3 ("Variable learning rate" and the η-schedule exercise).
     """
 
-    class Params(_MonitorParams):
+    class Params(MonitorParams):
         patience: int = Field(
             10, ge=1, description="Epochs without improvement before η is multiplied by factor."
         )
@@ -284,7 +273,7 @@ class ReduceOnPlateau(deltaw.Schedule):
     threshold 1e-4 rel, cooldown 0, min_lr 0.
     """
 
-    class Params(_MonitorParams):
+    class Params(MonitorParams):
         monitor: str = Field(
             "validation_cost", description="The per-epoch metric to watch: <split>_<metric>."
         )

@@ -37,6 +37,11 @@ def register_optimizers(register: Any) -> None:
 
 
 @hookspec
+def register_transforms(register: Any) -> None:
+    """Register optimizer-chain links: ``register(name, TransformSubclass)``."""
+
+
+@hookspec
 def register_regularizers(register: Any) -> None:
     """Register weight penalties: ``register(name, RegularizerSubclass)``."""
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from importlib import metadata
 
 from deltaw.errors import PluginError
+from deltaw.registry.distributions import canonical_name
 
 GROUP = "deltaw"
 
@@ -38,6 +39,45 @@ def available() -> set[Available]:
         dist = getattr(ep, "dist", None)
         out.add(Available(ep.name, dist.name if dist else "?", dist.version if dist else "?"))
     return out
+
+
+def snapshot() -> dict[Available, tuple[object, ...]]:
+    """Every installed entry point of the group ``deltaw``, each with a stamp of its
+    distribution's metadata folder: pip reinstalling the package changes the stamp."""
+    importlib.invalidate_caches()
+    out: dict[Available, tuple[object, ...]] = {}
+    for ep in metadata.entry_points(group=GROUP):
+        dist = getattr(ep, "dist", None)
+        found = Available(ep.name, dist.name if dist else "?", dist.version if dist else "?")
+        out[found] = _stamp(dist)
+    return out
+
+
+def _stamp(dist: metadata.Distribution | None) -> tuple[object, ...]:
+    folder = getattr(dist, "_path", None)  # the .dist-info folder of a PathDistribution
+    try:
+        st = os.stat(folder)  # type: ignore[arg-type]
+    except (TypeError, OSError):
+        return ()
+    return (str(folder), st.st_ino, st.st_mtime_ns)
+
+
+def touched(
+    before: dict[Available, tuple[object, ...]],
+    after: dict[Available, tuple[object, ...]],
+    requested: list[str],
+) -> list[Available]:
+    """The plugins of what pip just installed: new, upgraded or reinstalled entry points, and
+    those of a distribution named on the command line (even when pip found it satisfied)."""
+    named = {_bare(r) for r in requested if not r.startswith("-")}
+    return sorted(
+        (
+            a
+            for a, stamp in after.items()
+            if before.get(a) != stamp or _bare(a.distribution) in named
+        ),
+        key=lambda a: a.name,
+    )
 
 
 def pip_command(action: str, packages: list[str], options: list[str]) -> list[str]:
@@ -81,10 +121,14 @@ def run_pip(action: str, packages: list[str], options: list[str] | None = None) 
 
 
 def plugin_status(names: list[str]) -> dict[str, dict[str, object]]:
-    """Load the plugins afresh in a child process (new packages are only importable there)."""
+    """Load the plugins afresh in a child process (new packages are only importable there).
+
+    The child reports every plugin, so ``DELTAW_STRICT_PLUGINS`` is not passed
+    on: a plugin that fails is a ``failed`` status, not a failed child.
+    """
     if not names:
         return {}
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k != "DELTAW_STRICT_PLUGINS"}
     proc = subprocess.run(
         [sys.executable, "-m", "deltaw", "plugins", "--json"],
         capture_output=True,
@@ -105,7 +149,7 @@ def plugin_status(names: list[str]) -> dict[str, dict[str, object]]:
 
 
 def _bare(requirement: str) -> str:
-    """'deltaw>=0.1' → 'deltaw' (good enough to recognise deltaw itself)."""
+    """'deltaw>=0.1' → 'deltaw' (good enough to recognise a distribution by its name)."""
     for sep in "<>=!~[; @":
         requirement = requirement.split(sep)[0]
-    return requirement.strip().lower().replace("_", "-")
+    return canonical_name(requirement.strip())

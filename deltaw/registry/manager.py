@@ -3,7 +3,8 @@
 Each plugin (a module or object with ``@hookimpl`` functions) is loaded and
 asked for its registrations on its own. One that fails to import, has a
 misspelt hook, or raises inside a register hook is recorded as failed, its
-partial registrations are rolled back, and everything else works. With
+partial registrations are rolled back, a :class:`~deltaw.errors.DeltawPluginWarning`
+says so, and everything else works. With
 ``DELTAW_STRICT_PLUGINS=1`` such a failure is an error instead.
 
 Environment:
@@ -19,17 +20,23 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
-import re
 import sys
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
 import pluggy
 
-from deltaw.errors import DuplicateNameError, PluginError, UnknownNameError
+from deltaw.errors import (
+    DeltawPluginWarning,
+    DuplicateNameError,
+    PluginError,
+    UnknownNameError,
+)
 from deltaw.registry import hookspecs
+from deltaw.registry.distributions import canonical_name, installed_version
 from deltaw.registry.kinds import BUILTIN, HOOK_TO_KIND, KINDS, kind
 
 BUILTIN_MODULES = (
@@ -40,12 +47,15 @@ BUILTIN_MODULES = (
     "deltaw.plugins.optimizers",
     "deltaw.plugins.optimizers_adaptive",
     "deltaw.plugins.optimizers_papers",
+    "deltaw.plugins.transforms",
+    "deltaw.plugins.chain",
     "deltaw.plugins.regularizers",
     "deltaw.plugins.metrics",
     "deltaw.plugins.datasets",
     "deltaw.plugins.schedules",
     "deltaw.plugins.callbacks",
     "deltaw.plugins.executors",
+    "deltaw.plugins.executor_dask",
 )
 
 
@@ -111,7 +121,7 @@ class Registry:
     # -- loading -------------------------------------------------------------------------
     def load_builtins(self) -> None:
         """Register deltaw's own plugin modules, through the same hooks as everyone else."""
-        info = PluginInfo(BUILTIN, "deltaw", _version("deltaw"))
+        info = PluginInfo(BUILTIN, "deltaw", installed_version("deltaw"))
         self.plugins[BUILTIN] = info
         for modname in BUILTIN_MODULES:
             error = self._add(importlib.import_module(modname), info, pm_name=modname)
@@ -254,7 +264,7 @@ class Registry:
         )
         if strict():
             raise PluginError(message + " [DELTAW_STRICT_PLUGINS is set]")
-        print(message + " (set DELTAW_STRICT_PLUGINS=1 to make this an error)", file=sys.stderr)
+        _warn(message + " (set DELTAW_STRICT_PLUGINS=1 to make this an error)")
 
     def _warn_unknown_switches(
         self, allow: list[str] | None, block: set[str], disable: list[str] | tuple[str, ...]
@@ -268,15 +278,12 @@ class Registry:
             if name in self.plugins and name != BUILTIN:
                 continue
             if name == BUILTIN:
-                print(
-                    f"deltaw: {where} names {name!r}: the built-ins are always loaded.",
-                    file=sys.stderr,
-                )
+                _warn(f"deltaw: {where} names {name!r}: the built-ins are always loaded.")
                 continue
             by_dist = [
                 p.name
                 for p in self.plugins.values()
-                if p.distribution and _norm(p.distribution) == _norm(name)
+                if p.distribution and canonical_name(p.distribution) == canonical_name(name)
             ]
             hint = (
                 f" {name!r} is a distribution; its plugin name is {' / '.join(repr(n) for n in by_dist)}."
@@ -287,10 +294,9 @@ class Registry:
                 others = [p for p in self.plugins if p != BUILTIN]
                 close = difflib.get_close_matches(name, others, n=3, cutoff=0.5)
                 hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            print(
+            _warn(
                 f"deltaw: {where} names {name!r}, but no installed plugin has that name.{hint} "
-                "Run `deltaw plugins` to see plugin names.",
-                file=sys.stderr,
+                "Run `deltaw plugins` to see plugin names."
             )
 
     # -- lookup --------------------------------------------------------------------------
@@ -329,10 +335,63 @@ class Registry:
         return {"plugins": plugins, "names": names}
 
     def conflicts(self) -> list[list[Entry]]:
-        """Every (kind, name) registered by more than one plugin: naming it bare is an error."""
+        """Every (kind, name) that two installed plugins register: naming it bare is an error."""
         return [
-            found for k in KINDS for _, found in sorted(self._entries[k].items()) if len(found) > 1
+            found
+            for k in KINDS
+            for name, found in sorted(self._entries[k].items())
+            if len(found) > 1 and self.bare_entry(k, name) is None
         ]
+
+    def entry_among(self, kinds: tuple[str, ...], name: str, where: str) -> Entry:
+        """The one registered plugin ``name`` (or ``plugin:name``) names among ``kinds``."""
+        bare = name.rpartition(":")[2]
+        hits: list[Entry] = []
+        for kind_name in kinds:
+            if bare in self.names(kind_name):
+                try:
+                    hits.append(self.entry(kind_name, name, where=where))
+                except UnknownNameError:  # registered, but not by the plugin the qualifier names
+                    continue
+        if len(hits) == 1:
+            return hits[0]
+        what = " or ".join(kinds)
+        if len(hits) > 1:
+            both = " and ".join(f"{e.kind} {e.qualified!r} ({e.plugin.origin})" for e in hits)
+            raise DuplicateNameError(
+                f"The name {name!r} at {where} is both a {both}. Pick one with its qualified name."
+            )
+        known = sorted({n for k in kinds for n in self.names(k)})
+        close = difflib.get_close_matches(bare, known, n=3, cutoff=0.0)[:3]
+        raise UnknownNameError(
+            f"Unknown {what} {name!r} at {where}. Closest registered names: {', '.join(close)}. "
+            "Run `deltaw plugins` to see every registered name."
+        )
+
+    def shadows(self) -> list[tuple[Entry, Entry]]:
+        """``(installed, built-in)`` for every name that one installed plugin takes from deltaw."""
+        out = []
+        for k in KINDS:
+            for name, found in sorted(self._entries[k].items()):
+                mine = self.bare_entry(k, name)
+                if len(found) > 1 and mine is not None:
+                    out += [(mine, e) for e in found if e.plugin.name == BUILTIN]
+        return out
+
+    def bare_entry(self, kind_name: str, name: str) -> Entry | None:
+        """What the bare ``name`` means, or None if it is unknown or ambiguous.
+
+        The name rule: a name only one plugin registers is that plugin's; a name
+        that deltaw and one installed plugin register is the installed plugin's
+        (so a later deltaw that adds a built-in of the same name never changes
+        what a spec means; ``deltaw:NAME`` is the built-in); a name that two
+        installed plugins register is ambiguous.
+        """
+        found = self._entries[kind(kind_name).name].get(name, [])
+        if len(found) == 1:
+            return found[0]
+        installed = [e for e in found if e.plugin.name != BUILTIN]
+        return installed[0] if len(installed) == 1 else None
 
     def entry(self, kind_name: str, name: str, where: str | None = None) -> Entry:
         """The entry for ``name`` (or ``plugin:name``); errors say where and suggest names."""
@@ -345,7 +404,10 @@ class Registry:
                 e
                 for e in found
                 if qualifier == e.plugin.name
-                or (e.plugin.distribution and _norm(qualifier) == _norm(e.plugin.distribution))
+                or (
+                    e.plugin.distribution
+                    and canonical_name(qualifier) == canonical_name(e.plugin.distribution)
+                )
             ]
             if not picked and found:
                 offered = ", ".join(f"{e.qualified!r} ({e.plugin.origin})" for e in found)
@@ -354,13 +416,17 @@ class Registry:
                     f"{k.name} {bare!r}. It is registered as: {offered}. Run `deltaw plugins` to see every plugin."
                 )
             found = picked
+        elif len(found) > 1 and (mine := self.bare_entry(k.name, bare)) is not None:
+            _shadow_notice(k.name, bare, where, mine)
+            return mine
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
             both = " and ".join(f"{e.plugin.origin} (use {e.qualified!r})" for e in found)
             raise DuplicateNameError(
-                f"The {k.name} name {name!r} at {where} is registered by more than one plugin: {both}. "
-                f"Pick one with a qualified name, or disable one (DELTAW_DISABLE_PLUGINS or --disable-plugin)."
+                f"The {k.name} name {name!r} at {where} is registered by more than one plugin: "
+                f"{both}. Pick one with a qualified name, or disable one "
+                "(DELTAW_DISABLE_PLUGINS or --disable-plugin)."
             )
         raise UnknownNameError(self.unknown_message(k.name, name, where))
 
@@ -403,9 +469,20 @@ class Registry:
         return f"{head} but the installed {now.origin} no longer registers it."
 
 
-def _norm(dist: str) -> str:
-    """A distribution name normalized as PEP 503 does: 'Deltaw_Lion' == 'deltaw-lion'."""
-    return re.sub(r"[-_.]+", "-", dist).lower()
+def _shadow_notice(kind_name: str, name: str, where: str, mine: Entry) -> None:
+    """One line: the bare name means the installed plugin's, and how to pick the built-in."""
+    _warn(
+        f"deltaw: the {kind_name} {name!r} at {where} means plugin {mine.plugin.name!r} "
+        f"({mine.plugin.origin}), which shadows deltaw's built-in {name!r}: write "
+        f"'{BUILTIN}:{name}' for the built-in, or {mine.qualified!r} to keep the plugin's "
+        "without this notice."
+    )
+
+
+def _warn(message: str) -> None:
+    """Report a skipped plugin, a switch naming none or a shadowed built-in (the CLI prints
+    it on stderr)."""
+    warnings.warn(message, DeltawPluginWarning, stacklevel=3)
 
 
 def _unmarked_hooks(obj: Any) -> list[str]:
@@ -440,13 +517,6 @@ def _describe(exc: BaseException) -> str:
     ]
     where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
     return f"{type(exc).__name__}: {exc}{where}"
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 _REGISTRY: Registry | None = None

@@ -24,7 +24,11 @@ _ARRAY = "__array__"
 def save_run_checkpoint(
     path: Path, state: dict[str, Any], callbacks: list[dict[str, Any] | None] | None = None
 ) -> None:
-    """Write a trainer ``state_dict`` and the callbacks' ``state_dict``s (None for stateless ones)."""
+    """Write a trainer ``state_dict`` and the callbacks' ``state_dict``s (``{}`` when stateless).
+
+    Checkpoints written before ``Callback`` declared ``state_dict`` hold None for a
+    stateless callback; :func:`load_run_checkpoint` returns them as they are.
+    """
     arrays: dict[str, np.ndarray] = {}
     for i, w in enumerate(state["weights"]):
         arrays[f"w{i}"] = w

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import shlex
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from deltaw.errors import DeltawError, TrainingError
-from deltaw.files import save_arrays, write_json, write_text
+from deltaw.files import read_json, save_arrays, write_json, write_text
 from deltaw.spec.loading import SUFFIXES
 
 RESUMABLE = ("interrupted", "running", "failed")
@@ -41,8 +40,11 @@ def new_run_folder(parent: Path, name: str) -> Path:
     raise TrainingError(f"could not create a new run folder under {parent}")
 
 
-def slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_.=" else "-" for c in name).strip("-") or "run"
+def slug(name: str, keep: str = "-_.=", limit: int | None = None, fallback: str = "run") -> str:
+    """``name`` fit for a folder name: letters, digits and ``keep`` stay, anything else
+    becomes ``-``; cut to ``limit`` characters, no ``-`` at the ends; ``fallback`` if empty."""
+    text = "".join(c if c.isalnum() or c in keep else "-" for c in name)[:limit].strip("-")
+    return text or fallback
 
 
 def resume_command(folder: Path) -> str:
@@ -68,22 +70,12 @@ def run_spec_file(folder: Path) -> Path:
 
 def read_run_info(folder: Path) -> dict[str, Any]:
     """``run.json`` of a run folder ({} when the run never got as far as writing it)."""
-    try:
-        return json.loads((folder / "run.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DeltawError(f"{folder / 'run.json'} cannot be read ({exc}).") from None
+    return read_json(folder / "run.json", {})
 
 
 def run_overrides(folder: Path) -> list[str]:
-    try:
-        data = json.loads((folder / "overrides.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return []
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DeltawError(f"{folder / 'overrides.json'} cannot be read ({exc}).") from None
-    return [str(o) for o in data]
+    """The ``--set`` overrides the run was started with (``overrides.json``; [] if absent)."""
+    return [str(o) for o in read_json(folder / "overrides.json", [])]
 
 
 def write_metrics_csv(path: Path, history: list[dict[str, float]]) -> None:

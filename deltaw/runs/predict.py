@@ -10,14 +10,16 @@ run's regularization penalty, as during training.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from deltaw.core.base import DataSplits, EvalContext
+from deltaw.core.base import DataSplits, EvalContext, Split
 from deltaw.core.network import Network
+from deltaw.core.numerics import classes
 from deltaw.errors import DataError, DeltawError
 from deltaw.files import save_arrays
 from deltaw.registry import Registry, get_registry
@@ -49,8 +51,8 @@ def load_trained(
     if not folder.is_dir():
         raise DeltawError(f"{folder}: no such run folder.")
     spec_path = run_spec_file(folder)
-    spec, raw = load_spec(spec_path, run_overrides(folder), registry=registry)
-    exp = build(spec, load_data=False, registry=registry, source=str(spec_path))
+    resolved, raw = load_spec(spec_path, run_overrides(folder), registry=registry)
+    exp = build(resolved, load_data=False, registry=registry, source=str(spec_path))
     path = Path(weights) if weights is not None else folder / "weights.npz"
     if not path.exists():
         hint = " The run has not finished an epoch yet." if weights is None else ""
@@ -82,13 +84,23 @@ def load_weights(net: Network, path: Path) -> None:
 
 
 def input_data(
-    trained: Trained, source: str | Path | None, registry: Registry | None = None
+    trained: Trained,
+    source: str | Path | Mapping[str, Any] | None,
+    registry: Registry | None = None,
 ) -> tuple[DataSplits, str]:
-    """The data to evaluate on, and a description of where it came from."""
+    """The data to evaluate on, and a description of where it came from.
+
+    ``source`` is a file (a data-set spec or an array file), a data-set reference as a mapping
+    (``{"name": "moons", "samples": 500}``, or a mapping with a ``data`` key), or None: the
+    run's own data set.
+    """
     registry = registry or get_registry()
     raw = dict(trained.raw)
     where = "the run's data set"
-    if source is not None:
+    if isinstance(source, Mapping):
+        where = "the given data-set reference"
+        raw["data"] = data_reference(dict(source), where)
+    elif source is not None:
         path = Path(source)
         suffix = path.suffix.lower()
         if not path.exists():
@@ -99,28 +111,39 @@ def input_data(
             raw["data"] = {"name": suffix[1:], "path": str(path)}
             where = str(path)
         elif suffix in SUFFIXES:
-            mapping = read_spec_file(path)
-            ref = mapping.get("data", mapping)
-            if not (isinstance(ref, (dict, str)) and (isinstance(ref, str) or "name" in ref)):
-                raise DeltawError(
-                    f"{path}: expected a data-set spec: a `data:` section, or a mapping with `name` (e.g. name: moons)."
-                )
-            raw["data"] = ref
+            raw["data"] = data_reference(read_spec_file(path), str(path))
             where = str(path)
         else:
             raise DeltawError(
                 f"{path}: give a data-set spec (.yaml, .toml, .json) or an array file (.npz, .csv)."
             )
     raw.pop("sweep", None)
-    spec = validate_spec(raw, source=where, registry=registry)
+    resolved = validate_spec(raw, source=where, registry=registry)
+    spec = resolved.spec
     data_rng, _, _ = seeds(spec.seed)
-    data = spec.data.build().load(data_rng, np.dtype(spec.dtype))
+    data = resolved.plugins["data"].build().load(data_rng, np.dtype(spec.dtype))
     check_data_fits(data, spec.network.layers, spec.data.name, where)
     return data, where
 
 
-def evaluate(trained: Trained, data: DataSplits) -> dict[str, dict[str, float]]:
-    """Every metric of the run on every split of ``data``: ``{split: {metric: value}}``."""
+def data_reference(mapping: dict[str, Any], where: str) -> Any:
+    """The data-set reference in a mapping: its ``data`` section, or the mapping itself."""
+    ref = mapping.get("data", mapping)
+    if not (isinstance(ref, (dict, str)) and (isinstance(ref, str) or "name" in ref)):
+        raise DeltawError(
+            f"{where}: expected a data-set spec: a `data:` section, or a mapping with `name` "
+            f"(e.g. name: moons)."
+        )
+    return ref
+
+
+def evaluate(
+    trained: Trained, data: DataSplits | Mapping[str, Split]
+) -> dict[str, dict[str, float]]:
+    """Every metric of the run on every split of ``data``: ``{split: {metric: value}}``.
+
+    ``data`` is a data set's splits, or any mapping of split names to splits.
+    """
     exp = trained.exp
     penalty = (
         sum(r.penalty(exp.network.weights, trained.train_size) for r in exp.regularizers)
@@ -147,9 +170,7 @@ def save_predictions(trained: Trained, data: DataSplits, path: str | Path) -> Pa
         with np.errstate(over="ignore", under="ignore"):
             a = trained.network.feedforward(split.x)
         arrays[f"{name}_outputs"] = a
-        arrays[f"{name}_predicted"] = (
-            (a[:, 0] > 0.5).astype(np.int64) if a.shape[1] == 1 else a.argmax(axis=1)
-        )
+        arrays[f"{name}_predicted"] = classes(a)
         arrays[f"{name}_targets"] = split.y
     if path.suffix.lower() != ".npz":
         raise DeltawError(

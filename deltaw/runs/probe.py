@@ -22,10 +22,11 @@ from pydantic import ValidationError
 from deltaw.core.base import Array, Cost, Regularizer
 from deltaw.core.network import Network
 from deltaw.errors import DataError, DeltawError, SpecError
-from deltaw.registry import Registry, get_registry
+from deltaw.registry import BUILTIN, Registry, get_registry
 from deltaw.spec.build import build, seeds
-from deltaw.spec.loading import _pydantic_errors, format_errors, load_spec, params_model
+from deltaw.spec.loading import load_spec
 from deltaw.spec.models import PluginRef
+from deltaw.spec.resolve import resolve
 
 
 @dataclass
@@ -82,8 +83,9 @@ def from_spec(
 ) -> Probe:
     """The spec's initial network and ``samples`` random rows of its training split (or the given ``rows``)."""
     registry = registry or get_registry()
-    spec, _ = load_spec(path, list(overrides), registry=registry)
-    exp = build(spec, load_data=True, registry=registry, source=str(path))
+    resolved, _ = load_spec(path, list(overrides), registry=registry)
+    exp = build(resolved, load_data=True, registry=registry, source=str(path))
+    spec = resolved.spec
     assert exp.data is not None
     train = exp.data.train
     if rows is None:
@@ -118,10 +120,10 @@ def from_spec(
 
 def from_layers(
     layers: str | Sequence[int],
-    activation: str = "sigmoid",
+    activation: str = "deltaw:sigmoid",
     output_activation: str | None = None,
-    cost: str = "quadratic",
-    init: str = "nielsen",
+    cost: str = "deltaw:quadratic",
+    init: str = "deltaw:nielsen",
     samples: int = 3,
     seed: int = 0,
     registry: Registry | None = None,
@@ -176,27 +178,12 @@ def _plugin(registry: Registry, kind: str, text: str, option: str) -> tuple[Any,
         raise SpecError(
             f"{option} {text!r}: expected a {kind} name, or a mapping like '{{name: ..., param: value}}'."
         ) from None
-    entry = registry.entry(kind, ref.name, where=option)
-    model = params_model(entry.cls)
-    if model is None:
-        if ref.given:
-            raise SpecError(
-                f"{option}: {kind} {ref.name!r} takes no parameters, got {', '.join(sorted(ref.given))}."
-            )
-        return entry.cls(), ref.name
-    try:
-        params = model.model_validate(ref.given)
-    except ValidationError as exc:
-        raise SpecError(
-            format_errors(option, _pydantic_errors(exc, (option,), kind, ref.name, model))
-        ) from None
-    ref._params = params
-    return entry.cls(params), _ref_label(ref)
+    return resolve(registry, kind, option, ref, source=option).build(), _ref_label(ref)
 
 
 def _ref_label(ref: PluginRef) -> str:
-    """``sigmoid``, or ``leaky-relu(alpha=0.1)`` when parameters were given."""
-    given = ref.given
+    """``sigmoid``, or ``leaky-relu(alpha=0.1)`` with parameters (a built-in unqualified)."""
+    given, name = ref.given, ref.name.removeprefix(f"{BUILTIN}:")
     if not given:
-        return ref.name
-    return f"{ref.name}(" + ", ".join(f"{k}={v}" for k, v in given.items()) + ")"
+        return name
+    return f"{name}(" + ", ".join(f"{k}={v}" for k, v in given.items()) + ")"

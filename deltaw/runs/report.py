@@ -19,7 +19,10 @@ from typing import Any
 
 import yaml
 
+from deltaw.core.history import BOOKKEEPING, metric_keys
+from deltaw.core.monitor import Monitor
 from deltaw.errors import DeltawError
+from deltaw.files import read_json
 
 PREFERRED = (
     "validation_accuracy",
@@ -29,7 +32,6 @@ PREFERRED = (
     "test_cost",
     "training_cost",
 )
-NOT_METRICS = ("epoch", "lr", "train_time", "eval_time")
 
 
 @dataclass
@@ -70,9 +72,9 @@ def is_sweep(path: Path) -> bool:
 def load_run(folder: Path) -> RunRecord:
     """Read a run folder (a missing file reads as empty: a run that failed early still shows up)."""
     folder = Path(folder)
-    info = _read_json(folder / "run.json", {})
+    info = read_json(folder / "run.json", {})
     resolved = _read_yaml(folder / "resolved.yaml")
-    overrides = _read_json(folder / "overrides.json", [])
+    overrides = read_json(folder / "overrides.json", [])
     history: list[dict[str, float]] = []
     path = folder / "metrics.jsonl"
     if path.exists():
@@ -89,7 +91,7 @@ def load_run(folder: Path) -> RunRecord:
 
 def sweep_trials(folder: Path) -> list[dict[str, Any]]:
     """The trials recorded in a sweep folder's ``sweep.json``."""
-    return list(_read_json(Path(folder) / "sweep.json", {}).get("trials", []))
+    return list(read_json(Path(folder) / "sweep.json", {}).get("trials", []))
 
 
 def collect_runs(paths: Sequence[str | Path]) -> list[RunRecord]:
@@ -186,9 +188,13 @@ def labels(runs: Sequence[RunRecord]) -> list[str]:
     return out
 
 
-def fmt_value(value: Any) -> str:
+def fmt_value(value: Any, digits: int = 6) -> str:
+    """A spec value for a label or a cell: ``0.25``, ``[30,10]``, ``sigmoid``.
+
+    Floats keep ``digits`` significant digits; lists and mappings are compact JSON.
+    """
     if isinstance(value, float):
-        return f"{value:g}"
+        return f"{value:.{digits}g}"
     if isinstance(value, (list, dict)):
         return json.dumps(value, separators=(",", ":"))
     return str(value)
@@ -198,7 +204,7 @@ def metrics_of(runs: Sequence[RunRecord]) -> list[str]:
     keys: list[str] = []
     for r in runs:
         for row in r.history:
-            keys += [k for k in row if k not in NOT_METRICS and k not in keys]
+            keys += [k for k in metric_keys(row) if k not in keys]
     return keys
 
 
@@ -213,18 +219,17 @@ def choose_metric(runs: Sequence[RunRecord], metric: str | None = None) -> str |
 
 
 def higher_is_better(metric: str, mode: str = "auto", registry: Any = None) -> bool:
-    """Direction of ``metric`` (``validation_cost``): the mode, else the metric plugin's, else a guess from its name."""
-    if mode in ("max", "min"):
-        return mode == "max"
-    from deltaw.plugins.callbacks import guess_higher_is_better
+    """Direction of ``metric`` (``validation_cost``), as a :class:`Monitor` of it would see it.
 
-    name = metric.split("_", 1)[-1]
-    if registry is not None:
+    The mode, else the metric plugin's ``higher_is_better``, else a guess from its name.
+    """
+    monitor = Monitor(metric, mode)
+    if mode == "auto" and registry is not None:
         try:
-            return bool(getattr(registry.entry("metric", name).cls, "higher_is_better", True))
+            monitor.bind(registry.entry("metric", monitor.metric).cls.higher_is_better)
         except DeltawError:
             pass
-    return guess_higher_is_better(metric)
+    return monitor.higher
 
 
 @dataclass
@@ -267,7 +272,7 @@ def summarize(
                 "keys": {k: flat.get(k) for k in keys},
                 "best": best[0] if best else None,
                 "best_epoch": best[1] if best else None,
-                "final": {k: v for k, v in final.items() if k not in NOT_METRICS},
+                "final": {k: v for k, v in final.items() if k not in BOOKKEEPING},
                 "message": str(r.info.get("message", "")),
             }
         )
@@ -327,15 +332,6 @@ def report_csv(report: Report) -> str:
 
 def _cell(v: Any) -> str:
     return "" if v is None else repr(v) if isinstance(v, float) else str(v)
-
-
-def _read_json(path: Path, default: Any) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return default
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DeltawError(f"{path} cannot be read ({exc}).") from None
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -40,7 +40,8 @@ from deltaw.runs.sweep_plan import (
     plan,
 )
 from deltaw.runs.trial import settle
-from deltaw.spec.loading import SUFFIXES, apply_overrides, parse_override, read_spec_file
+from deltaw.spec.loading import SUFFIXES, read_spec_file
+from deltaw.spec.overrides import apply_overrides, parse_override
 
 SourceFactory = Callable[[list[Trial]], TrialSource]
 
@@ -90,7 +91,7 @@ def run_sweep(
     suffix = spec_path.suffix.lower()
     text = spec_path.read_text(encoding="utf-8")
     n = workers or sweep.workers or os.cpu_count() or 1
-    runner = sweep.executor.build()
+    runner = planned.executor()
     try:
         runner.start(n, planned.requires)
         folder = new_run_folder(Path(out), f"{planned.spec.name}-sweep")
@@ -100,7 +101,7 @@ def run_sweep(
             "name": planned.spec.name,
             "spec": str(spec_path),
             "spec_file": f"spec{suffix}",
-            "executor": sweep.executor.name,
+            "executor": planned.resolved.plugins["sweep.executor"].entry.name,
             "workers": n,
             "metric": metric or sweep.metric,
             "status": "running",
@@ -163,13 +164,13 @@ def resume_sweep(
     todo = [t for t in trials if t.status in TO_RUN]
     n = workers or sweep.workers or int(info.get("workers") or 0) or os.cpu_count() or 1
     info.update(
-        executor=sweep.executor.name,
+        executor=planned.resolved.plugins["sweep.executor"].entry.name,
         workers=n,
         metric=metric or info.get("metric"),
         status="running",
     )
     info.pop("trials", None)
-    runner = sweep.executor.build()
+    runner = planned.executor()
     try:
         runner.start(n, planned.requires)
         text = spec_path.read_text(encoding="utf-8")

@@ -9,7 +9,6 @@ trials: every combination of ``grid``, times the paired rows of ``zip``, times
 
 from __future__ import annotations
 
-import json
 import math
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -23,8 +22,12 @@ import yaml
 
 from deltaw.errors import SpecError
 from deltaw.registry import Registry, get_registry
-from deltaw.spec.loading import apply_overrides, load_spec, parse_override, validate_spec
+from deltaw.runs.folder import slug
+from deltaw.runs.report import fmt_value
+from deltaw.spec.loading import load_spec, validate_spec
 from deltaw.spec.models import RandomParam, Spec, SweepSpec
+from deltaw.spec.overrides import apply_overrides, parse_override
+from deltaw.spec.resolve import ResolvedSpec
 
 FINAL = ("completed", "stopped", "diverged", "failed", "pruned")  # a trial that ended
 TO_RUN = ("pending", "interrupted", "running")  # a trial that a resume runs (on)
@@ -134,9 +137,17 @@ def trial_overrides(overrides: Sequence[str]) -> list[str]:
 class Plan:
     """A validated sweep: its spec, its trials and the distributions (name → version) they use."""
 
-    spec: Spec
+    resolved: ResolvedSpec
     trials: list[Trial]
     requires: dict[str, str]
+
+    @property
+    def spec(self) -> Spec:
+        return self.resolved.spec
+
+    def executor(self) -> Any:
+        """A fresh instance of the sweep's executor, with its validated parameters."""
+        return self.resolved.plugins["sweep.executor"].build()
 
 
 def plan(
@@ -144,7 +155,8 @@ def plan(
 ) -> Plan:
     """The sweep's spec and trials, every trial's spec validated (all problems reported at once)."""
     registry = registry or get_registry()
-    spec, raw = load_spec(spec_path, list(overrides), registry=registry)
+    resolved, raw = load_spec(spec_path, list(overrides), registry=registry)
+    spec = resolved.spec
     if spec.sweep is None:
         raise SpecError(
             f"{spec_path}: no sweep section, so there is nothing to sweep. Add one, e.g.\n"
@@ -155,13 +167,13 @@ def plan(
         )
     inherited = trial_overrides(overrides)
     trials, problems = [], []
-    requires = distributions(spec, registry)
+    requires = distributions(resolved)
     for i, values in enumerate(expand(spec.sweep, spec.seed), 1):
         trial = Trial(i, values, inherited + [format_override(k, v) for k, v in values.items()])
         try:
             data = apply_overrides(raw, list(values.items()))
             one = validate_spec(data, source=f"trial {i} ({trial.label})", registry=registry)
-            requires.update(distributions(one, registry))
+            requires.update(distributions(one))
         except SpecError as exc:
             problems.append(str(exc))
         trials.append(trial)
@@ -176,34 +188,31 @@ def plan(
     width = len(str(len(trials)))
     for t in trials:
         t.folder = trial_folder(t, width)
-    return Plan(spec, trials, requires)
+    return Plan(resolved, trials, requires)
 
 
-def distributions(spec: Spec, registry: Registry) -> dict[str, str]:
+def distributions(resolved: ResolvedSpec) -> dict[str, str]:
     """The distributions (name → version) of deltaw and of every plugin the spec uses."""
     import deltaw
 
     found = {"deltaw": deltaw.__version__}
-    for kind, where, ref in spec.plugin_refs():
-        plugin = registry.entry(kind, ref.name, where=where).plugin
-        if plugin.distribution:
-            found[plugin.distribution] = plugin.version or ""
+    for plugin in resolved.plugins.values():
+        info = plugin.entry.plugin
+        if info.distribution:
+            found[info.distribution] = info.version or ""
     return found
 
 
 def trial_folder(trial: Trial, width: int) -> str:
     """``trial-03-lr=0.5,seed=1``: the index, then the values, made safe for a file name."""
     label = ",".join(f"{k.rsplit('.', 1)[-1]}={short(v)}" for k, v in trial.values.items())
-    safe = "".join(c if c.isalnum() or c in "-_.=,+" else "-" for c in label)[:80].strip("-")
+    safe = slug(label, keep="-_.=,+", limit=80, fallback="")
     return f"trial-{trial.index:0{width}d}" + (f"-{safe}" if safe else "")
 
 
 def short(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, separators=(",", ":"))
-    return str(value)
+    """A value in a label or a folder name: floats to 4 significant digits."""
+    return fmt_value(value, 4)
 
 
 class TrialSource:

@@ -18,7 +18,8 @@ from typing import Any
 
 import yaml
 
-from deltaw.core.base import Callback
+from deltaw.core.base import Callback, Schedule
+from deltaw.core.monitor import Monitor
 from deltaw.core.run_context import RunContext
 from deltaw.core.stall import StalledError, StallGuard
 from deltaw.core.training import NonFiniteError, Trainer
@@ -38,9 +39,11 @@ from deltaw.runs.folder import (
     save_weights,
     write_run_info,
 )
+from deltaw.runs.plugin_failure import plugin_errors, plugin_failure
 from deltaw.runs.writer import RunWriter, callback_states
 from deltaw.spec.build import Experiment, build
-from deltaw.spec.loading import load_spec, parse_override
+from deltaw.spec.loading import load_spec
+from deltaw.spec.overrides import parse_override
 
 
 @dataclass
@@ -72,13 +75,15 @@ def run_spec(
     """
     registry = registry or get_registry()
     spec_path = Path(spec_path)
-    spec, _ = load_spec(spec_path, list(overrides), registry=registry)
-    exp = build(spec, registry=registry, source=str(spec_path))
+    resolved, _ = load_spec(spec_path, list(overrides), registry=registry)
+    again = shlex.join(["deltaw", "run", str(spec_path), *(f"--set={o}" for o in overrides)])
+    with plugin_errors(registry, resolved.plugins_used(), again):
+        exp = build(resolved, registry=registry, source=str(spec_path))
     check_monitors(exp, str(spec_path))
-    folder = folder if folder is not None else new_run_folder(Path(out), spec.name)
+    folder = folder if folder is not None else new_run_folder(Path(out), exp.spec.name)
     write_text(folder / f"spec{spec_path.suffix.lower()}", spec_path.read_text(encoding="utf-8"))
     write_json(folder / "overrides.json", list(overrides))
-    write_text(folder / "resolved.yaml", yaml.safe_dump(spec.resolved(), sort_keys=False))
+    write_text(folder / "resolved.yaml", yaml.safe_dump(resolved.resolved(), sort_keys=False))
     write_json(folder / "environment.json", environment(exp, registry))
     return train_experiment(exp, folder, callbacks, registry, plots=plots, source=str(spec_path))
 
@@ -113,7 +118,7 @@ def resume_run(
                 f"may change (to train for longer). Start a new run to change {key}."
             )
     previous = run_overrides(folder)
-    spec, _ = load_spec(spec_path, previous + list(overrides), registry=registry)
+    resolved, _ = load_spec(spec_path, previous + list(overrides), registry=registry)
     status, done = info.get("status", "running"), int(info.get("epochs", 0))
     if status == "diverged":
         raise TrainingError(
@@ -124,17 +129,18 @@ def resume_run(
         raise TrainingError(
             f"{folder}: this run was stopped ({info.get('message', 'by a callback')}); there is nothing to resume."
         )
-    if status == "completed" and spec.training.epochs <= done:
+    if status == "completed" and resolved.spec.training.epochs <= done:
         raise TrainingError(
             f"{folder}: this run already completed its {done} epochs. To train it for longer: "
             f"deltaw run --resume {shlex.quote(str(folder))} --set training.epochs={done + 10}"
         )
-    exp = build(spec, registry=registry, source=str(spec_path))
+    with plugin_errors(registry, resolved.plugins_used(), resume_command(folder)):
+        exp = build(resolved, registry=registry, source=str(spec_path))
     ckpt = folder / "checkpoint.npz"
     state = load_run_checkpoint(ckpt) if ckpt.exists() else None
     if overrides:
         write_json(folder / "overrides.json", previous + list(overrides))
-        write_text(folder / "resolved.yaml", yaml.safe_dump(spec.resolved(), sort_keys=False))
+        write_text(folder / "resolved.yaml", yaml.safe_dump(resolved.resolved(), sort_keys=False))
     resumes = list(info.get("resumed", [])) + [
         {"at": now(), "from_epoch": state[0]["epoch"] if state else 0}
     ]
@@ -229,12 +235,28 @@ def train_experiment(
             f"keeps the checkpoint of epoch {exc.epoch - 1}. (To let such a run go on anyway: --set training.stall_check=false.)"
         ) from None
     except BaseException as exc:
-        finish(folder, trainer, exp, "failed", wall(), f"{type(exc).__name__}: {exc}", extra)
-        raise
+        failure = plugin_failure(registry, exc, exp.plugins_used, folder, writer.saved_epoch)
+        if failure is None:  # deltaw's own error: as it is
+            finish(folder, trainer, exp, "failed", wall(), f"{type(exc).__name__}: {exc}", extra)
+            raise
+        back_to_checkpoint(trainer, exp, folder, writer.saved_epoch)
+        finish(folder, trainer, exp, "failed", wall(), str(failure), extra)
+        raise failure from exc
     finish(folder, trainer, exp, status, wall(), message, extra)
     if plots:
         write_plots(folder, trainer, exp)
     return RunResult(folder, status, trainer.history, wall(), message)
+
+
+def back_to_checkpoint(trainer: Trainer, exp: Experiment, folder: Path, saved: int | None) -> None:
+    """After a failure, make the trainer (and so weights.npz, run.json) match the checkpoint."""
+    try:
+        if saved:
+            restore(trainer, exp, load_run_checkpoint(folder / "checkpoint.npz"), folder)
+        else:
+            trainer.restore_snapshot()  # the start of the failed epoch
+    except Exception:  # noqa: BLE001 - the checkpoint file itself is untouched either way
+        pass
 
 
 def prepare(
@@ -262,29 +284,34 @@ def restore(
         )
     trainer.load_state_dict(state)
     for cb, cb_state in zip(exp.callbacks, cb_states or []):
-        if cb_state is not None and callable(getattr(cb, "load_state_dict", None)):
+        if cb_state is not None:  # older checkpoints: None for a stateless callback
             cb.load_state_dict(cb_state)
 
 
 def stop_reason(trainer: Trainer) -> str:
     reason = trainer.stop_reason or ""
-    if reason == "the schedule asked to stop" and getattr(trainer.schedule, "stop_reason", None):
-        reason = trainer.schedule.stop_reason  # type: ignore[union-attr]
+    schedule = trainer.schedule
+    if reason == "the schedule asked to stop" and schedule is not None and schedule.stop_reason:
+        reason = schedule.stop_reason
     return reason
 
 
 def check_monitors(exp: Experiment, source: str) -> None:
-    """Every ``monitor`` of the schedule and callbacks names a metric this run records; bind auto modes."""
-    from deltaw.plugins.callbacks import Monitor
+    """Every ``monitor`` of the schedule and callbacks names a recorded metric; bind auto modes.
 
+    A plugin takes part by holding a :class:`~deltaw.core.monitor.Monitor` as
+    ``monitor`` (declared on ``Schedule`` and ``Callback``; anything else there is ignored).
+    """
     assert exp.data is not None
     splits = [name for name, _ in exp.data.items() if name in exp.spec.training.evaluate]
     recorded = [f"{s}_{m}" for s in splits for m in exp.metrics]
-    watchers: list[tuple[str, Any]] = [("schedule", exp.schedule)] + [
+    watchers: list[tuple[str, Schedule | Callback]] = [
         (f"callbacks[{i}]", c) for i, c in enumerate(exp.callbacks)
     ]
+    if exp.schedule is not None:
+        watchers.insert(0, ("schedule", exp.schedule))
     for where, obj in watchers:
-        monitor = getattr(obj, "monitor", None)
+        monitor = obj.monitor
         if not isinstance(monitor, Monitor):
             continue
         if monitor.key not in recorded:
@@ -292,8 +319,7 @@ def check_monitors(exp: Experiment, source: str) -> None:
                 f"{source}: {where}.monitor is {monitor.key!r}, but this run records only: {', '.join(recorded) or 'no metrics'} "
                 f"(training.evaluate × metrics, for the splits the data set has). Pick one of those."
             )
-        metric = exp.metrics[monitor.key.split("_", 1)[1]]
-        monitor.bind(bool(getattr(metric, "higher_is_better", True)))
+        monitor.bind(exp.metrics[monitor.metric].higher_is_better)
 
 
 def write_info(

@@ -21,12 +21,13 @@ import json
 import shutil
 import tempfile
 import traceback
+import warnings
 from pathlib import Path
 from typing import Any
 
 from deltaw.core.base import Callback
 from deltaw.core.channel import TrialEndpoint
-from deltaw.errors import DeltawError
+from deltaw.errors import DeltawError, DeltawPluginWarning
 from deltaw.files import atomic_write, write_json, write_text
 from deltaw.registry import get_registry
 from deltaw.runs.checkpoint import load_run_checkpoint
@@ -108,7 +109,9 @@ def _run(job: dict[str, Any], folder: Path, endpoint: TrialEndpoint, ship: bool)
     events = TrialEvents(endpoint, int(job["index"]), folder, ship)
     plots = bool(job.get("plots", True))
     try:
-        registry = get_registry(disable=job.get("disable", ()))
+        with warnings.catch_warnings():  # the sweep reported them already, not once per trial
+            warnings.simplefilter("ignore", DeltawPluginWarning)
+            registry = get_registry(disable=job.get("disable", ()))
         with interruptible():
             if (folder / "checkpoint.npz").exists():
                 result = resume_run(folder, callbacks=[events], registry=registry, plots=plots)

@@ -45,7 +45,6 @@ class RunWriter(Callback):
         self.saved_epoch = epoch
 
 
-def callback_states(callbacks: Sequence[Callback]) -> list[dict[str, Any] | None]:
-    return [
-        cb.state_dict() if callable(getattr(cb, "state_dict", None)) else None for cb in callbacks
-    ]
+def callback_states(callbacks: Sequence[Callback]) -> list[dict[str, Any]]:
+    """Every callback's ``state_dict()`` (``{}`` for a stateless one), in spec order."""
+    return [cb.state_dict() for cb in callbacks]

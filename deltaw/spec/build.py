@@ -1,10 +1,14 @@
-"""Turning a validated spec into core objects: every plugin is resolved once, here."""
+"""Turning a spec into core objects, instantiated from its resolved plugin references.
+
+Names are looked up once, by :func:`deltaw.spec.resolve.resolve_spec` (which
+``validate_spec`` calls); ``build`` takes that :class:`ResolvedSpec` and never
+looks a name up again. Given a plain :class:`Spec`, it resolves it first.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -13,7 +17,9 @@ from deltaw.core.network import Network
 from deltaw.core.training import Clipping, Trainer
 from deltaw.errors import DataError
 from deltaw.registry import Registry, get_registry
+from deltaw.spec.links import link_refs
 from deltaw.spec.models import Spec
+from deltaw.spec.resolve import ResolvedSpec, metric_key, resolve_spec
 
 
 @dataclass
@@ -48,6 +54,7 @@ class Experiment:
             callbacks=[*self.callbacks, *extra_callbacks],
             clipping=Clipping(t.clip.norm, t.clip.value),
             weight_decay=t.weight_decay,
+            lr_multipliers=t.layer_lr_multipliers(len(self.spec.network.layers) - 1),
             shuffle=t.shuffle,
         )
 
@@ -58,39 +65,51 @@ def seeds(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.rando
     return np.random.default_rng(data), np.random.default_rng(init), np.random.default_rng(shuffle)
 
 
-def build_network(spec: Spec, rng: np.random.Generator) -> Network:
+def build_network(spec: ResolvedSpec, rng: np.random.Generator) -> Network:
     """The spec's network, initialized from ``rng``."""
-    n = spec.network
-    hidden = n.activation.build()
-    output = n.output_activation.build() if n.output_activation is not None else hidden
+    n, plugins = spec.spec.network, spec.plugins
+    hidden = plugins["network.activation"].build()
+    output = (
+        plugins["network.output_activation"].build() if n.output_activation is not None else hidden
+    )
     layers = len(n.layers) - 1
-    net = Network(n.layers, [hidden] * (layers - 1) + [output], dtype=spec.dtype)
-    net.initialize(n.init.build(), rng)
+    net = Network(n.layers, [hidden] * (layers - 1) + [output], dtype=spec.spec.dtype)
+    net.initialize(plugins["network.init"].build(), rng)
     return net
 
 
 def build(
-    spec: Spec, load_data: bool = True, registry: Registry | None = None, source: str = "the spec"
+    spec: Spec | ResolvedSpec,
+    load_data: bool = True,
+    registry: Registry | None = None,
+    source: str = "the spec",
 ) -> Experiment:
-    """Build the experiment; ``load_data=False`` skips the (possibly slow) data set."""
-    registry = registry or get_registry()
-    data_rng, init_rng, shuffle_rng = seeds(spec.seed)
-    data = spec.data.build().load(data_rng, np.dtype(spec.dtype)) if load_data else None
+    """Build the experiment; ``load_data=False`` skips the (possibly slow) data set.
+
+    A :class:`ResolvedSpec` (what ``validate_spec`` and ``load_spec`` return) is
+    built from its resolutions, without the registry; a plain :class:`Spec` is
+    resolved against ``registry`` first, its problems reported as ``source``'s.
+    """
+    if not isinstance(spec, ResolvedSpec):
+        spec = resolve_spec(spec, registry or get_registry(), source)
+    s, plugins = spec.spec, spec.plugins
+    data_rng, init_rng, shuffle_rng = seeds(s.seed)
+    data = plugins["data"].build().load(data_rng, np.dtype(s.dtype)) if load_data else None
     if data is not None:
-        check_data_fits(data, spec.network.layers, spec.data.name, source)
-    used = {}
-    for kind, where, ref in spec.plugin_refs():
-        entry = registry.entry(kind, ref.name, where=where)
-        used[f"{kind}:{entry.name}"] = entry.plugin.origin
+        check_data_fits(data, s.network.layers, s.data.name, source)
+    used = spec.plugins_used()
+    for kind, _, link in link_refs(plugins):  # a chain's links, resolved at validation
+        used[f"{kind}:{link._entry.name}"] = link._entry.plugin.origin
+    schedule = plugins.get("schedule")
     return Experiment(
-        spec=spec,
+        spec=s,
         network=build_network(spec, init_rng),
-        cost=spec.cost.build(),
-        optimizer=spec.optimizer.build(),
-        regularizers=[r.build() for r in spec.regularizers],
-        metrics={r.name.rpartition(":")[2]: r.build() for r in spec.metrics},
-        schedule=spec.schedule.build() if spec.schedule is not None else None,
-        callbacks=[c.build() for c in spec.callbacks],
+        cost=plugins["cost"].build(),
+        optimizer=plugins["optimizer"].build(),
+        regularizers=[r.build() for r in spec.listed("regularizers")],
+        metrics={metric_key(r): r.build() for r in spec.listed("metrics")},
+        schedule=schedule.build() if schedule is not None else None,
+        callbacks=[c.build() for c in spec.listed("callbacks")],
         data=data,
         shuffle_rng=shuffle_rng,
         plugins_used=used,
@@ -106,13 +125,3 @@ def check_data_fits(data: DataSplits, layers: list[int], name: str, source: str)
                 f"{source}: data set {name!r} has {n_in} inputs and {n_out} targets per sample ({split_name} split), "
                 f"but network.layers is {layers}. Set network.layers to start with {n_in} and end with {n_out}."
             )
-
-
-def describe(spec: Spec) -> dict[str, Any]:
-    """A short summary of the experiment for display."""
-    return {
-        "name": spec.name,
-        "layers": spec.network.layers,
-        "cost": spec.cost.name,
-        "optimizer": spec.optimizer.resolved(),
-    }

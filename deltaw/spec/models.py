@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from deltaw.registry.kinds import BUILTIN
+
+NonNegative = Annotated[float, Field(ge=0)]
 
 
 class Strict(BaseModel):
@@ -12,15 +16,17 @@ class Strict(BaseModel):
 
 
 class PluginRef(BaseModel):
-    """A plugin reference: a bare name, or a mapping with ``name`` and that plugin's parameters."""
+    """A plugin reference: a bare name, or a mapping with ``name`` and that plugin's parameters.
+
+    Plain data, exactly as written: :func:`deltaw.spec.resolve.resolve` turns it
+    into the plugin class and validated parameters.
+    """
 
     model_config = ConfigDict(extra="allow")
 
     name: str = Field(
         description="Registered name, or 'plugin:name' to pick one of two plugins that share a name."
     )
-    _params: Any = PrivateAttr(default=None)
-    _cls: Any = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -32,26 +38,28 @@ class PluginRef(BaseModel):
         """The parameters as written (everything but ``name``)."""
         return dict(self.model_extra or {})
 
-    def build(self) -> Any:
-        """A fresh plugin instance with the validated parameters."""
-        return self._cls(self._params) if self._params is not None else self._cls()
 
-    def resolved(self) -> dict[str, Any]:
-        params = self._params.model_dump(mode="json") if self._params is not None else {}
-        return {"name": self.name, **params}
+def builtin(name: str) -> PluginRef:
+    """A default the user did not write: deltaw's own ``name`` whatever plugins are installed.
+
+    It is the qualified ``deltaw:NAME``, so a plugin that registers the same name
+    never changes a spec that leaves the field out; ``resolved.yaml`` still shows
+    the bare name.
+    """
+    return PluginRef(name=f"{BUILTIN}:{name}")
 
 
 class NetworkSpec(Strict):
     layers: list[int] = Field(min_length=2, description="Layer sizes, input first: [784, 30, 10].")
     activation: PluginRef = Field(
-        default_factory=lambda: PluginRef(name="sigmoid"),
+        default_factory=lambda: builtin("sigmoid"),
         description="Activation of every layer (hidden layers when output_activation is set).",
     )
     output_activation: PluginRef | None = Field(
         None, description="Activation of the output layer; defaults to `activation`."
     )
     init: PluginRef = Field(
-        default_factory=lambda: PluginRef(name="nielsen"), description="Weight initializer."
+        default_factory=lambda: builtin("nielsen"), description="Weight initializer."
     )
 
     @field_validator("layers")
@@ -88,6 +96,13 @@ class TrainingSpec(Strict):
     weight_decay: float = Field(
         0.0, ge=0, description="Decoupled weight decay λ: w ← w − ηλw before every update."
     )
+    lr_multipliers: list[NonNegative] | dict[int, NonNegative] | None = Field(
+        None,
+        description="Per-layer learning rates (book ch. 5): weight layer l's W and b learn at "
+        "η × factor. A list with one factor per weight layer, e.g. [1.0, 0.1], or a mapping "
+        "{layer index: factor} (0 is the first weight layer; unnamed layers keep 1). "
+        "0 freezes a layer.",
+    )
     threads: int | None = Field(
         None, ge=1, description="BLAS threads (needs threadpoolctl); default: leave BLAS as it is."
     )
@@ -95,6 +110,44 @@ class TrainingSpec(Strict):
         True,
         description="Stop as diverged when an epoch leaves some layer's weights unchanged (its units saturated or dead, usually η far too large).",
     )
+
+    @field_validator("lr_multipliers", mode="before")
+    @classmethod
+    def _factors(cls, v: Any) -> Any:
+        """Name the bad factor, rather than report both shapes of the union as failing."""
+        items = v.items() if isinstance(v, dict) else enumerate(v) if isinstance(v, list) else ()
+        for key, factor in items:
+            if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor < 0:
+                raise ValueError(
+                    f"the factor of layer {key} is {factor!r}; each factor is a number ≥ 0 "
+                    "(0 freezes the layer, 1 is the plain rate)"
+                )
+        return v
+
+    def layer_lr_multipliers(self, layers: int) -> list[float] | None:
+        """``lr_multipliers`` as one factor per weight layer (None when not given)."""
+        m = self.lr_multipliers
+        if m is None or isinstance(m, list):
+            return m
+        return [m.get(l, 1.0) for l in range(layers)]
+
+    def lr_multiplier_problems(self, layers: int) -> list[str]:
+        """What is wrong with ``lr_multipliers`` for a network of ``layers`` weight layers."""
+        m = self.lr_multipliers
+        if isinstance(m, list) and len(m) != layers:
+            return [
+                f"training.lr_multipliers: {len(m)} factor{'s' if len(m) != 1 else ''} for a "
+                f"network with {layers} weight layer{'s' if layers != 1 else ''}: give exactly "
+                f"{layers}, one per layer (or a mapping {{layer index: factor}})."
+            ]
+        if isinstance(m, dict):
+            wrong = sorted(l for l in m if not 0 <= l < layers)
+            if wrong:
+                return [
+                    f"training.lr_multipliers: layer index {', '.join(map(str, wrong))} does not "
+                    f"exist: the network has {layers} weight layers, indices 0 to {layers - 1}."
+                ]
+        return []
 
 
 class RandomParam(Strict):
@@ -159,7 +212,7 @@ class SweepSpec(Strict):
         "auto", description="Whether a higher metric is better; auto asks the metric plugin."
     )
     executor: PluginRef = Field(
-        default_factory=lambda: PluginRef(name="local"),
+        default_factory=lambda: builtin("local"),
         description="What runs the trials (local processes by default).",
     )
     workers: int | None = Field(
@@ -235,17 +288,17 @@ class Spec(Strict):
     data: PluginRef = Field(description="The data set.")
     network: NetworkSpec
     cost: PluginRef = Field(
-        default_factory=lambda: PluginRef(name="quadratic"), description="The cost function."
+        default_factory=lambda: builtin("quadratic"), description="The cost function."
     )
     optimizer: PluginRef = Field(
-        default_factory=lambda: PluginRef(name="sgd"),
+        default_factory=lambda: builtin("sgd"),
         description="The update rule and its hyper-parameters (lr = η).",
     )
     regularizers: list[PluginRef] = Field(
         default_factory=list, description="Weight penalties, e.g. [{name: l2, lmbda: 5.0}]."
     )
     metrics: list[PluginRef] = Field(
-        default_factory=lambda: [PluginRef(name="cost"), PluginRef(name="accuracy")],
+        default_factory=lambda: [builtin("cost"), builtin("accuracy")],
         description="Metrics computed on every evaluated split.",
     )
     schedule: PluginRef | None = Field(
@@ -278,22 +331,3 @@ class Spec(Strict):
         if self.sweep is not None:
             refs.append(("executor", "sweep.executor", self.sweep.executor))
         return refs
-
-    def resolved(self) -> dict[str, Any]:
-        """The spec with every default filled in, plugin parameters included."""
-        out = self.model_dump(mode="json", exclude_none=False)
-
-        def put(path: str, value: dict[str, Any]) -> None:
-            node: Any = out
-            parts = path.replace("[", ".").replace("]", "").split(".")
-            for p in parts[:-1]:
-                node = node[int(p)] if p.isdigit() else node[p]
-            last = parts[-1]
-            if last.isdigit():
-                node[int(last)] = value
-            else:
-                node[last] = value
-
-        for _, where, ref in self.plugin_refs():
-            put(where, ref.resolved())
-        return out

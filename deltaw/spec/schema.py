@@ -21,10 +21,11 @@ from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
 
+from deltaw.params import PLUGIN_KINDS_KEY
 from deltaw.registry import KINDS, Registry
 from deltaw.registry.manager import Entry
-from deltaw.spec.loading import params_model
 from deltaw.spec.models import PluginRef, Spec
+from deltaw.spec.resolve import params_model
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 _PLUGIN_REF = "#/$defs/PluginRef"
@@ -40,8 +41,12 @@ def spec_schema(registry: Registry) -> dict[str, Any]:
     defs.pop("PluginRef", None)
     if _left_over(schema):
         raise RuntimeError("a plugin reference in the spec schema was not given a kind")
-    for kind_name in sorted(used):
-        defs.update(_kind_defs(kind_name, registry))
+    done: set[str] = set()
+    while used - done:  # a plugin's own parameters may refer to kinds (a chain's links)
+        for kind_name in sorted(used - done):
+            defs.update(_kind_defs(kind_name, registry))
+            done.add(kind_name)
+        _link_kinds(defs, used)
     loaded = [p for p in registry.plugins.values() if p.status == "loaded"]
     origins = ", ".join(f"{p.name} ({p.origin})" for p in loaded)
     schema = {
@@ -145,6 +150,23 @@ def _retarget(
             _retarget(node[key], path, defs, locations, used, seen)
 
 
+def _link_kinds(node: Any, used: set[str]) -> None:
+    """Point every node marked with the kinds it refers to (a chain's links) at their unions."""
+    if isinstance(node, list):
+        for item in node:
+            _link_kinds(item, used)
+        return
+    if not isinstance(node, dict):
+        return
+    kinds = node.pop(PLUGIN_KINDS_KEY, None)
+    if kinds is not None:
+        node["anyOf"] = [{"$ref": f"#/$defs/{_ref_name(k)}"} for k in kinds if k in KINDS]
+        used.update(k for k in kinds if k in KINDS)
+        return
+    for sub in node.values():
+        _link_kinds(sub, used)
+
+
 def _left_over(node: Any) -> bool:
     """True if a ``PluginRef`` is still referenced somewhere under ``node``."""
     if isinstance(node, dict):
@@ -154,9 +176,10 @@ def _left_over(node: Any) -> bool:
     return False
 
 
-def accepted_names(entry: Entry, ambiguous: bool) -> list[str]:
-    """Every spelling :meth:`Registry.entry` accepts for ``entry``: bare (if unique) and qualified."""
-    names = [] if ambiguous else [entry.name]
+def accepted_names(entry: Entry, bare: bool) -> list[str]:
+    """Every spelling :meth:`Registry.entry` accepts for ``entry``: bare (if it means ``entry``,
+    see :meth:`Registry.bare_entry`) and qualified."""
+    names = [entry.name] if bare else []
     names.append(entry.qualified)
     dist = entry.plugin.distribution
     if dist:
@@ -170,14 +193,11 @@ def accepted_names(entry: Entry, ambiguous: bool) -> list[str]:
 def _kind_defs(kind_name: str, registry: Registry) -> dict[str, Any]:
     """``<Kind>Ref`` (bare name or mapping) plus one definition per registered plugin of the kind."""
     entries = registry.entries(kind_name)
-    counts: dict[str, int] = {}
-    for e in entries:
-        counts[e.name] = counts.get(e.name, 0) + 1
     out: dict[str, Any] = {}
     variants, mapping, strings = [], {}, []
     for e in entries:
         key = _def_key(kind_name, e, out)
-        names = accepted_names(e, counts[e.name] > 1)
+        names = accepted_names(e, registry.bare_entry(kind_name, e.name) is e)
         out[key] = _variant(kind_name, e, names, key, out)
         ref = f"#/$defs/{key}"
         variants.append({"$ref": ref})

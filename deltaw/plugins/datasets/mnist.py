@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import deltaw
 from deltaw.errors import DataError
-from deltaw.plugins.datasets.files import as_split, one_hot
+from deltaw.plugins.datasets.splits import as_split, one_hot
 
 FILES = {
     "train_images": "train-images-idx3-ubyte",

@@ -4,8 +4,8 @@ Every set draws its training, validation and test splits one after another
 from the rng it is given, each split with its classes balanced (counts differ
 by at most one) and its rows shuffled. Inputs are 2-D points roughly inside
 [-1.5, 1.5]² (``blobs`` may have any number of features); targets are one-hot.
-``info`` says what plotting code needs: ``{"kind": "2d", "input_dim": 2,
-"classes": …}``.
+``info`` describes the set (``{"kind": "2d", "input_dim": 2, "classes": …}``);
+a run records it in its environment.json.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import deltaw
 from deltaw.errors import DataError
-from deltaw.plugins.datasets.files import Amount, as_split, count_of, one_hot
+from deltaw.plugins.datasets.splits import Amount, as_split, count_of, one_hot
 
 TAU = 2 * np.pi
 
