@@ -248,7 +248,8 @@ def test_a_worker_lost_mid_trial_is_replaced_and_the_trial_continues_from_its_ch
                 starts.append((t.index, e["epoch"])) if e["kind"] == "start" else None,
             ),
         )
-    assert killed and [t.status for t in result.trials] == ["completed", "completed"]
+    outcome = [(t.status, t.error) for t in result.trials]
+    assert killed and [s for s, _ in outcome] == ["completed", "completed"], outcome
     assert any(epoch >= 3 for _, epoch in starts)  # a replacement resumed from a checkpoint
     serial = run_sweep(
         spec_file(tmp_path, sweep, training=training), out=tmp_path / "s", executor="serial"
