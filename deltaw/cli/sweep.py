@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 
 from deltaw.cli.app import SetOpt, _disabled, app, err, friendly_errors, out, registry
 from deltaw.cli.options import ByOpt, MetricOpt, check_by
@@ -21,6 +20,8 @@ RANDOM_FORMS = {"log": "log_range", "uniform": "range", "range": "range", "int":
 
 def _number(text: str) -> Any:
     """A command-line value: an int, a float (``1e-3`` too, which YAML reads as text), else YAML."""
+    import yaml  # here, not at the top: `deltaw --help` loads no YAML
+
     text = text.strip()
     for kind in (int, float):
         try:
@@ -34,6 +35,8 @@ def _number(text: str) -> Any:
 
 
 def _values(option: str, text: str) -> tuple[str, list[Any]]:
+    import yaml
+
     key, sep, raw = text.partition("=")
     if not sep or not key.strip() or not raw.strip():
         raise SpecError(
