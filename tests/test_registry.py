@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -216,11 +217,10 @@ def test_a_missing_module_is_reported_without_pointing_into_import_machinery(sit
     site.add("deltaw-ghost", {"ghost": "no_such_module_xyz"})
     with pytest.warns(DeltawPluginWarning, match="ModuleNotFoundError"):
         error = fresh().plugins["ghost"].error
-    assert (
-        "cannot import 'no_such_module_xyz'" in error
-        and "ModuleNotFoundError" in error
-        and "importlib" not in error
-    )
+    assert "cannot import 'no_such_module_xyz'" in error and "ModuleNotFoundError" in error
+    # the location is not a frame of Python's import machinery (another library's path may
+    # contain the word, e.g. a backport imported by an earlier test: compare the folder)
+    assert "_bootstrap" not in error and f"{os.sep}importlib{os.sep}" not in error, error
 
 
 def test_a_plugin_raising_inside_its_register_hook_has_its_partial_registrations_rolled_back(

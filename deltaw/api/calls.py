@@ -148,7 +148,7 @@ def sweep(
         if console is not None:
             from deltaw.runs.sweep import plan
 
-            _, trials = plan(path, overrides, registry)
+            trials = plan(path, overrides, registry).trials
             console.print(f"Sweep of {len(trials)} trials …", highlight=False)
         result = run_sweep(
             path,

@@ -29,8 +29,18 @@ def plot(
             help="Draw the decision regions of each trained run over its 2-D data instead of learning curves.",
         ),
     ] = False,
+    group: Annotated[
+        bool,
+        typer.Option(
+            "--group/--no-group",
+            help="Draw repeats (runs differing only in seed) as one band: mean ± std.",
+        ),
+    ] = True,
 ) -> None:
-    """Learning curves of one or several runs on shared axes, labelled by the spec keys in which they differ."""
+    """Learning curves of one or several runs on shared axes, labelled by the keys that differ.
+
+    Repeats of one configuration under several seeds are drawn as a band: the
+    mean curve with ± one standard deviation shaded."""
     from deltaw.plots import pyplot
     from deltaw.runs.report import collect_runs, labels
 
@@ -58,9 +68,9 @@ def plot(
                 datas.append(input_data(trained, None, registry())[0])
             decision_regions(nets, datas, target, names)
         else:
-            from deltaw.plots.curves import learning_curves
+            from deltaw.runs.repeats import draw_runs
 
-            shown = [(r, n) for r, n in zip(runs, names) if r.history]
+            shown = [r for r in runs if r.history]
             if not shown:
                 from deltaw.errors import DeltawError
 
@@ -70,7 +80,5 @@ def plot(
                 if len({str(r.resolved.get("name")) for r in runs}) == 1
                 else None
             )
-            learning_curves(
-                [r.history for r, _ in shown], [n for _, n in shown], target, title=title
-            )
+            draw_runs(shown, target, title=title, group=group)
     err.print(f"Wrote {target}", highlight=False, soft_wrap=True)

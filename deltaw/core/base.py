@@ -11,6 +11,7 @@ practice, but the core only calls it). ``Plugin(lr=0.1)`` and
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -386,7 +387,34 @@ class Executor(Plugin):
     ``run(fn, jobs, workers)`` calls ``fn(job)`` for every job and yields
     ``(job, result_or_exception)`` pairs as they finish; one failing job must
     not stop the others. ``fn`` and the jobs are picklable.
+
+    An executor with ``streams = True`` accepts any iterable of jobs (a
+    generator that an adaptive search feeds from the finished results): it
+    keeps at most ``workers`` jobs in flight and takes the next job only when
+    a slot is free, after yielding the result that freed it. One with
+    ``streams = False`` (the default, so executors written for a list keep
+    working) is given a list.
+
+    The sweep calls, in order: :meth:`start`, :meth:`channel`, :meth:`run`,
+    and :meth:`close` (always). All but ``run`` are optional.
     """
 
-    def run(self, fn: Any, jobs: list[Any], workers: int) -> Any:
+    streams: ClassVar[bool] = False
+    results: str = "shared"
+    """``shared``: trials write into the sweep folder, which every worker sees.
+    ``return``: trials run in a temporary folder and return their files."""
+
+    def run(self, fn: Any, jobs: Iterable[Any], workers: int) -> Iterator[tuple[Any, Any]]:
         raise NotImplementedError
+
+    def start(self, workers: int, requires: dict[str, str]) -> None:
+        """Before any job: start what is needed; check every worker has the
+        distributions ``requires`` names (name → the driver's version)."""
+
+    def channel(self) -> Any:
+        """The trial-event channel (:class:`deltaw.core.channel.TrialChannel`) that
+        :meth:`run` pumps while it waits, or None when trials cannot send events."""
+        return None
+
+    def close(self) -> None:
+        """Release what :meth:`start` and :meth:`channel` took."""

@@ -55,6 +55,7 @@ BUILTIN_MODULES = (
     "deltaw.plugins.schedules",
     "deltaw.plugins.callbacks",
     "deltaw.plugins.executors",
+    "deltaw.plugins.executor_dask",
 )
 
 

@@ -121,10 +121,10 @@ def collect_runs(paths: Sequence[str | Path]) -> list[RunRecord]:
             for trial in sweep_trials(path):
                 sub = path / trial["folder"]
                 record = load_run(sub) if sub.exists() else RunRecord(sub, {}, {}, [])
-                if trial.get("error") and not record.info:
+                if not record.info:  # never began (pending), or failed before it could say so
                     record.info = {
-                        "status": trial.get("status", "failed"),
-                        "message": trial["error"],
+                        "status": trial.get("status", "pending"),
+                        "message": trial.get("error", ""),
                     }
                 runs.append(record)
         elif path.is_dir() and (

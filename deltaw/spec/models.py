@@ -191,7 +191,8 @@ class RandomSweep(Strict):
 
 
 class SweepSpec(Strict):
-    """Trials of a sweep: every combination of ``grid``, times the paired rows of ``zip``, times ``random`` draws."""
+    """Trials of a sweep: every combination of ``grid``, times the paired rows of ``zip``, times
+    ``random`` draws, each repeated with every seed of ``seeds`` (or ``repeat``)."""
 
     grid: dict[str, list[Any]] = Field(
         default_factory=dict, description="Dotted key → values; every combination is a trial."
@@ -217,13 +218,29 @@ class SweepSpec(Strict):
     workers: int | None = Field(
         None, ge=1, description="Trials at once; default: the number of CPU cores."
     )
+    seeds: list[int] | None = Field(
+        None,
+        min_length=1,
+        description="Repeat every configuration with each of these seeds (the spec's `seed`).",
+    )
+    repeat: int | None = Field(
+        None,
+        ge=1,
+        description="Repeat every configuration this many times, with seeds seed, seed + 1, ….",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> SweepSpec:
-        if not self.grid and not self.zip and self.random is None:
+        repeats = self.seeds is not None or self.repeat is not None
+        if not self.grid and not self.zip and self.random is None and not repeats:
             raise ValueError(
-                "a sweep needs grid, zip or random, e.g. grid: {optimizer.lr: [0.025, 0.25, 2.5]}"
+                "a sweep needs grid, zip, random, seeds or repeat, "
+                "e.g. grid: {optimizer.lr: [0.025, 0.25, 2.5]}"
             )
+        if self.seeds is not None and self.repeat is not None:
+            raise ValueError("give seeds or repeat, not both (repeat: N means N seeds from seed)")
+        if self.seeds is not None and len(set(self.seeds)) < len(self.seeds):
+            raise ValueError(f"seeds has a seed twice: {self.seeds}")
         for part in ("grid", "zip"):
             for key, values in getattr(self, part).items():
                 if not values:
@@ -249,6 +266,10 @@ class SweepSpec(Strict):
                 if key in seen:
                     raise ValueError(
                         f"{key!r} appears in both {seen[key]} and {part}; give each key in one place"
+                    )
+                if key == "seed" and repeats:
+                    raise ValueError(
+                        f"{part} sets seed and the sweep repeats seeds too; give seeds in one place"
                     )
                 seen[key] = part
         return self

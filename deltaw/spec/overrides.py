@@ -34,7 +34,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]]) -> d
     out = json.loads(json.dumps(data))  # a deep copy of plain data
     for key, value in overrides:
         node: Any = out
-        parts = key.split(".")
+        parts = key_parts(key)
         for i, part in enumerate(parts[:-1]):
             if isinstance(node, list):
                 node = node[_index(part, node, key)]
@@ -57,6 +57,30 @@ def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]]) -> d
         else:
             node[parts[-1]] = value
     return out
+
+
+SWEEP_KEYED = (("sweep", "grid"), ("sweep", "zip"), ("sweep", "random", "params"))
+RANDOM_FIELDS = ("range", "log_range", "int_range", "choice")
+
+
+def key_parts(key: str) -> list[str]:
+    """The parts of a dotted ``--set`` key; under ``sweep.grid``, ``sweep.zip`` and
+    ``sweep.random.params`` the rest is one literal key (itself dotted, such as ``optimizer.lr``).
+
+    ``sweep.grid.optimizer.lr`` → ``["sweep", "grid", "optimizer.lr"]``;
+    ``sweep.random.params.optimizer.lr.log_range`` →
+    ``["sweep", "random", "params", "optimizer.lr", "log_range"]``.
+    """
+    parts = key.split(".")
+    for head in SWEEP_KEYED:
+        n = len(head)
+        if tuple(parts[:n]) != head or len(parts) <= n:
+            continue
+        rest = parts[n:]
+        if head[-1] == "params" and len(rest) > 1 and rest[-1] in RANDOM_FIELDS:
+            return [*head, ".".join(rest[:-1]), rest[-1]]
+        return [*head, ".".join(rest)]
+    return parts
 
 
 def _default_mapping(path: list[str]) -> dict[str, Any]:
