@@ -176,7 +176,7 @@ def _check_descent(
     check: str, pristine: Optimizer, lr: float, rng: np.random.Generator, steps: int = 200
 ) -> None:
     q, _ = np.linalg.qr(rng.standard_normal((6, 6)))
-    c = min(1.0, 0.5 / lr)  # curvature scaled so that lr·λ ≤ 1: even plain SGD at a large lr descends
+    c = min(1.0, 0.5 / lr)  # curvature scaled so that lr·λ ≤ 1: plain SGD descends at any lr
     A = q @ np.diag(c * np.linspace(0.5, 2.0, 6)) @ q.T
 
     def f(theta: np.ndarray) -> float:
