@@ -269,6 +269,25 @@ def test_a_fused_output_delta_that_disagrees_with_the_generic_path_is_caught():
         check_cost(WrongFusedDelta)
 
 
+class SlowCrossEntropy(CrossEntropy):
+    """Fused δ = a − y with a sigmoid is right; gradient is off by a factor 1.5."""
+
+    def gradient(self, a, y):
+        return 1.5 * super().gradient(a, y)
+
+
+def test_a_wrong_gradient_behind_a_right_fused_delta_is_named_cost_gradient():
+    with pytest.raises(AssertionError) as exc:
+        check_cost(SlowCrossEntropy)
+    message = str(exc.value)
+    assert message.startswith(
+        "check_cost(SlowCrossEntropy): Cost.gradient is wrong: gradient at a["
+    ), message
+    assert "(y=" in message and "with Sigmoid outputs) is " in message
+    assert "The fused output_delta with Sigmoid outputs is right" in message
+    assert "output_delta at" not in message
+
+
 def test_costs_are_only_paired_with_outputs_in_their_domain():
     check_cost(LogLikelihood)  # sigmoid and identity outputs are skipped: they aren't distributions
     with pytest.raises(
