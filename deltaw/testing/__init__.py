@@ -44,21 +44,60 @@ output), ``"unit"`` (each a in (0, 1), e.g. binary cross-entropy) or
 least ``KINK_GAP`` = 0.01 away, so finite differences never straddle a kink and
 the tolerance stays the same.
 
-One module per kind: ``deltaw.testing.costs``, ``.activations``,
-``.initializers``, ``.optimizers`` (with ``.reference``), ``.regularizers``;
-everything public is importable from ``deltaw.testing`` itself.
+One module per kind — ``deltaw.testing.costs``, ``.activations``,
+``.initializers``, ``.optimizers`` (with ``.reference``), ``.transforms``,
+``.regularizers``, ``.metrics``, ``.datasets``, ``.schedules``,
+``.callbacks``, ``.executors`` — and :func:`check_plugin` runs the check of
+each plugin's kind; everything public is importable from ``deltaw.testing``.
 """
 
 from __future__ import annotations
 
-from deltaw.testing._common import FD_STEP, FD_TOL
-from deltaw.testing.activations import check_activation
-from deltaw.testing.costs import KINK_GAP, check_cost
-from deltaw.testing.initializers import check_initializer
-from deltaw.testing.optimizers import check_optimizer
-from deltaw.testing.reference import REFERENCE_STEPS, Trajectory, reference_inputs
-from deltaw.testing.regularizers import check_regularizer
-from deltaw.testing.settings import DEFAULT_SETTINGS, param_settings
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # at run time a name loads its module on first use (PEP 562)
+    from deltaw.testing._common import FD_STEP, FD_TOL
+    from deltaw.testing.activations import check_activation
+    from deltaw.testing.callbacks import check_callback
+    from deltaw.testing.costs import KINK_GAP, check_cost
+    from deltaw.testing.datasets import check_dataset
+    from deltaw.testing.executors import check_executor
+    from deltaw.testing.initializers import check_initializer
+    from deltaw.testing.metrics import check_metric
+    from deltaw.testing.optimizers import check_optimizer
+    from deltaw.testing.plugins import check_plugin, check_registered
+    from deltaw.testing.reference import REFERENCE_STEPS, Trajectory, reference_inputs
+    from deltaw.testing.regularizers import check_regularizer
+    from deltaw.testing.schedules import check_schedule
+    from deltaw.testing.settings import DEFAULT_SETTINGS, param_settings
+    from deltaw.testing.transforms import check_transform
+
+# Public name → its module, imported on first use: a sweep worker that imports
+# deltaw.testing.executors for its job function pays for nothing else.
+_LAZY = {
+    "FD_STEP": "_common",
+    "FD_TOL": "_common",
+    "check_activation": "activations",
+    "check_callback": "callbacks",
+    "KINK_GAP": "costs",
+    "check_cost": "costs",
+    "check_dataset": "datasets",
+    "check_executor": "executors",
+    "check_initializer": "initializers",
+    "check_metric": "metrics",
+    "check_optimizer": "optimizers",
+    "check_plugin": "plugins",
+    "check_registered": "plugins",
+    "REFERENCE_STEPS": "reference",
+    "Trajectory": "reference",
+    "reference_inputs": "reference",
+    "check_regularizer": "regularizers",
+    "check_schedule": "schedules",
+    "DEFAULT_SETTINGS": "settings",
+    "param_settings": "settings",
+    "check_transform": "transforms",
+}
 
 __all__ = [
     "DEFAULT_SETTINGS",
@@ -68,10 +107,31 @@ __all__ = [
     "REFERENCE_STEPS",
     "Trajectory",
     "check_activation",
+    "check_callback",
     "check_cost",
+    "check_dataset",
+    "check_executor",
     "check_initializer",
+    "check_metric",
     "check_optimizer",
+    "check_plugin",
+    "check_registered",
     "check_regularizer",
+    "check_schedule",
+    "check_transform",
     "param_settings",
     "reference_inputs",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -7,8 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from deltaw.testing.settings import DEFAULT_SETTINGS, param_settings
-
 FD_STEP = 1e-6  # central-difference step (float64)
 FD_TOL = 1e-6  # tolerance of the error against finite differences
 FUSED_TOL = 1e-8  # fused output_delta vs the generic path: the same math, only rounding differs
@@ -41,6 +39,8 @@ def instances(obj: Any, base: type, name: str, settings: Settings = None) -> lis
         return [(obj, f"{name}({label(obj)})")]
     if not issubclass(obj, base):
         raise TypeError(f"{name} needs a deltaw.{base.__name__} subclass or instance, got {obj!r}")
+    from deltaw.testing.settings import DEFAULT_SETTINGS, param_settings  # pydantic: when needed
+
     if settings is None or isinstance(settings, int):
         try:
             chosen = param_settings(obj, DEFAULT_SETTINGS if settings is None else settings)

@@ -13,7 +13,7 @@ from deltaw.core.base import Optimizer
 from deltaw.testing._common import DTYPES, Settings, fail, instances
 from deltaw.testing.reference import Reference, check_reference
 
-__all__ = ["check_optimizer", "check_state"]
+__all__ = ["check_optimizer", "check_state", "resume_gives_the_same"]
 
 SHAPES = ((4, 3), (3,))  # a W and its b: the trainer hands every array of a step at once
 
@@ -112,7 +112,7 @@ def _check_one(opt: Optimizer, check: str, seed: int) -> None:
                 "place (`param -= …`, not `param = param - …`)",
             )
 
-    _check_resume(check, pristine, lr, rng)
+    resume_gives_the_same(check, pristine, lr, rng)
     _check_descent(check, pristine, lr, rng)
 
 
@@ -140,7 +140,9 @@ def _saved(states: list[dict]) -> list[dict]:
     return out
 
 
-def _check_resume(check: str, pristine: Optimizer, lr: float, rng: np.random.Generator) -> None:
+def resume_gives_the_same(
+    check: str, pristine: Optimizer, lr: float, rng: np.random.Generator
+) -> None:
     params0 = [rng.standard_normal(s) for s in SHAPES]
     grads = [[rng.standard_normal(s) for s in SHAPES] for _ in range(6)]
 
