@@ -21,16 +21,17 @@ DTYPE_TOL = 1e-3  # float32 inputs against float64 ones, relative
 def check_metric(
     metric: Metric | type[Metric],
     *,
-    targets: Sequence[str] = ("one-hot", "binary"),
+    targets: Sequence[str] = ("one-hot",),
     context: EvalContext | None = None,
     seed: int = 0,
     settings: Settings = None,
 ) -> None:
     """Check a metric against the contract; raise ``AssertionError`` on the first failure.
 
-    For each kind of ``targets`` — ``"one-hot"`` (rows of a 3-class one-hot
-    ``y``, softmax outputs), ``"binary"`` (one 0/1 column, sigmoid outputs),
-    ``"real"`` (regression: any numbers) — on a split of 60 rows:
+    For each kind of ``targets`` — ``"one-hot"`` (the default: rows of a
+    3-class one-hot ``y``, softmax outputs), ``"binary"`` (one 0/1 column,
+    sigmoid outputs: a network with a single yes/no unit), ``"real"``
+    (regression: any numbers) — on a split of 60 rows:
 
     * ``compute(a, y, context)`` returns one finite number, for float64 and
       float32 inputs alike (within 1e-3), without changing ``a`` or ``y``;
