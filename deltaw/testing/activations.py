@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from deltaw.core.base import Activation, overrides
+from deltaw.core.base import STANDARD_ACTIVATIONS, Activation, overrides
 from deltaw.testing._common import (
     DTYPES,
     FD_STEP,
@@ -48,13 +48,48 @@ def check_activation(
     * ``backward(z, a, g)`` matches gᵀJ with J the finite-difference Jacobian
       of each row;
     * at z = ±``extreme`` (pass ``None`` to skip) every method returns finite
-      values without a numpy ``RuntimeWarning`` (overflow in ``exp`` etc.).
+      values without a numpy ``RuntimeWarning`` (overflow in ``exp`` etc.);
+    * an activation declaring ``computes`` (``"sigmoid"``, …: costs fuse their
+      δᴸ by it) computes that function.
 
     ``activation`` is an instance, or a class checked at several settings of
     its ``Params`` (``settings``: see :func:`deltaw.testing.param_settings`).
     """
     for act, check in instances(activation, Activation, "check_activation", settings):
         _check_one(act, check, seed, extreme)
+
+
+_STANDARD = {  # written out plainly: |z| ≤ 3 in the check, so nothing overflows
+    "identity": lambda z: z,
+    "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
+    "tanh": np.tanh,
+    "softmax": lambda z: np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True),
+}
+COMPUTES_TOL = 1e-12  # the same function by another formula: only rounding differs
+
+
+def _check_computes(check: str, act: Activation, z: np.ndarray) -> None:
+    """An activation that says it computes a standard function (so costs fuse with it) does."""
+    name = act.computes
+    if name is None:
+        return
+    if name not in STANDARD_ACTIVATIONS:
+        fail(
+            check,
+            f"declares computes = {name!r}; use one of {', '.join(STANDARD_ACTIVATIONS)}, or "
+            "None for any other function",
+        )
+    assert_close(
+        check,
+        np.asarray(act.forward(z), np.float64),
+        _STANDARD[name](z),
+        COMPUTES_TOL,
+        lambda i: (
+            f"declares computes = {name!r} (costs fuse their δ by it) but forward at "
+            f"z{idx(i)}={z[i]:.4g}"
+        ),
+        f"{name}(z) would",
+    )
 
 
 def _check_one(act: Activation, check: str, seed: int, extreme: float | None) -> None:
@@ -71,6 +106,7 @@ def _check_one(act: Activation, check: str, seed: int, extreme: float | None) ->
         if act.elementwise:
             call(check, "derivative", act.derivative, {"z": zd, "a": a}, z.shape, dtype)
         call(check, "backward", act.backward, {"z": zd, "a": a, "grad": gd}, z.shape, dtype)
+    _check_computes(check, act, z.copy())
 
     # jac[r, j, k] = ∂a[r,j]/∂z[r,k] by central differences, perturbing column k of every row
     h, (m, n) = FD_STEP, z.shape
