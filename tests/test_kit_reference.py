@@ -29,6 +29,19 @@ def adabelief_step(param, grad, state, step, lr, beta1, beta2, eps, rectify):
     return param - lr * r * math.sqrt(1 - beta2**step) * m_hat / (np.sqrt(s) + eps)
 
 
+def adam_step(param, grad, state, step, lr, beta1, beta2, eps, amsgrad):
+    """Kingma & Ba 2015, Algorithm 1; AMSGrad keeps the running maximum of v (PyTorch's form)."""
+    m = state["m"] = beta1 * state.get("m", 0.0) + (1 - beta1) * grad
+    v = state["v"] = beta2 * state.get("v", 0.0) + (1 - beta2) * grad**2
+    if amsgrad:
+        v = state["v_max"] = np.maximum(state.get("v_max", 0.0), v)
+    return param - lr * (m / (1 - beta1**step)) / (np.sqrt(v / (1 - beta2**step)) + eps)
+
+
+def test_adam_follows_the_papers_step_at_every_setting():
+    check_optimizer(Adam, reference=adam_step)  # amsgrad on and off among the four
+
+
 class AdaBeliefWithoutBiasCorrection(AdaBelief):
     """θ ← θ − γ m/(√s + ε): no 1/(1 − βᵗ) factors. It still descends on a quadratic."""
 

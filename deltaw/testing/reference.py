@@ -13,6 +13,8 @@ implementation's pseudocode, in plain numpy::
     def adam(param, grad, state, step, lr, beta1, beta2, eps, amsgrad):
         m = state["m"] = beta1 * state.get("m", 0.0) + (1 - beta1) * grad
         v = state["v"] = beta2 * state.get("v", 0.0) + (1 - beta2) * grad**2
+        if amsgrad:
+            v = state["v_max"] = np.maximum(state.get("v_max", 0.0), v)
         m_hat, v_hat = m / (1 - beta1**step), v / (1 - beta2**step)
         return param - lr * m_hat / (np.sqrt(v_hat) + eps)
 
