@@ -28,6 +28,7 @@ field moved; duplicates are dropped.
 
 from __future__ import annotations
 
+import copy
 import math
 import types
 import typing
@@ -66,14 +67,14 @@ def param_settings(cls: type, n: int = DEFAULT_SETTINGS) -> list[dict[str, Any]]
                 f"from its type ({_type_name(info.annotation)}); pass an instance with its "
                 "parameters, or settings=[{...}]"
             )
-        fields[name] = values
+        fields[info.alias or name] = values  # the keyword the model accepts
     defaults = {name: values[0] for name, values in fields.items()}
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     for i in range(max(n, 1) * 2):  # twice as many tries as wanted: some may be refused
         if len(out) >= n:
             break
-        together = {name: values[i % len(values)] for name, values in fields.items()}
+        together = {name: copy.deepcopy(v[i % len(v)]) for name, v in fields.items()}
         tries = [together] + [
             {**defaults, name: together[name]}
             for name in fields
