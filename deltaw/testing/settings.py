@@ -76,7 +76,7 @@ def param_settings(cls: type, n: int = DEFAULT_SETTINGS) -> list[dict[str, Any]]
             break
         together = {name: copy.deepcopy(v[i % len(v)]) for name, v in fields.items()}
         tries = [together] + [
-            {**defaults, name: together[name]}
+            copy.deepcopy({**defaults, name: together[name]})
             for name in fields
             if together[name] != defaults[name]
         ]
