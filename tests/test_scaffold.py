@@ -118,7 +118,7 @@ def test_a_broken_derivative_fails_the_contract_check_and_the_generated_test_say
     with pytest.raises(AssertionError) as exc:
         testing.check_cost(module.MyCost)
     message = str(exc.value)
-    assert message.startswith("check_cost(MyCost(scale=1.0)): gradient at a[")
+    assert message.startswith("check_cost(MyCost(scale=1.0), setting 1 of 4): gradient at a[")
     assert "finite differences of m·value" in message and "relative error" in message
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("DELTAW_")} | {

@@ -200,10 +200,23 @@ def test_an_activation_with_declared_kinks_is_checked_away_from_them():
     check_activation(HardTanh)
 
 
-def test_a_class_is_checked_with_its_default_parameters_and_a_class_needing_parameters_is_refused():
+class NeedsAName(deltaw.Regularizer):
+    class Params(BaseModel):
+        label: str
+
+    def penalty(self, weights, n):
+        return 0.0
+
+    def gradient(self, w, n):
+        return np.zeros_like(w)
+
+
+def test_a_class_is_checked_at_settings_drawn_from_its_params_even_without_defaults():
     check_activation(Sigmoid)
-    with pytest.raises(TypeError, match="pass an instance"):
-        check_regularizer(L2)
+    check_regularizer(L2)  # lmbda is required: its values come from its bound ge=0
+    with pytest.raises(TypeError, match=r"NeedsAName.Params.label is required .* pass an instance"):
+        check_regularizer(NeedsAName)
+    check_regularizer(NeedsAName(label="x"))
 
 
 # -- costs ---------------------------------------------------------------------------------------
@@ -250,9 +263,29 @@ def test_a_value_summed_instead_of_averaged_over_rows_is_caught():
 def test_a_fused_output_delta_that_disagrees_with_the_generic_path_is_caught():
     with pytest.raises(
         AssertionError,
-        match=r"WrongFusedDelta\): output_delta at z\[\d,\d\]=.*with Sigmoid outputs\) is .* but the generic path .* would give .*relative error",
+        match=r"WrongFusedDelta\): output_delta at z\[\d,\d\]=.*with Sigmoid outputs\) is .* "
+        r"but finite differences of m·value\(forward\(z\)\) give .*relative error",
     ):
         check_cost(WrongFusedDelta)
+
+
+class SlowCrossEntropy(CrossEntropy):
+    """Fused δ = a − y with a sigmoid is right; gradient is off by a factor 1.5."""
+
+    def gradient(self, a, y):
+        return 1.5 * super().gradient(a, y)
+
+
+def test_a_wrong_gradient_behind_a_right_fused_delta_is_named_cost_gradient():
+    with pytest.raises(AssertionError) as exc:
+        check_cost(SlowCrossEntropy)
+    message = str(exc.value)
+    assert message.startswith(
+        "check_cost(SlowCrossEntropy): Cost.gradient is wrong: gradient at a["
+    ), message
+    assert "(y=" in message and "with Sigmoid outputs) is " in message
+    assert "The fused output_delta with Sigmoid outputs is right" in message
+    assert "output_delta at" not in message
 
 
 def test_costs_are_only_paired_with_outputs_in_their_domain():
@@ -323,7 +356,7 @@ class NoLearningRate(deltaw.Optimizer):
         (MutatesGrad, r"after update step 1 \(float64\): update changed grad"),
         (
             Uphill,
-            r"200 steps at its default lr=0.001 did not decrease the convex quadratic .* f went from [\d.]+ to [\d.]+",
+            r"200 steps at lr=0.001 did not decrease the convex quadratic .* f went from [\d.]+ to [\d.]+",
         ),
         (Float64State, r"after init \(float32\) state\['exp_avg'\] is float64 for a float32 param"),
         (

@@ -48,6 +48,10 @@ class Plugin:
         )
 
 
+STANDARD_ACTIVATIONS = ("identity", "sigmoid", "tanh", "softmax")
+"""The names ``Activation.computes`` may take: functions a cost may fuse its δᴸ with."""
+
+
 class Activation(Plugin):
     """σ(z) applied to a layer's weighted input.
 
@@ -63,6 +67,11 @@ class Activation(Plugin):
     """σ acts on each z on its own (a diagonal Jacobian); False for softmax and the like."""
     kinks: ClassVar[tuple[float, ...]] = ()
     """Values of z where σ is not differentiable (ReLU: ``(0.0,)``); gradient checks report, not fail, near them."""
+    computes: ClassVar[str | None] = None
+    """The standard function this activation computes exactly, if any: ``"identity"``,
+    ``"sigmoid"``, ``"tanh"`` or ``"softmax"`` (:data:`STANDARD_ACTIVATIONS`). Costs fuse
+    their δᴸ by it (``activation.computes == "softmax"``), whoever wrote the activation;
+    ``deltaw.testing.check_activation`` verifies the claim against ``forward``."""
 
     def forward(self, z: Array) -> Array:
         """a = σ(z), same shape and dtype as ``z``."""

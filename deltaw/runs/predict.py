@@ -6,6 +6,12 @@ samples: 500}``), an array file (``.npz`` or ``.csv``, read by the built-in
 ``npz``/``csv`` data sets with their defaults), or nothing: the run's own
 data set. Metrics are the run's (its cost and metrics); the cost includes the
 run's regularization penalty, as during training.
+
+Prediction needs only the plugins it uses — the network's activations, the
+cost, the metrics, the regularizers and the data set — so a run whose
+training-only plugins (callbacks, a schedule, an optimizer or a chain's links,
+the initializer) are no longer installed still predicts: see
+:func:`prediction_spec`.
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ from deltaw.files import save_arrays
 from deltaw.registry import Registry, get_registry
 from deltaw.runs.folder import run_overrides, run_spec_file, run_state
 from deltaw.spec.build import Experiment, build, check_data_fits, seeds
-from deltaw.spec.loading import SUFFIXES, load_spec, read_spec_file, validate_spec
+from deltaw.spec.loading import SUFFIXES, read_spec_file, validate_spec
+from deltaw.spec.overrides import apply_overrides, parse_override
 
 
 @dataclass
@@ -43,6 +50,23 @@ class Trained:
         return self.exp.network
 
 
+def prediction_spec(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's spec as prediction reads it: only the plugins prediction uses are looked up.
+
+    The weights come from the run and nothing is trained, so the initializer
+    becomes the built-in ``zeros`` and the optimizer the built-in ``sgd``
+    (neither is ever called), and the schedule, the callbacks and the sweep
+    are left out. Activations, cost, metrics, regularizers (their penalty is
+    part of the cost metric) and the data set stay as the run had them.
+    """
+    view = {k: v for k, v in raw.items() if k not in ("schedule", "callbacks", "sweep")}
+    network = raw.get("network")
+    if isinstance(network, Mapping):
+        view["network"] = {**network, "init": "deltaw:zeros"}
+    view["optimizer"] = "deltaw:sgd"
+    return view
+
+
 def load_trained(
     folder: str | Path, registry: Registry | None = None, weights: str | Path | None = None
 ) -> Trained:
@@ -54,7 +78,10 @@ def load_trained(
     if not folder.is_dir():
         raise DeltawError(f"{folder}: no such run folder.")
     spec_path = run_spec_file(folder)
-    resolved, raw = load_spec(spec_path, run_overrides(folder), registry=registry)
+    raw = apply_overrides(
+        read_spec_file(spec_path), [parse_override(o) for o in run_overrides(folder)]
+    )
+    resolved = validate_spec(prediction_spec(raw), source=str(spec_path), registry=registry)
     exp = build(resolved, load_data=False, registry=registry, source=str(spec_path))
     state = run_state(folder)
     path, note = Path(weights) if weights is not None else folder / "weights.npz", ""
@@ -111,7 +138,7 @@ def input_data(
     run's own data set.
     """
     registry = registry or get_registry()
-    raw = dict(trained.raw)
+    raw = prediction_spec(trained.raw)
     where = "the run's data set"
     if isinstance(source, Mapping):
         where = "the given data-set reference"
