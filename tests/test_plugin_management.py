@@ -291,6 +291,32 @@ def test_installing_an_unchanged_plugin_again_still_checks_that_it_loads(fake_pi
     )
 
 
+def test_force_reinstall_reinstalls_the_named_packages_never_deltaw_or_numpy(fake_pip, monkeypatch):
+    install_once = install.subprocess.call
+
+    def call(cmd):  # the second call finds deltaw-lion installed: it only records
+        return (fake_pip.append(cmd) or 0) if fake_pip else install_once(cmd)
+
+    monkeypatch.setattr(install.subprocess, "call", call)
+    result = deltaw("install", "--force-reinstall", "-U", "deltaw-lion", "-e", "./mine")
+    assert result.exit_code == 0, result.output
+    pip = [sys.executable, "-m", "pip", "install"]
+    assert fake_pip == [
+        # pip's --force-reinstall alone would reinstall every dependency, deltaw included
+        [*pip, "--upgrade", "--force-reinstall", "--no-deps", "deltaw-lion", "-e", "./mine"],
+        [*pip, "--upgrade", "deltaw-lion", "-e", "./mine"],  # only what is missing
+    ]
+    assert "Plugin 'lion' (deltaw-lion 0.2.0) loaded: optimizer lion" in one_line(result.output)
+
+
+def test_force_reinstall_stops_at_the_first_pip_call_that_fails(monkeypatch):
+    calls = []
+    monkeypatch.setattr(install.subprocess, "call", lambda cmd: calls.append(cmd) or 2)
+    result = deltaw("install", "--force-reinstall", "deltaw-lion")
+    assert result.exit_code == 2 and "pip failed (exit code 2)" in result.output
+    assert len(calls) == 1 and "--no-deps" in calls[0]
+
+
 def test_pip_failing_is_reported_with_its_exit_code(monkeypatch):
     monkeypatch.setattr(install.subprocess, "call", lambda cmd: 1)
     result = deltaw("install", "deltaw-nonexistent")
