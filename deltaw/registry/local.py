@@ -48,7 +48,7 @@ def add_plugin_dirs(folders: list[Path]) -> None:
 
 
 def plugin_files(folder: Path) -> list[Path]:
-    """The plugin files of one folder, in name order; raises ``NotADirectoryError`` if it is none."""
+    """The plugin files of ``folder``, in name order; ``NotADirectoryError`` if it is none."""
     if not folder.is_dir():
         raise NotADirectoryError(f"{folder} is not a folder (named in {ENV} or --plugins-dir)")
     found = (p for p in folder.absolute().glob("*.py") if not p.name.startswith("."))

@@ -394,10 +394,13 @@ class Registry:
             return hits[0]
         what = " or ".join(kinds)
         if len(hits) > 1:
-            both = " and ".join(f"{e.kind} {e.qualified!r} ({e.plugin.origin})" for e in hits)
-            raise DuplicateNameError(
-                f"The name {name!r} at {where} is both a {both}. Pick one with its qualified name."
+            both = " and ".join(f"{_an(e.kind)} {e.qualified!r} ({e.plugin.origin})" for e in hits)
+            pick = (  # one plugin registering both: no qualifier tells them apart
+                "Plugin authors: register them under different names."
+                if len({e.qualified for e in hits}) == 1
+                else "Pick one with its qualified name."
             )
+            raise DuplicateNameError(f"The name {name!r} at {where} is both {both}. {pick}")
         known = sorted({n for k in kinds for n in self.names(k)})
         close = difflib.get_close_matches(bare, known, n=3, cutoff=0.0)[:3]
         raise UnknownNameError(
@@ -514,6 +517,11 @@ def _shadow_notice(kind_name: str, name: str, where: str, mine: Entry) -> None:
         f"'{BUILTIN}:{name}' for the built-in, or {mine.qualified!r} to keep the plugin's "
         "without this notice."
     )
+
+
+def _an(word: str) -> str:
+    """``a cost``, ``an optimizer``."""
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
 
 
 def _warn(message: str) -> None:
