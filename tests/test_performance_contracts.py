@@ -359,6 +359,31 @@ def test_the_agreement_check_catches_a_reference_with_different_math(
     assert diffs["numpy"] > 1e-3
 
 
+# -- the hot path stays readable --------------------------------------------------------------
+
+HOT_PATH = ["deltaw/core/network.py", "deltaw/core/training.py"]
+MAX_COMPLEXITY = 8  # McCabe: branches + loops + boolean operators + 1, per function
+
+
+def test_every_function_of_the_hot_path_has_cyclomatic_complexity_of_at_most_8():
+    """Forward, backward, the epoch loop, the mini-batch update and evaluation read like the book.
+
+    Checked here rather than in pyproject.toml: ruff selects rules for the
+    whole tree, and other modules (data set parsers, CLI rendering) are
+    allowed longer functions.
+    """
+    pytest.importorskip("ruff")  # the test extra
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--select", "C901"]
+        + ["--config", f"lint.mccabe.max-complexity = {MAX_COMPLEXITY}", "--output-format"]
+        + ["concise", *HOT_PATH],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 # -- start-up --------------------------------------------------------------------------------
 
 

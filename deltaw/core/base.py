@@ -51,12 +51,15 @@ class Activation(Plugin):
     """σ(z) applied to a layer's weighted input.
 
     Elementwise activations implement :meth:`forward` and :meth:`derivative`;
-    the base class derives :meth:`backward` (BP2's ``⊙ σ'(z)``). Others (softmax)
-    set ``elementwise = False`` and implement :meth:`backward` as a
-    vector–Jacobian product.
+    the base class derives :meth:`backward` (BP2's ``⊙ σ'(z)``), which they may
+    still override for speed. Others (softmax) set ``elementwise = False`` and
+    implement :meth:`backward` as a vector–Jacobian product. Whether the
+    network multiplies by :meth:`derivative` itself or calls :meth:`backward`
+    is decided in one place: :func:`uses_derivative`.
     """
 
     elementwise: ClassVar[bool] = True
+    """σ acts on each z on its own (a diagonal Jacobian); False for softmax and the like."""
     kinks: ClassVar[tuple[float, ...]] = ()
     """Values of z where σ is not differentiable (ReLU: ``(0.0,)``); gradient checks report, not fail, near them."""
 
@@ -83,6 +86,17 @@ class Activation(Plugin):
         zs, as_ = np.broadcast_to(z, (n, n)), np.broadcast_to(a, (n, n))
         # row i of backward(eye) is e_iᵀ J, i.e. row i of J
         return self.backward(zs, as_, eye)
+
+
+def uses_derivative(activation: Activation) -> bool:
+    """Whether BP2 may multiply ``activation.derivative`` into δ Wᵀ in place (the fast path).
+
+    True when the activation declares ``elementwise = True`` and keeps the base
+    :meth:`Activation.backward`, which is exactly ``grad * derivative(z, a)``.
+    Otherwise (a non-elementwise activation, or an elementwise one with its own
+    faster ``backward``) the network calls ``activation.backward``.
+    """
+    return activation.elementwise and type(activation).backward is Activation.backward
 
 
 class Cost(Plugin):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,24 +163,7 @@ class Trainer:
                     self._train_epoch(train, n, batch_enders)
                     if not self._all_finite():
                         raise self._locate_non_finite(train, n)
-                train_time = time.perf_counter() - started
-                self.epoch += 1
-                record: dict[str, float] = {
-                    "epoch": self.epoch,
-                    "lr": self.lr,
-                    "train_time": train_time,
-                }
-                started = time.perf_counter()
-                record.update(self.evaluate(data))
-                record["eval_time"] = time.perf_counter() - started
-                self.history.append(record)
-                if self.schedule is not None and self.schedule.on_epoch_end(self.epoch - 1, record):
-                    self.stop, self.stop_reason = (
-                        True,
-                        self.stop_reason or "the schedule asked to stop",
-                    )
-                for c in self.callbacks:
-                    c.on_epoch_end(self, self.epoch, record)
+                self._finish_epoch(data, time.perf_counter() - started)
         except KeyboardInterrupt:
             self.restore_snapshot()
             raise
@@ -189,25 +172,29 @@ class Trainer:
                 c.on_run_end(self)
         return self.history
 
+    def _finish_epoch(self, data: DataSplits, train_time: float) -> None:
+        """Count the epoch, evaluate, record it in the history, tell the schedule and callbacks."""
+        self.epoch += 1
+        record: dict[str, float] = {"epoch": self.epoch, "lr": self.lr, "train_time": train_time}
+        started = time.perf_counter()
+        record.update(self.evaluate(data))
+        record["eval_time"] = time.perf_counter() - started
+        self.history.append(record)
+        if self.schedule is not None and self.schedule.on_epoch_end(self.epoch - 1, record):
+            self.stop, self.stop_reason = True, self.stop_reason or "the schedule asked to stop"
+        for c in self.callbacks:
+            c.on_epoch_end(self, self.epoch, record)
+
     def _train_epoch(
         self, train: Split, n: int, batch_enders: list[Callback], check_batches: bool = False
     ) -> None:
-        net, opt, cost, m = self.network, self.optimizer, self.cost, self.batch_size
+        """One pass over the shuffled training split, one update per mini-batch of ``m`` rows."""
+        m, schedule = self.batch_size, self.schedule
         order = self.rng.permutation(n) if self.shuffle else None
-        schedule = self.schedule
         per_step = schedule is not None and schedule.per_step
         if schedule is not None and not per_step:
             self.lr = float(schedule.lr(self.base_lr, self.epoch, self.step + 1))
-        grads = net.gradient_buffers()  # backprop writes every step's ∂C/∂W, ∂C/∂b here
-        nabla_w, flat = grads[0], [g for gw in zip(*grads) for g in gw]
-        factors, state = self.lr_factors, self.state
-        params, regs, weights, decay, clip = (
-            net.params(),
-            self.regularizers,
-            net.weights,
-            self.weight_decay,
-            self.clipping,
-        )
+        update_mini_batch = self._mini_batch_update(n)
         batch = 0
         for x, y in _chunks(train, order, m):
             for k in range(0, len(x), m):
@@ -215,22 +202,42 @@ class Trainer:
                 batch += 1
                 if per_step:
                     self.lr = float(schedule.lr(self.base_lr, self.epoch, step))  # type: ignore[union-attr]
-                lr = self.lr
-                lrs = [lr * f for f in factors]  # η for W₁, b₁, W₂, … (per-layer multipliers)
-                net.backprop(x[k : k + m], y[k : k + m], cost, out=grads)  # batch means, into grads
-                for reg in regs:
-                    for l, W in enumerate(weights):
-                        nabla_w[l] += reg.gradient(W, n)
-                if clip is not None:
-                    _clip(flat, clip)
-                if decay:
-                    for p, lr_p in zip(params, lrs):
-                        p *= 1.0 - lr_p * decay  # decoupled weight decay (Loshchilov & Hutter)
-                opt.update_all(params, flat, state, step, lrs)  # every W and b at once
+                update_mini_batch(x[k : k + m], y[k : k + m], step, self.lr)
                 if check_batches and not self._all_finite():
                     raise NonFiniteError(self.epoch + 1, batch, "the weights")
                 for c in batch_enders:
                     c.on_batch_end(self, self.epoch + 1, batch)
+
+    def _mini_batch_update(self, n: int) -> Callable[[Array, Array, int, float], None]:
+        """The book's ``update_mini_batch`` for one epoch: ``update(x, y, step, lr)``.
+
+        Its gradient buffers are allocated and everything it uses is looked up
+        here, once per epoch, so a mini-batch costs no allocation and no
+        attribute look-up beyond the math. ``n`` is the training-set size.
+        """
+        net, cost, opt, regs = self.network, self.cost, self.optimizer, self.regularizers
+        decay, clip, params, weights = self.weight_decay, self.clipping, net.params(), net.weights
+        grads = net.gradient_buffers()  # backprop writes every step's ∂C/∂W, ∂C/∂b here
+        nabla_w, flat = grads[0], [g for gw in zip(*grads) for g in gw]  # flat: ∂C/∂W₁, ∂C/∂b₁, …
+        factors, state = self.lr_factors, self.state  # per-layer multipliers of η
+        lrs = [0.0] * len(params)  # η for W₁, b₁, W₂, …; refilled only when η changes
+        last = [math.nan]
+
+        def update(x: Array, y: Array, step: int, lr: float) -> None:
+            net.backprop(x, y, cost, out=grads)  # ∂C/∂W, ∂C/∂b: batch means, into grads
+            for reg in regs:  # + the penalties' ∂/∂W (weights only)
+                for l, W in enumerate(weights):
+                    nabla_w[l] += reg.gradient(W, n)
+            if clip is not None:  # by global norm, then by value
+                _clip(flat, clip)
+            if lr != last[0]:
+                lrs[:], last[0] = [lr * f for f in factors], lr
+            if decay:  # decoupled weight decay (Loshchilov & Hutter): w ← (1 − ηλ) w
+                for p, lr_p in zip(params, lrs):
+                    p *= 1.0 - lr_p * decay
+            opt.update_all(params, flat, state, step, lrs)  # the update rule, every W and b
+
+        return update
 
     def _all_finite(self) -> bool:
         return all(math.isfinite(float(np.sum(p))) for p in self.network.params())
