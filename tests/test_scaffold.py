@@ -30,6 +30,7 @@ from deltaw.scaffold import (
     parse_names,
     shadowed_builtins,
 )
+from deltaw.spec.links import link_refs
 from deltaw.spec.loading import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,7 +157,9 @@ def test_a_new_plugin_of_every_kind_registers_keeps_the_contract_and_its_example
     if kind in CHECKS:
         CHECKS[kind](entry.cls)
     resolved, _ = load_spec(folder / "examples" / f"{kind}.yaml", registry=reg)
-    assert any(r.entry.cls is entry.cls for r in resolved.plugins.values()) or kind == "transform"
+    used = [r.entry.cls for r in resolved.plugins.values()]
+    used += [type(link.build()) for _, _, link in link_refs(resolved.plugins)]  # a chain's links
+    assert entry.cls in used
     assert f"my-{kind}" in (folder / "README.md").read_text()
 
 
