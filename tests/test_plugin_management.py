@@ -96,6 +96,7 @@ def test_plugins_json_has_every_plugin_and_name(site):
         "status": "loaded",
         "error": None,
         "registers": [{"kind": "optimizer", "name": "lion"}],
+        "path": None,
     } in report["plugins"]
     only = json.loads(deltaw("plugins", "optimizer", "--json").stdout)
     assert {n["kind"] for n in only["names"]} == {"optimizer"} and "lion" in {
@@ -291,6 +292,32 @@ def test_installing_an_unchanged_plugin_again_still_checks_that_it_loads(fake_pi
     )
 
 
+def test_force_reinstall_reinstalls_the_named_packages_never_deltaw_or_numpy(fake_pip, monkeypatch):
+    install_once = install.subprocess.call
+
+    def call(cmd):  # the second call finds deltaw-lion installed: it only records
+        return (fake_pip.append(cmd) or 0) if fake_pip else install_once(cmd)
+
+    monkeypatch.setattr(install.subprocess, "call", call)
+    result = deltaw("install", "--force-reinstall", "-U", "deltaw-lion", "-e", "./mine")
+    assert result.exit_code == 0, result.output
+    pip = [sys.executable, "-m", "pip", "install"]
+    assert fake_pip == [
+        # pip's --force-reinstall alone would reinstall every dependency, deltaw included
+        [*pip, "--upgrade", "--force-reinstall", "--no-deps", "deltaw-lion", "-e", "./mine"],
+        [*pip, "--upgrade", "deltaw-lion", "-e", "./mine"],  # only what is missing
+    ]
+    assert "Plugin 'lion' (deltaw-lion 0.2.0) loaded: optimizer lion" in one_line(result.output)
+
+
+def test_force_reinstall_stops_at_the_first_pip_call_that_fails(monkeypatch):
+    calls = []
+    monkeypatch.setattr(install.subprocess, "call", lambda cmd: calls.append(cmd) or 2)
+    result = deltaw("install", "--force-reinstall", "deltaw-lion")
+    assert result.exit_code == 2 and "pip failed (exit code 2)" in result.output
+    assert len(calls) == 1 and "--no-deps" in calls[0]
+
+
 def test_pip_failing_is_reported_with_its_exit_code(monkeypatch):
     monkeypatch.setattr(install.subprocess, "call", lambda cmd: 1)
     result = deltaw("install", "deltaw-nonexistent")
@@ -330,8 +357,9 @@ def test_new_plugin_writes_a_package_and_says_what_to_do_next(tmp_path):
     )
     assert result.exit_code == 0, result.output
     text = one_line(result.output)
-    assert "cost 'my-cost' in the package deltaw-my-cost" in text and "deltaw install -e" in text
-    assert (tmp_path / "my-cost" / "src" / "deltaw_my_cost" / "__init__.py").is_file()
+    assert "(plugin 'my-cost', package deltaw-my-cost): cost 'my-cost' (MyCost)" in text
+    assert "deltaw install -e" in text and "cost: my-cost" in text
+    assert (tmp_path / "my-cost" / "src" / "deltaw_my_cost" / "cost.py").is_file()
     assert 'authors = [{ name = "Ada" }]' in (tmp_path / "my-cost" / "pyproject.toml").read_text()
     again = deltaw("new-plugin", "my-cost", "--kind", "cost", "--dir", tmp_path / "my-cost")
     assert again.exit_code == 1 and "already exists and is not empty" in one_line(again.output)
@@ -351,11 +379,53 @@ def test_new_plugin_warns_when_the_name_shadows_a_builtin(tmp_path):
     assert other_kind.exit_code == 0 and "Warning" not in other_kind.output
 
 
+def test_new_plugin_writes_several_kinds_with_their_own_names_and_adds_more(tmp_path):
+    made = deltaw(
+        "new-plugin", "focal-loss", "-k", "cost", "-k", "metric", "--name", "cost=focal",
+        "--dir", tmp_path / "pkg",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    text = one_line(made.output)
+    assert "(plugin 'focal-loss', package deltaw-focal-loss): cost 'focal' (FocalCost), " in text
+    assert "metric 'focal-loss' (FocalLossMetric)" in text
+    assert "cost: focal" in text and "metrics: [cost, accuracy, focal-loss]" in text
+    added = deltaw("new-plugin", "--add-kind", "optimizer", "-n", "focal-sgd", tmp_path / "pkg")
+    assert added.exit_code == 0, added.output
+    assert "Added to" in added.output and "optimizer 'focal-sgd' (FocalSgdOptimizer)" in one_line(
+        added.output
+    )
+    init = (tmp_path / "pkg" / "src" / "deltaw_focal_loss" / "__init__.py").read_text()
+    assert "from deltaw_focal_loss.optimizer import FocalSgdOptimizer, register_optimizers" in init
+    again = deltaw("new-plugin", "--add-kind", "cost", tmp_path / "pkg")
+    assert again.exit_code == 1 and "already has register_costs" in one_line(again.output)
+    mixed = deltaw("new-plugin", "--add-kind", "cost", "--kind", "metric", tmp_path / "pkg")
+    assert mixed.exit_code == 1 and "takes no --kind" in one_line(mixed.output)
+
+
+def test_new_plugin_warns_of_each_name_that_shadows_a_builtin(tmp_path):
+    result = deltaw(
+        "new-plugin", "sgd", "-k", "optimizer", "-k", "cost", "-k", "metric",
+        "-n", "metric=accuracy", "--dir", tmp_path / "sgd",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = one_line(result.output)
+    assert "Warning: optimizer 'sgd' is also a built-in of deltaw" in text
+    assert "Warning: metric 'accuracy' is also a built-in of deltaw" in text
+    assert "Warning: cost 'sgd'" not in text
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["new-plugin", "My Cost!"], "is not a usable plugin name"),
         (["new-plugin", "my-thing", "--kind", "executor"], "no template for the kind 'executor'"),
+        (["new-plugin", "my-thing", "-k", "cost", "-k", "cost"], "the kind 'cost' is given twice"),
+        (["new-plugin", "my-thing", "--name", "cost=x"], "names the kind 'cost', which is not"),
+        (["new-plugin", "my-thing", "--name", "Focal!"], "is not a usable registered name"),
+        (
+            ["new-plugin", "x", "-k", "optimizer", "-k", "transform", "-n", "x"],
+            "the optimizer and the transform would both register 'x'",
+        ),
     ],
 )
 def test_new_plugin_rejects_bad_names_and_kinds_clearly(tmp_path, args, message):

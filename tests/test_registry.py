@@ -614,6 +614,7 @@ def test_report_lists_every_plugin_and_name_as_plain_data(site):
         "status": "loaded",
         "error": None,
         "registers": [{"kind": "optimizer", "name": "lion"}],
+        "path": None,
     }
     assert {
         "kind": "optimizer",

@@ -94,9 +94,24 @@ def main_options(
             "--disable-plugin", help="Do not load this plugin (entry-point name); repeatable."
         ),
     ] = None,  # noqa: UP045
+    plugins_dir: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--plugins-dir",
+            help="Load every *.py file in this folder as a plugin (as DELTAW_PLUGINS_DIR); "
+            "repeatable.",
+            exists=True,
+            file_okay=False,
+            dir_okay=True,
+        ),
+    ] = None,  # noqa: UP045
 ) -> None:
     """Backpropagation you can see, check and extend."""
     _disabled[:] = disable_plugin or []
+    if plugins_dir:  # through the environment, so the processes a sweep starts see them too
+        from deltaw.registry.local import add_plugin_dirs
+
+        add_plugin_dirs(plugins_dir)
     show_plugin_warnings()
 
 

@@ -20,6 +20,7 @@ def plugins(
 ) -> None:
     """List every registered name, and every plugin with its distribution, version and status."""
     from rich.table import Table
+    from rich.text import Text
 
     with friendly_errors():
         reg = registry()
@@ -35,23 +36,25 @@ def plugins(
     table = Table(title="Registered names", title_justify="left")
     for col in ("kind", "name", "plugin", "origin", "summary"):
         table.add_column(col, overflow="fold")
-    for e in entries:
-        table.add_row(e.kind, e.name, e.plugin.name, e.plugin.origin, e.summary)
+    for e in entries:  # text, not markup: a summary's [a, b] or a file's path stay as written
+        table.add_row(
+            *(Text(c) for c in (e.kind, e.name, e.plugin.name, e.plugin.origin, e.summary))
+        )
     out.print(table)
     status = Table(
         title="Plugins (disable one with --disable-plugin NAME or DELTAW_DISABLE_PLUGINS=NAME)",
         title_justify="left",
     )
-    for col in ("plugin", "distribution", "version", "status", "registers"):
+    for col in ("plugin", "distribution or file", "version", "status", "registers"):
         status.add_column(col, overflow="fold")
     for p in reg.plugins.values():
         colour = {"loaded": "green", "disabled": "yellow", "failed": "red"}[p.status]
         status.add_row(
-            p.name,
-            p.distribution or "-",
+            Text(p.name),
+            Text(p.distribution or p.path or "-"),
             p.version or "-",
             f"[{colour}]{p.status}[/]",
-            _registers(p),
+            Text(_registers(p)),
             style=None,
         )
     out.print(status)

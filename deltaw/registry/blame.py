@@ -46,6 +46,8 @@ class Culprit:
         if p.distribution:
             version = f" {p.version}" if p.version else ""
             return f"plugin {p.name!r} (distribution {p.distribution}{version})"
+        if p.path:
+            return f"plugin {p.name!r} (file {p.path})"
         return f"plugin {p.name!r} (registered in code, no distribution)"
 
     def describe(self, exc: BaseException) -> str:

@@ -89,13 +89,33 @@ def pip_command(action: str, packages: list[str], options: list[str]) -> list[st
     return [sys.executable, "-m", "pip", action, *options, *packages]
 
 
+def pip_commands(action: str, packages: list[str], options: list[str]) -> list[list[str]]:
+    """The pip command lines to run in turn for ``action``.
+
+    ``--force-reinstall`` reinstalls the named packages only: pip's own flag
+    would reinstall every dependency too, deltaw and numpy included (the very
+    deltaw that is running, perhaps an editable checkout). So it runs as
+    ``--force-reinstall --no-deps`` on the named packages, then a plain install
+    of the same packages brings in any dependency that is missing and leaves the
+    installed ones alone.
+    """
+    if action != "install" or "--force-reinstall" not in options:
+        return [pip_command(action, packages, options)]
+    plain = [o for o in options if o not in ("--force-reinstall", "--no-deps")]
+    return [
+        pip_command(action, packages, [*plain, "--force-reinstall", "--no-deps"]),
+        pip_command(action, packages, plain),
+    ]
+
+
 def install_options(
     upgrade: bool = False,
     force_reinstall: bool = False,
     no_cache_dir: bool = False,
     pre: bool = False,
 ) -> list[str]:
-    """pip options for ``deltaw install`` (the same set as ``llm install``)."""
+    """pip options for ``deltaw install`` (the same set as ``llm install``); see
+    :func:`pip_commands` for what ``--force-reinstall`` becomes."""
     flags = {
         "--upgrade": upgrade,
         "--force-reinstall": force_reinstall,
@@ -106,7 +126,8 @@ def install_options(
 
 
 def run_pip(action: str, packages: list[str], options: list[str] | None = None) -> int:
-    """Run pip; returns its exit code. Refuses to uninstall deltaw itself."""
+    """Run pip (once, or twice for ``--force-reinstall``); returns the exit code of the
+    first call that fails, else 0. Refuses to uninstall deltaw itself."""
     if action == "uninstall" and any(_bare(p) == "deltaw" for p in packages):
         raise PluginError(
             "`deltaw uninstall` removes plugins, not deltaw itself; use `python -m pip uninstall deltaw`."
@@ -116,8 +137,11 @@ def run_pip(action: str, packages: list[str], options: list[str] | None = None) 
             f"pip is not available in the Python environment deltaw runs in ({sys.executable}). "
             f"Add it with `{sys.executable} -m ensurepip`, then try again."
         )
-    cmd = pip_command(action, packages, options or [])
-    return subprocess.call(cmd)
+    for cmd in pip_commands(action, packages, options or []):
+        code = subprocess.call(cmd)
+        if code != 0:
+            return code
+    return 0
 
 
 def plugin_status(names: list[str]) -> dict[str, dict[str, object]]:

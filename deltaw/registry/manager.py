@@ -1,4 +1,5 @@
-"""The plugin manager: built-ins first, then every entry point of the group ``deltaw``.
+"""The plugin manager: built-ins first, then every entry point of the group ``deltaw``, then
+every plugin file of ``DELTAW_PLUGINS_DIR`` (:mod:`deltaw.registry.local`).
 
 Each plugin (a module or object with ``@hookimpl`` functions) is loaded and
 asked for its registrations on its own. One that fails to import, has a
@@ -9,10 +10,12 @@ says so, and everything else works. With
 
 Environment:
 
-* ``DELTAW_LOAD_PLUGINS`` — comma-separated allow-list of entry-point names;
+* ``DELTAW_LOAD_PLUGINS`` — comma-separated allow-list of plugin names;
   set but empty means built-ins only.
 * ``DELTAW_DISABLE_PLUGINS`` — comma-separated block-list.
 * ``DELTAW_STRICT_PLUGINS=1`` — a broken plugin is a hard error.
+* ``DELTAW_PLUGINS_DIR`` — folders (``os.pathsep``-separated) whose ``*.py``
+  files are plugins, one each (``deltaw --plugins-dir DIR``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import os
 import sys
 import traceback
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
@@ -38,6 +42,7 @@ from deltaw.errors import (
 from deltaw.registry import hookspecs
 from deltaw.registry.distributions import canonical_name, installed_version
 from deltaw.registry.kinds import BUILTIN, HOOK_TO_KIND, KINDS, kind
+from deltaw.registry.local import load_plugin_files
 
 BUILTIN_MODULES = (
     "deltaw.plugins.activations",
@@ -61,7 +66,7 @@ BUILTIN_MODULES = (
 
 @dataclass
 class PluginInfo:
-    """One plugin: the built-ins, an entry point, or an object registered in code."""
+    """One plugin: the built-ins, an entry point, a plugin file or an object registered in code."""
 
     name: str
     distribution: str | None = None
@@ -69,6 +74,7 @@ class PluginInfo:
     status: str = "loaded"  # loaded | disabled | failed
     error: str | None = None  # why it failed, or why it is disabled
     registers: list[tuple[str, str]] = field(default_factory=list)  # (kind, name)
+    path: str | None = None  # the file of a plugin from DELTAW_PLUGINS_DIR
 
     @property
     def origin(self) -> str:
@@ -76,6 +82,8 @@ class PluginInfo:
             return "built-in"
         if self.distribution:
             return f"{self.distribution} {self.version}"
+        if self.path:
+            return self.path
         return f"plugin {self.name!r}"
 
 
@@ -129,42 +137,70 @@ class Registry:
                 raise PluginError(f"deltaw's built-in module {modname} is broken: {error}")
 
     def load_entrypoints(self, disable: list[str] | tuple[str, ...] = ()) -> None:
-        """Load every entry point of the group ``deltaw``, each on its own."""
-        allow = _env_list("DELTAW_LOAD_PLUGINS")
-        block_env = set(_env_list("DELTAW_DISABLE_PLUGINS") or [])
+        """Load every entry point of the group ``deltaw``, then every plugin file of
+        ``DELTAW_PLUGINS_DIR``, each on its own (:meth:`load_plugin`)."""
         eps = sorted(metadata.entry_points(group="deltaw"), key=lambda e: e.name)
         for ep in eps:
             dist = getattr(ep, "dist", None)
-            info = PluginInfo(ep.name, dist.name if dist else None, dist.version if dist else None)
-            if ep.name in self.plugins:
-                other = self.plugins[ep.name]
-                info.status, info.error = (
-                    "failed",
-                    f"another plugin is already called {ep.name!r} ({other.origin})",
-                )
-                self._failed(info)
-                continue
-            self.plugins[ep.name] = info
-            if allow is not None and ep.name not in allow:
-                info.status, info.error = "disabled", "not in DELTAW_LOAD_PLUGINS"
-                continue
-            if ep.name in block_env or ep.name in disable:
-                where = "DELTAW_DISABLE_PLUGINS" if ep.name in block_env else "--disable-plugin"
-                info.status, info.error = "disabled", f"named in {where}"
-                continue
-            try:
-                obj = ep.load()
-            except BaseException as exc:  # noqa: BLE001 - a broken plugin must not break deltaw
-                if isinstance(exc, KeyboardInterrupt):
-                    raise
-                info.status, info.error = "failed", f"cannot import {ep.value!r}: {_describe(exc)}"
-                self._failed(info)
-                continue
-            error = self._add(obj, info, pm_name=ep.name)
-            if error:
-                info.status, info.error = "failed", error
-                self._failed(info)
-        self._warn_unknown_switches(allow, block_env, disable)
+            self.load_plugin(
+                ep.name,
+                ep.load,
+                ep.value,
+                distribution=dist.name if dist else None,
+                version=dist.version if dist else None,
+                disable=disable,
+            )
+        load_plugin_files(self, disable)
+        allow = _env_list("DELTAW_LOAD_PLUGINS")
+        self._warn_unknown_switches(allow, set(_env_list("DELTAW_DISABLE_PLUGINS") or []), disable)
+
+    def load_plugin(
+        self,
+        name: str,
+        load: Callable[[], Any],
+        source: str,
+        *,
+        distribution: str | None = None,
+        version: str | None = None,
+        path: str | None = None,
+        disable: list[str] | tuple[str, ...] = (),
+    ) -> PluginInfo:
+        """Load one plugin on its own: ``load()`` imports it (``source`` names what it
+        imports, for messages). A plugin that fails is recorded as failed and reported
+        once (:class:`~deltaw.errors.PluginError` with ``DELTAW_STRICT_PLUGINS``); one
+        that the allow-list, the block-list or ``disable`` leaves out is disabled."""
+        allow = _env_list("DELTAW_LOAD_PLUGINS")
+        block_env = set(_env_list("DELTAW_DISABLE_PLUGINS") or [])
+        info = PluginInfo(name, distribution, version, path=path)
+        if name in self.plugins:
+            other = self.plugins[name]
+            info.status, info.error = (
+                "failed",
+                f"another plugin is already called {name!r} ({other.origin})",
+            )
+            self._failed(info)
+            return info
+        self.plugins[name] = info
+        if allow is not None and name not in allow:
+            info.status, info.error = "disabled", "not in DELTAW_LOAD_PLUGINS"
+            return info
+        if name in block_env or name in disable:
+            where = "DELTAW_DISABLE_PLUGINS" if name in block_env else "--disable-plugin"
+            info.status, info.error = "disabled", f"named in {where}"
+            return info
+        try:
+            obj = load()
+        except BaseException as exc:  # noqa: BLE001 - a broken plugin must not break deltaw
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            info.status, info.error = "failed", f"cannot import {source!r}: {_describe(exc)}"
+            self._failed(info)
+            return info
+        error = self._add(obj, info, pm_name=name)
+        if error:
+            info.status, info.error = "failed", error
+            self._failed(info)
+        return info
 
     def register_plugin(
         self, obj: Any, name: str, distribution: str | None = None, version: str | None = None
@@ -259,6 +295,7 @@ class Registry:
 
     def _failed(self, info: PluginInfo) -> None:
         where = f" (from {info.distribution} {info.version})" if info.distribution else ""
+        where = f" (from {info.path})" if info.path else where
         message = (
             f"deltaw: plugin {info.name!r}{where} failed to load and was skipped: {info.error}"
         )
@@ -319,6 +356,7 @@ class Registry:
                 "status": p.status,
                 "error": p.error,
                 "registers": [{"kind": k, "name": n} for k, n in p.registers],
+                "path": p.path,
             }
             for p in self.plugins.values()
         ]
@@ -357,10 +395,13 @@ class Registry:
             return hits[0]
         what = " or ".join(kinds)
         if len(hits) > 1:
-            both = " and ".join(f"{e.kind} {e.qualified!r} ({e.plugin.origin})" for e in hits)
-            raise DuplicateNameError(
-                f"The name {name!r} at {where} is both a {both}. Pick one with its qualified name."
+            both = " and ".join(f"{_an(e.kind)} {e.qualified!r} ({e.plugin.origin})" for e in hits)
+            pick = (  # one plugin registering both: no qualifier tells them apart
+                "Plugin authors: register them under different names."
+                if len({e.qualified for e in hits}) == 1
+                else "Pick one with its qualified name."
             )
+            raise DuplicateNameError(f"The name {name!r} at {where} is both {both}. {pick}")
         known = sorted({n for k in kinds for n in self.names(k)})
         close = difflib.get_close_matches(bare, known, n=3, cutoff=0.0)[:3]
         raise UnknownNameError(
@@ -477,6 +518,11 @@ def _shadow_notice(kind_name: str, name: str, where: str, mine: Entry) -> None:
         f"'{BUILTIN}:{name}' for the built-in, or {mine.qualified!r} to keep the plugin's "
         "without this notice."
     )
+
+
+def _an(word: str) -> str:
+    """``a cost``, ``an optimizer``."""
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
 
 
 def _warn(message: str) -> None:
