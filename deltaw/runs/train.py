@@ -23,7 +23,7 @@ from deltaw.core.run_context import RunContext
 from deltaw.core.stall import StalledError, StallGuard
 from deltaw.core.training import NonFiniteError, Trainer
 from deltaw.errors import DeltawError, SpecError, TrainingError
-from deltaw.files import write_json, write_text
+from deltaw.files import copy_file, write_json, write_text
 from deltaw.registry import Registry, get_registry
 from deltaw.registry.runhooks import hook_callbacks
 from deltaw.runs.checkpoint import load_run_checkpoint, save_run_checkpoint
@@ -77,7 +77,7 @@ def run_spec(
     exp = build(resolved, registry=registry, source=str(spec_path))
     check_monitors(exp, str(spec_path))
     folder = folder if folder is not None else new_run_folder(Path(out), exp.spec.name)
-    write_text(folder / f"spec{spec_path.suffix.lower()}", spec_path.read_text(encoding="utf-8"))
+    copy_file(spec_path, folder / f"spec{spec_path.suffix.lower()}")  # bytes: any accepted encoding
     write_json(folder / "overrides.json", list(overrides))
     write_text(folder / "resolved.yaml", yaml.safe_dump(resolved.resolved(), sort_keys=False))
     write_json(folder / "environment.json", environment(exp, registry))
