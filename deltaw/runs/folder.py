@@ -13,24 +13,38 @@ data). Every file is written atomically (:mod:`deltaw.files`).
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import os
 import shlex
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from deltaw.errors import DeltawError, TrainingError
+from deltaw.errors import DeltawError, FileError, TrainingError
 from deltaw.files import save_arrays, write_json, write_text
 from deltaw.spec.loading import SUFFIXES
 
 RESUMABLE = ("interrupted", "running", "failed")
+SLUG_BYTES = 200  # a run folder's name stays below every common file system's 255 bytes
 
 
 def new_run_folder(parent: Path, name: str) -> Path:
-    """A fresh folder ``parent/name-YYYYmmdd-HHMMSS[-N]``; never reuses an existing one."""
+    """A fresh folder ``parent/name-YYYYmmdd-HHMMSS[-N]``; never reuses an existing one.
+
+    A name too long for the file system is shortened (:func:`slug`); a ``parent``
+    that is a file is a :class:`~deltaw.errors.FileError`.
+    """
+    if parent.exists() and not parent.is_dir():
+        raise FileError(
+            f"{parent} is a file, but run folders are created inside a folder. "
+            f"Give --out a folder (it is created if missing), or move the file away."
+        )
     parent.mkdir(parents=True, exist_ok=True)
-    stem = f"{slug(name)}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    room = name_max(parent) - len(f"-{stamp}-999")
+    stem = f"{slug(name, room)}-{stamp}"
     for i in range(1000):
         folder = parent / (stem if i == 0 else f"{stem}-{i}")
         try:
@@ -41,8 +55,27 @@ def new_run_folder(parent: Path, name: str) -> Path:
     raise TrainingError(f"could not create a new run folder under {parent}")
 
 
-def slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_.=" else "-" for c in name).strip("-") or "run"
+def slug(name: str, max_bytes: int = SLUG_BYTES) -> str:
+    """``name`` as a file name: letters, digits and ``-_.=``, at most ``max_bytes`` of UTF-8.
+
+    A longer one keeps its start and ends with 8 hex digits of its SHA-256, so
+    two long names that differ only at the end still get different folders,
+    and the same name always gets the same slug.
+    """
+    text = "".join(c if c.isalnum() or c in "-_.=" else "-" for c in name).strip("-") or "run"
+    if len(text.encode()) <= max_bytes:
+        return text
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    head = text.encode()[: max(max_bytes - 9, 1)].decode("utf-8", "ignore").rstrip("-")
+    return f"{head}-{digest}"
+
+
+def name_max(folder: Path) -> int:
+    """The longest file name (in bytes) the file system holding ``folder`` accepts."""
+    try:
+        return min(int(os.pathconf(folder, "PC_NAME_MAX")), 255)
+    except (OSError, ValueError, AttributeError):  # Windows has no pathconf
+        return 255
 
 
 def resume_command(folder: Path) -> str:
