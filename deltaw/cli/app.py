@@ -47,6 +47,11 @@ def friendly_errors() -> Iterator[None]:
             yield
         except OSError as exc:
             raise file_error(exc) from None
+        except MemoryError as exc:  # an allocation no check foresaw: say so, not a traceback
+            raise DeltawError(
+                f"Out of memory{f' ({exc})' if str(exc) else ''}. Use fewer units in "
+                f"network.layers, fewer samples, dtype float32 or a smaller batch."
+            ) from None
     except DeltawError as exc:
         err.print(f"[bold red]Error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None

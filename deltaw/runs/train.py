@@ -42,6 +42,7 @@ from deltaw.runs.writer import RunWriter, callback_states
 from deltaw.spec.build import Experiment, build
 from deltaw.spec.loading import load_spec
 from deltaw.spec.overrides import parse_override
+from deltaw.spec.resolve import ResolvedSpec
 
 
 @dataclass
@@ -73,15 +74,28 @@ def run_spec(
     """
     registry = registry or get_registry()
     spec_path = Path(spec_path)
-    resolved, _ = load_spec(spec_path, list(overrides), registry=registry)
-    exp = build(resolved, registry=registry, source=str(spec_path))
-    check_monitors(exp, str(spec_path))
+    resolved, exp = check_spec(spec_path, overrides, registry)
     folder = folder if folder is not None else new_run_folder(Path(out), exp.spec.name)
     copy_file(spec_path, folder / f"spec{spec_path.suffix.lower()}")  # bytes: any accepted encoding
     write_json(folder / "overrides.json", list(overrides))
     write_text(folder / "resolved.yaml", yaml.safe_dump(resolved.resolved(), sort_keys=False))
     write_json(folder / "environment.json", environment(exp, registry))
     return train_experiment(exp, folder, callbacks, registry, plots=plots, source=str(spec_path))
+
+
+def check_spec(
+    spec_path: Path, overrides: Sequence[str], registry: Registry, load_data: bool = True
+) -> tuple[ResolvedSpec, Experiment]:
+    """Everything ``run`` checks before training starts (``deltaw validate`` runs it too).
+
+    The spec and its ``--set``s, every plugin, the memory the network needs,
+    the data set (loaded, unless ``load_data`` is False) against the network,
+    and every ``monitor`` against the metrics the run will record.
+    """
+    resolved, _ = load_spec(spec_path, list(overrides), registry=registry)
+    exp = build(resolved, load_data=load_data, registry=registry, source=str(spec_path))
+    check_monitors(exp, str(spec_path))
+    return resolved, exp
 
 
 def resume_run(
@@ -276,8 +290,9 @@ def check_monitors(exp: Experiment, source: str) -> None:
     """Every ``monitor`` of the schedule and callbacks names a metric this run records; bind auto modes."""
     from deltaw.plugins.callbacks import Monitor
 
-    assert exp.data is not None
-    splits = [name for name, _ in exp.data.items() if name in exp.spec.training.evaluate]
+    evaluate = exp.spec.training.evaluate  # without the data, every split asked for is assumed
+    known = exp.data is not None
+    splits = [n for n, _ in exp.data.items() if n in evaluate] if known else list(evaluate)
     recorded = [f"{s}_{m}" for s in splits for m in exp.metrics]
     watchers: list[tuple[str, Any]] = [("schedule", exp.schedule)] + [
         (f"callbacks[{i}]", c) for i, c in enumerate(exp.callbacks)

@@ -54,15 +54,10 @@ def spec_schema(registry: Registry) -> dict[str, Any]:
 
 
 def write_schema(path: str | Path, registry: Registry) -> None:
-    """Write :func:`spec_schema` to ``path`` atomically."""
-    from deltaw.errors import DeltawError
+    """Write :func:`spec_schema` to ``path`` atomically (a :class:`~deltaw.errors.FileError` if not)."""
     from deltaw.files import write_text
 
-    path = Path(path)
-    try:
-        write_text(path, json.dumps(spec_schema(registry), indent=2) + "\n")
-    except OSError as exc:
-        raise DeltawError(f"{path}: cannot write the schema ({exc.strerror or exc}).") from None
+    write_text(Path(path), json.dumps(spec_schema(registry), indent=2) + "\n")
 
 
 def _ref_name(kind_name: str) -> str:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import deltaw
 from deltaw.errors import DataError
+from deltaw.memory import check_fits
 from deltaw.plugins.datasets.files import Amount, as_split, count_of, one_hot
 
 TAU = 2 * np.pi
@@ -64,6 +65,19 @@ class Synthetic(deltaw.Dataset):
         x = self.points(labels, rng, shared)
         return as_split(x, one_hot(labels, self.n_classes(), dtype), dtype)
 
+    def check_memory(self, samples: int, dtype: np.dtype) -> None:
+        """Refuse, before drawing, a set that cannot fit in memory (the points are drawn in
+        float64, then cast; labels and their permutation are int64; targets one-hot)."""
+        d, k = self.n_features(), self.n_classes()
+        need = samples * (3 * 8 * d + dtype.itemsize * (d + k) + 2 * 8) + 8 * k * d
+        check_fits(
+            need,
+            f"data ({self.name}): samples = {samples:,} points of {d:,} features and {k:,} "
+            f"classes, in {dtype}",
+            "Lower data.samples (a synthetic set learns well from a few thousand points).",
+            DataError,
+        )
+
     def load(self, rng: np.random.Generator, dtype: np.dtype) -> deltaw.DataSplits:
         p, dtype = self.params, np.dtype(dtype)
         n_val, n_test = count_of(p.validation, p.samples), count_of(p.test, p.samples)
@@ -74,6 +88,7 @@ class Synthetic(deltaw.Dataset):
                 f"{max(n_train, 0)} for training, fewer than the {self.n_classes()} classes. Raise data.samples or lower "
                 f"data.validation / data.test."
             )
+        self.check_memory(p.samples, dtype)
         shared = self.prepare(rng)
         train = self.draw(n_train, rng, dtype, shared)
         validation = self.draw(n_val, rng, dtype, shared) if n_val else None
