@@ -94,7 +94,7 @@ def build(
         spec = resolve_spec(spec, registry or get_registry(), source)
     s, plugins = spec.spec, spec.plugins
     data_rng, init_rng, shuffle_rng = seeds(s.seed)
-    check_memory(spec, source=source)  # before the data too: MNIST takes a second to read
+    check_memory(spec, source=source)  # the parameters before the data: MNIST takes a second
     data = plugins["data"].build().load(data_rng, np.dtype(s.dtype)) if load_data else None
     if data is not None:
         check_data_fits(data, s.network.layers, s.data.name, source)
@@ -124,15 +124,16 @@ def check_memory(
 
     The estimate: weights and biases, their gradients and the optimizer's state
     (as many arrays per parameter as its ``init`` returns), the initializer's
-    float64 draw of the largest matrix before the cast, and the activations of
-    a mini-batch (z, a and δ per layer) or of the largest evaluated split.
+    float64 draw of the largest matrix before the cast and, once the data's
+    size is known (``train_rows``), the activations of a mini-batch (z, a and δ
+    per layer) or of the largest evaluated split.
     """
     s = spec.spec
     layers, itemsize = s.network.layers, np.dtype(s.dtype).itemsize
     pairs = list(zip(layers[:-1], layers[1:]))
     params = sum(n_in * n_out + n_out for n_in, n_out in pairs)
     states = _state_arrays(spec)
-    batch = min(s.training.batch_size, train_rows) if train_rows else s.training.batch_size
+    batch = min(s.training.batch_size, train_rows)
     activations = max(3 * batch * sum(layers), 2 * eval_rows * max(layers)) * itemsize
     need = params * (2 + states) * itemsize + 8 * max(a * b for a, b in pairs) + activations
     shown = str(layers) if len(str(layers)) <= 60 else f"{str(layers)[:50]}…]"

@@ -153,7 +153,7 @@ class RandomParam(Strict):
 
 class RandomSweep(Strict):
     samples: int = Field(ge=1, description="How many random draws.")
-    seed: int | None = Field(None, description="Seed of the draws; default: the spec's seed.")
+    seed: int | None = Field(None, ge=0, description="Seed of the draws; default: the spec's seed.")
     params: dict[str, RandomParam] = Field(
         min_length=1,
         description="Dotted key → how to draw it, e.g. optimizer.lr: {log_range: [0.01, 10]}.",
@@ -229,7 +229,9 @@ class Spec(Strict):
 
     name: str = Field("experiment", description="A label for the run folder and reports.")
     seed: int = Field(
-        0, description="Seeds initialization, shuffling and synthetic data: same seed, same run."
+        0,
+        ge=0,
+        description="Seeds initialization, shuffling and synthetic data: same seed, same run.",
     )
     dtype: Literal["float64", "float32"] = Field(
         "float64", description="Floating-point type of every array."

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from deltaw.errors import SpecError
 from deltaw.spec.models import PluginRef, Spec
 from deltaw.spec.problems import model_in, one_line
-from deltaw.spec.reading import Refused, check_depth, parse_spec_text
+from deltaw.spec.reading import PARSER_FAULTS, Refused, check_depth, parse_spec_text
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -30,7 +30,7 @@ def parse_override(text: str) -> tuple[str, Any]:
         ) from None
     except Refused as exc:  # too deep, aliases, a key given twice
         raise SpecError(f"--set {shown}: {exc}") from None
-    except (ValueError, RecursionError) as exc:  # a date like 2024-13-45
+    except (*PARSER_FAULTS, RecursionError) as exc:
         raise SpecError(f"--set {shown}: {one_line(str(exc))}; quote the value") from None
     return key.strip(), value
 

@@ -43,6 +43,8 @@ ACCEPTED = (
     "deltaw reads spec files as UTF-8 (UTF-16 or UTF-32 only with a byte-order mark); "
     "save the file as UTF-8"
 )
+# what a parser raises on input it does not expect, beyond its own error class
+PARSER_FAULTS = (ValueError, TypeError, ArithmeticError, LookupError, AttributeError)
 _BOMS = (  # longest first: the UTF-32 LE mark starts with the UTF-16 LE one
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -73,7 +75,7 @@ def read_spec_file(path: str | Path) -> dict[str, Any]:
         raise SpecError(f"{path}: not valid {fmt}: {_parse_error(exc, text, fmt)}") from None
     except RecursionError:
         raise SpecError(f"{path}: {_too_deep()}") from None
-    except (ValueError, TypeError, OverflowError) as exc:  # a huge int, a date like 2024-13-45
+    except PARSER_FAULTS as exc:  # a huge int, a date like 2024-13-45
         raise SpecError(f"{path}: not valid {fmt}: {_value_error(exc)}") from None
     if not isinstance(data, dict):
         raise SpecError(
@@ -201,7 +203,9 @@ class _SpecLoader(yaml.SafeLoader):
     def construct_object(self, node: Any, deep: bool = False) -> Any:
         try:
             return super().construct_object(node, deep=deep)
-        except (ValueError, OverflowError) as exc:  # 2024-13-45, a 5000-digit integer
+        except (yaml.YAMLError, Refused):
+            raise
+        except PARSER_FAULTS as exc:  # 2024-13-45, a 5000-digit integer, `!!int ` with no digits
             mark = node.start_mark
             raise Refused(
                 f"line {mark.line + 1}, column {mark.column + 1}: {_value_error(exc)}; "
@@ -311,7 +315,9 @@ def check_depth(data: Any) -> None:
 
 
 def _value_error(exc: Exception) -> str:
-    message = one_line(str(exc))
+    message = one_line(str(exc)) or type(exc).__name__
+    if not isinstance(exc, ValueError):
+        message = f"cannot read this value ({type(exc).__name__}: {message})"
     if "Exceeds the limit" in message:  # int(str) refuses more than sys.get_int_max_str_digits()
         return f"a number has more than {sys.get_int_max_str_digits()} digits; no spec needs one"
     return message
