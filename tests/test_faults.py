@@ -263,3 +263,26 @@ def test_a_damaged_checkpoint_with_nothing_else_left_says_so(finished):
     result = run("--resume", finished, "--set", "training.epochs=5")
     assert result.exit_code == 7
     assert "nothing else in" in one_line(result.output)
+
+
+# -- a damaged run.json or overrides.json ----------------------------------------------------
+
+
+@pytest.mark.parametrize("content", [b"", b"\xff\xfe garbage", b"[1, 2]", b'{"epochs": "x"}'])
+def test_a_damaged_run_json_says_it_only_records_the_status(finished, content):
+    (finished / "run.json").write_bytes(content)
+    result = run("--resume", finished, "--set", "training.epochs=4")
+    assert result.exit_code == 7
+    assert f"{finished / 'run.json'} is damaged" in one_line(result.output)
+    (finished / "run.json").unlink()  # as the message says: the checkpoint carries the run
+    assert run("--resume", finished, "--set", "training.epochs=4").exit_code == 0
+
+
+@pytest.mark.parametrize("content", [b"", b"\xff\xfe garbage", b'{"a": 1}', b"[1]"])
+def test_a_damaged_overrides_json_is_named_with_its_expected_form(finished, content):
+    (finished / "overrides.json").write_bytes(content)
+    result = run("--resume", finished, "--set", "training.epochs=4")
+    assert result.exit_code == 7
+    message = one_line(result.output)
+    assert f"{finished / 'overrides.json'} is damaged" in message
+    assert '["optimizer.lr=0.1"]' in message

@@ -22,9 +22,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from deltaw.errors import DeltawError, FileError, TrainingError
+from deltaw.errors import DeltawError, FileError, TrainingError, file_error
 from deltaw.files import save_arrays, write_json, write_text
 from deltaw.spec.loading import SUFFIXES
+from deltaw.spec.problems import one_line
 
 RESUMABLE = ("interrupted", "running", "failed")
 SLUG_BYTES = 200  # a run folder's name stays below every common file system's 255 bytes
@@ -100,23 +101,63 @@ def run_spec_file(folder: Path) -> Path:
 
 
 def read_run_info(folder: Path) -> dict[str, Any]:
-    """``run.json`` of a run folder ({} when the run never got as far as writing it)."""
+    """``run.json`` of a run folder ({} when the run never got as far as writing it).
+
+    A damaged one is a :class:`~deltaw.errors.FileError` saying that it only
+    records the run's status: without it, a resume continues from the checkpoint.
+    """
+    path = folder / "run.json"
     try:
-        return json.loads((folder / "run.json").read_text(encoding="utf-8"))
+        info = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DeltawError(f"{folder / 'run.json'} cannot be read ({exc}).") from None
+    except OSError as exc:
+        raise file_error(exc, path, "read") from None
+    except ValueError as exc:  # not UTF-8, not JSON
+        raise _damaged_info(path, one_line(str(exc))) from None
+    if not isinstance(info, dict):
+        raise _damaged_info(path, f"it holds a {type(info).__name__}, not an object")
+    for key, kind in _INFO_TYPES.items():
+        if key in info and not isinstance(info[key], kind):
+            raise _damaged_info(path, f"{key!r} is {info[key]!r}")
+    return info
+
+
+_INFO_TYPES: dict[str, type | tuple[type, ...]] = {
+    "status": str,
+    "epochs": int,
+    "wall_time": (int, float),
+    "resumed": list,
+    "message": str,
+}
+
+
+def _damaged_info(path: Path, why: str) -> FileError:
+    return FileError(
+        f"{path} is damaged ({why}). It only records the run's status and summary: "
+        f"remove it and resume again, and the run continues from its checkpoint."
+    )
 
 
 def run_overrides(folder: Path) -> list[str]:
+    """The ``--set`` options the run in ``folder`` was started (and resumed) with."""
+    path = folder / "overrides.json"
     try:
-        data = json.loads((folder / "overrides.json").read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return []
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DeltawError(f"{folder / 'overrides.json'} cannot be read ({exc}).") from None
-    return [str(o) for o in data]
+    except OSError as exc:
+        raise file_error(exc, path, "read") from None
+    except ValueError as exc:
+        data = exc
+    if not isinstance(data, list) or not all(isinstance(o, str) for o in data):
+        why = one_line(str(data)) if isinstance(data, Exception) else "not a list of strings"
+        raise FileError(
+            f"{path} is damaged ({why}). It records the --set options the run was started "
+            f'with, a JSON list like ["optimizer.lr=0.1"]; resolved.yaml shows the values '
+            f"they gave. Rewrite it, then resume again."
+        )
+    return data
 
 
 def write_metrics_csv(path: Path, history: list[dict[str, float]]) -> None:
