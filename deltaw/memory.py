@@ -10,6 +10,7 @@ what takes the memory and how much.
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from pathlib import Path
 
 GiB = 2**30
@@ -43,7 +44,13 @@ def gib(n: int) -> str:
     for unit, size in (("MiB", 2**20), ("GiB", 2**30), ("TiB", 2**40)):
         if n < 1024 * size:
             return f"{n / size:,.1f} {unit}"
-    return f"{n / 2**50:,.1f} PiB" if n < 1e6 * 2**50 else f"{n / 2**50:.1e} PiB"
+    pib = Decimal(n) / 2**50  # exact for any int, where n / 2**50 overflows a float
+    return f"{pib:,.1f} PiB" if pib < 10**6 else f"{pib:.1e} PiB"
+
+
+def many(n: int) -> str:
+    """A count for a message: ``1,000,000`` or, past 15 digits, ``1.000e+30``."""
+    return f"{n:,}" if abs(n) < 10**15 else f"{Decimal(n):.3e}"
 
 
 def _meminfo() -> int | None:

@@ -16,11 +16,13 @@ import errno
 import json
 import math
 import os
+import shutil
 import tempfile
 import traceback
 from pathlib import Path
 from unittest import mock
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -82,6 +84,8 @@ documents = st.recursive(
     max_leaves=25,
 )
 specs = st.dictionaries(st.sampled_from(KEYS), documents, max_size=8)
+# what a user might plausibly write at a spec path: numbers, names, short lists, or anything
+values = st.one_of(ints, floats, st.sampled_from(NAMES), st.lists(ints, max_size=4), documents)
 set_strings = st.one_of(
     st.text(max_size=30),
     st.builds(lambda k, v: f"{k}={v}", st.sampled_from(PATHS + KEYS), text),
@@ -193,7 +197,7 @@ def test_validate_random_syntax(source, suffix, sets):
 
 @FUZZ
 @given(
-    changes=st.dictionaries(st.sampled_from(PATHS), documents, max_size=3),
+    changes=st.dictionaries(st.sampled_from(PATHS), values, max_size=3),
     sets=st.lists(set_strings, max_size=2),
 )
 def test_validate_mutated_specs_with_their_data(changes, sets):
@@ -268,7 +272,7 @@ def file_system(state: str, out: Path, writes: int):
 
 @settings(FUZZ, max_examples=int(30 * SCALE))
 @given(
-    changes=st.dictionaries(st.sampled_from(PATHS), documents, max_size=2),
+    changes=st.dictionaries(st.sampled_from(PATHS), values, max_size=2),
     sets=st.lists(set_strings, max_size=2),
     state=st.sampled_from(FS_STATES),
     writes=st.integers(0, 12),
@@ -294,3 +298,53 @@ def test_a_valid_run_fails_only_through_its_file_system(state, writes):
             {0} if state in ("fine", "missing-folders") else {7} if state != "full-disk" else {0, 7}
         )
         assert result.exit_code in expected, result.output
+
+
+# -- resume from a damaged run folder ----------------------------------------------------------
+
+RUN_FILES = [
+    "run.json", "overrides.json", "resolved.yaml", "spec.yaml", "checkpoint.npz",
+    "metrics.jsonl", "metrics.csv", "environment.json", "weights.npz",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("finished")
+    (path := tmp / "spec.yaml").write_bytes(dump(mutate(SPEC, {}), ".yaml"))
+    invoke(["run", str(path), "--out", str(tmp / "runs"), "-q", "--no-plots"])
+    (folder,) = (tmp / "runs").iterdir()
+    return folder
+
+
+@FUZZ
+@given(
+    damage=st.dictionaries(
+        st.sampled_from(RUN_FILES),
+        st.one_of(st.none(), st.binary(max_size=300), syntax.map(str.encode)),
+        min_size=1,
+        max_size=3,
+    ),
+    sets=st.lists(
+        st.sampled_from(["training.epochs=2", "optimizer.lr=1"]) | set_strings, max_size=1
+    ),
+)
+def test_resume_from_a_damaged_run_folder(finished_run, damage, sets):
+    with workdir() as tmp:
+        folder = tmp / finished_run.name
+        shutil.copytree(finished_run, folder)
+        for name, content in damage.items():  # None: the file is gone
+            if content is None:
+                (folder / name).unlink()
+            else:
+                (folder / name).write_bytes(content)
+        invoke(
+            [
+                "run",
+                "--resume",
+                str(folder),
+                "-q",
+                "--no-plots",
+                *[a for s in sets for a in ("--set", s)],
+            ]
+        )

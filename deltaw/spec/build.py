@@ -17,7 +17,7 @@ from deltaw.core.base import Callback, Cost, DataSplits, Metric, Optimizer, Regu
 from deltaw.core.network import Network
 from deltaw.core.training import Clipping, Trainer
 from deltaw.errors import DataError, SpecError
-from deltaw.memory import check_fits
+from deltaw.memory import check_fits, many
 from deltaw.registry import Registry, get_registry
 from deltaw.spec.models import Spec
 from deltaw.spec.resolve import ResolvedSpec, resolve_spec
@@ -141,7 +141,7 @@ def check_memory(
     check_fits(
         need,
         f"{source}: network.layers {shown} (with its widest layer, network.layers[{i}] = "
-        f"{layers[i]:,} units: weights, gradients and {states} optimizer state array(s) per "
+        f"{many(layers[i])} units: weights, gradients and {states} optimizer state array(s) per "
         f"weight for {s.optimizer.name!r}, in {s.dtype}, and the activations)",
         f"Use fewer units in network.layers[{i}] (or dtype float32, or a smaller batch).",
         SpecError,

@@ -21,7 +21,9 @@ from deltaw.spec.overrides import apply_override_texts
 from deltaw.spec.problems import format_errors, pydantic_errors
 from deltaw.spec.reading import SUFFIXES, read_spec_file
 from deltaw.spec.resolve import (
+    VALIDATOR_FAULTS,
     ResolvedSpec,
+    one_line,
     raw_plugin_refs,
     resolve_refs,
     resolve_spec,
@@ -62,8 +64,11 @@ def validate_spec(
     problems = list(problems or [])
     try:
         spec = Spec.model_validate(data)
-    except ValidationError as exc:
-        problems += pydantic_errors(exc, (), model=Spec)
+    except (ValidationError, *VALIDATOR_FAULTS) as exc:
+        if isinstance(exc, ValidationError):
+            problems += pydantic_errors(exc, (), model=Spec)
+        else:  # a value no check expected, like an integer of 400 digits where a float goes
+            problems.append(f"(the spec) cannot be checked: {one_line(exc)}.")
         problems += resolve_refs(raw_plugin_refs(data), registry, source)[1]
         raise SpecError(format_errors(source, problems)) from None
     try:

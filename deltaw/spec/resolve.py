@@ -81,6 +81,11 @@ def resolve(
     except ValidationError as exc:
         problems = pydantic_errors(exc, tuple(location.split(".")), kind, ref.name, model)
         raise ParamsError(format_errors(source, problems), problems) from None
+    except VALIDATOR_FAULTS as exc:  # a validator failing in a way pydantic does not catch
+        problem = (
+            f"{location}: {kind} {ref.name!r} cannot check these parameters ({one_line(exc)})."
+        )
+        raise ParamsError(problem, [problem]) from None
     problems = [
         f"{where}: Input should be a finite number ({kind} {ref.name!r}); got {value}."
         for where, value in non_finite(params, location)
@@ -88,6 +93,15 @@ def resolve(
     if problems:
         raise ParamsError(format_errors(source, problems), problems)
     return Resolved(kind, location, ref.name, entry, params)
+
+
+# what a validator may raise on extreme input (float(10**400)) that pydantic lets through
+VALIDATOR_FAULTS = (ArithmeticError, TypeError, LookupError, AttributeError)
+
+
+def one_line(exc: BaseException) -> str:
+    """``Type: message`` of an exception, on one line."""
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
 
 
 def non_finite(model: BaseModel, location: str) -> list[tuple[str, float]]:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import deltaw
 from deltaw.errors import DataError
-from deltaw.memory import check_fits
+from deltaw.memory import check_fits, many
 from deltaw.plugins.datasets.files import Amount, as_split, count_of, one_hot
 
 TAU = 2 * np.pi
@@ -72,7 +72,7 @@ class Synthetic(deltaw.Dataset):
         need = samples * (3 * 8 * d + dtype.itemsize * (d + k) + 2 * 8) + 8 * k * d
         check_fits(
             need,
-            f"data ({self.name}): samples = {samples:,} points of {d:,} features and {k:,} "
+            f"data ({self.name}): samples = {many(samples)} points of {many(d)} features and {many(k)} "
             f"classes, in {dtype}",
             "Lower data.samples (a synthetic set learns well from a few thousand points).",
             DataError,
@@ -80,6 +80,7 @@ class Synthetic(deltaw.Dataset):
 
     def load(self, rng: np.random.Generator, dtype: np.dtype) -> deltaw.DataSplits:
         p, dtype = self.params, np.dtype(dtype)
+        self.check_memory(p.samples, dtype)
         n_val, n_test = count_of(p.validation, p.samples), count_of(p.test, p.samples)
         n_train = p.samples - n_val - n_test
         if n_train < self.n_classes():
@@ -88,7 +89,6 @@ class Synthetic(deltaw.Dataset):
                 f"{max(n_train, 0)} for training, fewer than the {self.n_classes()} classes. Raise data.samples or lower "
                 f"data.validation / data.test."
             )
-        self.check_memory(p.samples, dtype)
         shared = self.prepare(rng)
         train = self.draw(n_train, rng, dtype, shared)
         validation = self.draw(n_val, rng, dtype, shared) if n_val else None
