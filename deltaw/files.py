@@ -21,7 +21,7 @@ from deltaw.errors import file_error
 
 
 def atomic_write(path: Path, write: Any, mode: str = "w") -> None:
-    """Write through ``write(fileobj)`` to a temporary file beside ``path``, then rename it over ``path``.
+    """Write through ``write(fileobj)`` to a temporary file beside ``path``, then rename it over it.
 
     Raises :class:`~deltaw.errors.FileError` (exit code 7) when the file system
     refuses (ENOSPC, EROFS, EACCES, …); ``path`` is then unchanged.

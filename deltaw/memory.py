@@ -1,4 +1,4 @@
-"""How much memory this process may still use, to refuse a run that could never fit before allocating.
+"""How much memory this process may still use: a run that can never fit is refused before it starts.
 
 A layer of 10⁹ units or a data set of 10¹² samples would otherwise end in a
 ``MemoryError`` deep inside numpy, or in the operating system killing the

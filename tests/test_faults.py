@@ -67,7 +67,7 @@ STEPS = ["create", "write", "rename"]
 
 
 def inject(monkeypatch, code, step, target="checkpoint.npz", after=2):
-    """From the ``after + 1``-th write of ``target`` on, ``step`` of the write fails with ``code``."""
+    """From the ``after + 1``-th write of ``target`` on, its ``step`` fails with ``code``."""
     seen = {"n": 0}
     fault = OSError(getattr(errno, code), os.strerror(getattr(errno, code)))
 

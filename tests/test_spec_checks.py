@@ -195,7 +195,7 @@ def test_a_layer_too_wide_for_memory_is_refused_before_allocating(tmp_path, two_
     assert result.exit_code == 2 and "Traceback" not in out
     assert "network.layers[1] = 1,000,000,000 units" in out
     assert "GiB of memory" in out and "2.0 GiB available" in out
-    # at least (2·10⁹ + 3·10⁹ weights + 10⁹ + 3 biases) × 2 (gradients) × 8 bytes = 89.4 GiB
+    # at least (2·10⁹ + 3·10⁹ weights + 10⁹ + 3 biases) × 2 (gradients) × 8 B = 89.4 GiB
     need = float(out.split("would take ")[1].split(" GiB")[0].replace(",", ""))
     assert need > 89.4
 

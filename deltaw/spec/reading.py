@@ -388,11 +388,17 @@ def _position(raw: bytes, offset: int, encoding: str) -> str:
 def _guess(raw: bytes, offset: int) -> str:
     """What the offending bytes probably are: UTF-16 without its mark, or Latin-1 text."""
     if raw.count(0) * 4 >= len(raw):
-        return "; a quarter of the file is NUL bytes, so it is probably UTF-16 or UTF-32 without a byte-order mark"
+        return (
+            "; a quarter of the file is NUL bytes, so it is probably UTF-16 or UTF-32 without "
+            "a byte-order mark"
+        )
     try:
         char = raw[offset : offset + 1].decode("cp1252")
     except UnicodeDecodeError:
         return ""
     if not char.isalpha():
         return ""
-    return f" (in Latin-1/Windows-1252 it would be {char!r}: the file was probably saved in that encoding)"
+    return (
+        f" (in Latin-1/Windows-1252 it would be {char!r}: the file was probably saved in "
+        f"that encoding)"
+    )

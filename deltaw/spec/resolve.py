@@ -253,9 +253,8 @@ def params_model(cls: type) -> type[BaseModel] | None:
     if all(config.get(k) == v for k, v in changes.items()):
         return params
     if params not in _STRICT:
+        strict = ConfigDict(**{**config, **changes})  # type: ignore[typeddict-item]
         _STRICT[params] = type(
-            params.__name__,
-            (params,),
-            {"model_config": ConfigDict(**{**config, **changes}), "__module__": params.__module__},  # type: ignore[typeddict-item]
+            params.__name__, (params,), {"model_config": strict, "__module__": params.__module__}
         )
     return _STRICT[params]

@@ -54,7 +54,7 @@ def spec_schema(registry: Registry) -> dict[str, Any]:
 
 
 def write_schema(path: str | Path, registry: Registry) -> None:
-    """Write :func:`spec_schema` to ``path`` atomically (a :class:`~deltaw.errors.FileError` if not)."""
+    """Write :func:`spec_schema` to ``path`` atomically; a failure is a ``FileError``."""
     from deltaw.files import write_text
 
     write_text(Path(path), json.dumps(spec_schema(registry), indent=2) + "\n")

@@ -144,7 +144,8 @@ def locate(path: str | None) -> dict[str, Path]:
         if len(missing) < len(FILES):
             raise DataError(
                 f"MNIST is incomplete in {folder} (from {source}): missing {', '.join(missing)} (looked for each "
-                f"name with and without .gz, with dots or underscores for hyphens).{near_misses(folder, missing)} "
+                f"name with and without .gz, with dots or underscores for hyphens)."
+                f"{near_misses(folder, missing)} "
                 f"Add the missing files. {HOW_TO_GET}"
             )
         state = (

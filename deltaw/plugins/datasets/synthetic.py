@@ -72,7 +72,8 @@ class Synthetic(deltaw.Dataset):
         need = samples * (3 * 8 * d + dtype.itemsize * (d + k) + 2 * 8) + 8 * k * d
         check_fits(
             need,
-            f"data ({self.name}): samples = {many(samples)} points of {many(d)} features and {many(k)} "
+            f"data ({self.name}): samples = {many(samples)} points of {many(d)} features and "
+            f"{many(k)} "
             f"classes, in {dtype}",
             "Lower data.samples (a synthetic set learns well from a few thousand points).",
             DataError,
