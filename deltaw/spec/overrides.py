@@ -10,8 +10,8 @@ from pydantic import BaseModel
 
 from deltaw.errors import SpecError
 from deltaw.spec.models import PluginRef, Spec
+from deltaw.spec.parsing import PARSER_FAULTS, Refused, check_depth, parse_spec_text
 from deltaw.spec.problems import model_in, one_line
-from deltaw.spec.reading import PARSER_FAULTS, Refused, check_depth, parse_spec_text
 
 
 def parse_override(text: str) -> tuple[str, Any]:
