@@ -1,8 +1,15 @@
-"""Files deltaw writes and reads back: atomic writes (a temporary file beside the
-target, then a rename) and JSON read back with a clear error."""
+"""Files deltaw writes and reads back: atomic writes and JSON read back with a clear error.
+
+An atomic write goes to a temporary file beside the target, then a rename: a
+reader sees the old file or the new one, never half of one, and a full disk, a
+read-only folder or a crash while writing leaves the previous version intact.
+A failure raises :class:`~deltaw.errors.FileError` naming the target (not the
+temporary file) and what to do.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -11,13 +18,23 @@ from typing import Any
 
 import numpy as np
 
-from deltaw.errors import DeltawError
+from deltaw.errors import DeltawError, file_error
 
 
 def atomic_write(path: Path, write: Any, mode: str = "w") -> None:
-    """Write through ``write(fileobj)`` to a temporary file beside ``path``, then rename it
-    over ``path``: a reader sees the old file or the new one, never half of one."""
+    """Write through ``write(fileobj)`` to a temporary file beside ``path``, then rename it over it.
+
+    Raises :class:`~deltaw.errors.FileError` (exit code 7) when the file system
+    refuses (ENOSPC, EROFS, EACCES, …); ``path`` is then unchanged.
+    """
     path = Path(path)
+    try:
+        _write_then_rename(path, write, mode)
+    except OSError as exc:
+        raise file_error(exc, path, "write") from None
+
+
+def _write_then_rename(path: Path, write: Any, mode: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file a normal file's mode
@@ -27,7 +44,8 @@ def atomic_write(path: Path, write: Any, mode: str = "w") -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only remount may refuse this too
+            Path(tmp).unlink(missing_ok=True)
         raise
 
 
@@ -40,6 +58,12 @@ def _umask() -> int:
 def write_text(path: Path, text: str) -> None:
     """``text`` into ``path``, atomically (UTF-8)."""
     atomic_write(path, lambda f: f.write(text))
+
+
+def copy_file(source: Path, path: Path) -> None:
+    """Copy ``source``'s bytes to ``path`` atomically."""
+    raw = Path(source).read_bytes()
+    atomic_write(path, lambda f: f.write(raw), mode="wb")
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -856,3 +856,52 @@ def test_data_info_describes_the_training_split(tmp_path):
         splits.data_info(tmp_path, deltaw.Split(np.zeros((1, 5)), np.zeros((1, 1))), None)["task"]
         == "regression"
     )
+
+
+# MNIST as mirrors ship it (issue 9 §3)
+# ---------------------------------------------------------------------------------------
+
+
+def _respell(folder: Path, spell) -> None:
+    for path in list(folder.iterdir()):
+        target = folder / spell(path.name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        path.rename(target)
+
+
+@pytest.mark.parametrize(
+    "spell",
+    [
+        lambda n: n.replace("-idx", ".idx"),  # train-images.idx3-ubyte (Kaggle, many mirrors)
+        lambda n: n.replace("-", "_"),
+        lambda n: n.upper(),
+        lambda n: f"{n.removesuffix('.gz').replace('-idx', '.idx')}/{n.replace('-idx', '.idx')}",
+    ],
+    ids=["dots", "underscores", "upper-case", "folder-per-file"],
+)
+@pytest.mark.parametrize("gz", [True, False])
+def test_mnist_accepts_the_spellings_of_mirrors(tmp_path, no_env, spell, gz):
+    arrays = write_mnist(tmp_path / "m", gz=gz)
+    _respell(tmp_path / "m", spell)
+    data = Mnist(path=str(tmp_path / "m"), validation=2).load(RNG(0), np.float64)
+    assert len(data.train) == 10 and len(data.test) == 5
+    assert np.allclose(data.test.x[0], arrays["test_images"][0].reshape(-1) / 255)
+
+
+def test_mnist_missing_files_name_the_near_misses_that_are_there(tmp_path, no_env):
+    write_mnist(tmp_path / "m", gz=False)
+    _respell(tmp_path / "m", lambda n: f"{n}.zip" if n.startswith("t10k") else n)
+    with pytest.raises(DataError) as err:
+        Mnist(path=str(tmp_path / "m")).load(RNG(0), np.float64)
+    msg = str(err.value)
+    assert "missing t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte" in msg
+    assert "'t10k-images-idx3-ubyte.zip' (for t10k-images-idx3-ubyte)" in msg
+    assert "'t10k-labels-idx1-ubyte.zip' (for t10k-labels-idx1-ubyte)" in msg
+
+
+def test_mnist_none_found_still_names_near_misses(tmp_path, no_env):
+    write_mnist(tmp_path / "m", gz=False)
+    _respell(tmp_path / "m", lambda n: n.replace("ubyte", "ubyt"))
+    with pytest.raises(DataError, match="none of the four files") as err:
+        Mnist(path=str(tmp_path / "m")).load(RNG(0), np.float64)
+    assert "'train-images-idx3-ubyt' (for train-images-idx3-ubyte)" in str(err.value)

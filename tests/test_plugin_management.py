@@ -443,7 +443,9 @@ def test_schema_goes_to_stdout_or_to_a_file(tmp_path):
     assert written.exit_code == 0 and "yaml-language-server: $schema=" in written.output
     assert json.loads((tmp_path / "deltaw.schema.json").read_text()) == schema
     failed = deltaw("schema", "-o", tmp_path / "missing" / "s.json")
-    assert failed.exit_code == 1 and "cannot write the schema" in one_line(failed.output)
+    # a file system fault is exit code 7, naming the path and the cause (docs/reliability.md)
+    assert failed.exit_code == 7 and "Cannot write" in one_line(failed.output)
+    assert "no such file or folder" in one_line(failed.output)
 
 
 # -- the pytest plugin -----------------------------------------------------------------------------

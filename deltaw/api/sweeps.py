@@ -15,7 +15,8 @@ from deltaw.errors import DeltawError
 from deltaw.registry import Registry, get_registry
 from deltaw.runs.folder import run_overrides
 from deltaw.runs.report import Report, collect_runs, summarize
-from deltaw.spec.loading import SUFFIXES, apply_overrides, parse_override, read_spec_file
+from deltaw.spec.loading import SUFFIXES, read_spec_file
+from deltaw.spec.overrides import apply_overrides, parse_override
 
 if TYPE_CHECKING:
     import pandas

@@ -2,9 +2,11 @@
 
 The command line parses and prints, nothing else.
 
-Exit codes: 0 success; 1 other expected error; 2 spec error; 3 plugin error;
-4 data error; 5 training error (diverged); 6 gradient check failed;
-130 interrupted by Ctrl-C (the last checkpoint is kept).
+Exit codes (docs/reliability.md): 0 success; 1 other expected error; 2 spec
+error; 3 plugin error; 4 data error; 5 training error (diverged or stalled);
+6 gradient check failed; 7 a file or folder cannot be read or written (full
+disk, read-only, permissions, a damaged run file); 130 interrupted by Ctrl-C
+(the last checkpoint is kept).
 """
 
 from __future__ import annotations
@@ -36,11 +38,24 @@ _disabled: list[str] = []
 
 @contextlib.contextmanager
 def friendly_errors() -> Iterator[None]:
-    """Turn expected errors into a message and an exit code; never a traceback."""
-    from deltaw.errors import DeltawError
+    """Turn expected errors into a message and an exit code; never a traceback.
+
+    An ``OSError`` (full disk, read-only folder, permissions, a name too long…)
+    is the environment's, not a bug: it becomes a :class:`~deltaw.errors.FileError`
+    naming the path and what to do (exit code 7).
+    """
+    from deltaw.errors import DeltawError, file_error
 
     try:
-        yield
+        try:
+            yield
+        except OSError as exc:
+            raise file_error(exc) from None
+        except MemoryError as exc:  # an allocation no check foresaw: say so, not a traceback
+            raise DeltawError(
+                f"Out of memory{f' ({exc})' if str(exc) else ''}. Use fewer units in "
+                f"network.layers, fewer samples, dtype float32 or a smaller batch."
+            ) from None
     except DeltawError as exc:
         err.print(f"[bold red]Error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None

@@ -18,27 +18,42 @@ few seconds); a run whose owner is gone is ``crashed``, with the epochs its chec
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import os
 import shlex
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from deltaw.errors import DeltawError, TrainingError
-from deltaw.files import read_json, save_arrays, write_json, write_text
+from deltaw.errors import DeltawError, FileError, TrainingError, file_error
+from deltaw.files import save_arrays, write_json, write_text
 from deltaw.runs.checkpoint import checkpoint_epoch
 from deltaw.runs.owner import owner_alive
 from deltaw.spec.loading import SUFFIXES
+from deltaw.spec.problems import one_line
 
 RESUMABLE = ("interrupted", "running", "crashed", "failed")
+SLUG_BYTES = 200  # a run folder's name stays below every common file system's 255 bytes
 
 
 def new_run_folder(parent: Path, name: str) -> Path:
-    """A fresh folder ``parent/name-YYYYmmdd-HHMMSS[-N]``; never reuses an existing one."""
+    """A fresh folder ``parent/name-YYYYmmdd-HHMMSS[-N]``; never reuses an existing one.
+
+    A name too long for the file system is shortened (:func:`slug`); a ``parent``
+    that is a file is a :class:`~deltaw.errors.FileError`.
+    """
+    if parent.exists() and not parent.is_dir():
+        raise FileError(
+            f"{parent} is a file, but run folders are created inside a folder. "
+            f"Give --out a folder (it is created if missing), or move the file away."
+        )
     parent.mkdir(parents=True, exist_ok=True)
-    stem = f"{slug(name)}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    room = name_max(parent) - len(f"-{stamp}-999")
+    stem = f"{slug(name, max_bytes=room)}-{stamp}"
     for i in range(1000):
         folder = parent / (stem if i == 0 else f"{stem}-{i}")
         try:
@@ -49,11 +64,35 @@ def new_run_folder(parent: Path, name: str) -> Path:
     raise TrainingError(f"could not create a new run folder under {parent}")
 
 
-def slug(name: str, keep: str = "-_.=", limit: int | None = None, fallback: str = "run") -> str:
+def slug(
+    name: str,
+    keep: str = "-_.=",
+    limit: int | None = None,
+    fallback: str = "run",
+    max_bytes: int = SLUG_BYTES,
+) -> str:
     """``name`` fit for a folder name: letters, digits and ``keep`` stay, anything else
-    becomes ``-``; cut to ``limit`` characters, no ``-`` at the ends; ``fallback`` if empty."""
+    becomes ``-``; cut to ``limit`` characters, no ``-`` at the ends; ``fallback`` if empty.
+
+    A name longer than ``max_bytes`` of UTF-8 keeps its start and ends with 8 hex
+    digits of its SHA-256, so two long names that differ only at the end still
+    get different folders, and the same name always gets the same slug.
+    """
     text = "".join(c if c.isalnum() or c in keep else "-" for c in name)[:limit].strip("-")
-    return text or fallback
+    text = text or fallback
+    if len(text.encode()) <= max_bytes:
+        return text
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    head = text.encode()[: max(max_bytes - 9, 1)].decode("utf-8", "ignore").rstrip("-")
+    return f"{head}-{digest}"
+
+
+def name_max(folder: Path) -> int:
+    """The longest file name (in bytes) the file system holding ``folder`` accepts."""
+    try:
+        return min(int(os.pathconf(folder, "PC_NAME_MAX")), 255)
+    except (OSError, ValueError, AttributeError):  # Windows has no pathconf
+        return 255
 
 
 def resume_command(folder: Path) -> str:
@@ -78,13 +117,63 @@ def run_spec_file(folder: Path) -> Path:
 
 
 def read_run_info(folder: Path) -> dict[str, Any]:
-    """``run.json`` of a run folder ({} when the run never got as far as writing it)."""
-    return read_json(folder / "run.json", {})
+    """``run.json`` of a run folder ({} when the run never got as far as writing it).
+
+    A damaged one is a :class:`~deltaw.errors.FileError` saying that it only
+    records the run's status: without it, a resume continues from the checkpoint.
+    """
+    path = folder / "run.json"
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise file_error(exc, path, "read") from None
+    except ValueError as exc:  # not UTF-8, not JSON
+        raise _damaged_info(path, one_line(str(exc))) from None
+    if not isinstance(info, dict):
+        raise _damaged_info(path, f"it holds a {type(info).__name__}, not an object")
+    for key, kind in _INFO_TYPES.items():
+        if key in info and not isinstance(info[key], kind):
+            raise _damaged_info(path, f"{key!r} is {info[key]!r}")
+    return info
+
+
+_INFO_TYPES: dict[str, type | tuple[type, ...]] = {
+    "status": str,
+    "epochs": int,
+    "wall_time": (int, float),
+    "resumed": list,
+    "message": str,
+}
+
+
+def _damaged_info(path: Path, why: str) -> FileError:
+    return FileError(
+        f"{path} is damaged ({why}). It only records the run's status and summary: "
+        f"remove it and resume again, and the run continues from its checkpoint."
+    )
 
 
 def run_overrides(folder: Path) -> list[str]:
-    """The ``--set`` overrides the run was started with (``overrides.json``; [] if absent)."""
-    return [str(o) for o in read_json(folder / "overrides.json", [])]
+    """The ``--set`` options the run in ``folder`` was started (and resumed) with."""
+    path = folder / "overrides.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise file_error(exc, path, "read") from None
+    except ValueError as exc:
+        data = exc
+    if not isinstance(data, list) or not all(isinstance(o, str) for o in data):
+        why = one_line(str(data)) if isinstance(data, Exception) else "not a list of strings"
+        raise FileError(
+            f"{path} is damaged ({why}). It records the --set options the run was started "
+            f'with, a JSON list like ["optimizer.lr=0.1"]; resolved.yaml shows the values '
+            f"they gave. Rewrite it, then resume again."
+        )
+    return data
 
 
 def write_metrics_csv(path: Path, history: list[dict[str, float]]) -> list[str]:

@@ -67,8 +67,9 @@ def check_unchanged(folder: Path, info: dict[str, Any], registry: Registry) -> N
         f"--resume {folder}: {which} changed since the run started (edited after it was "
         f"written); a resume trains what the run recorded in resolved.yaml"
     )
+    overrides = run_overrides(folder)  # a damaged overrides.json is a FileError (exit 7) itself
     try:
-        spec, _ = load_spec(spec_path, run_overrides(folder), registry=registry)
+        spec, _ = load_spec(spec_path, overrides, registry=registry)
     except DeltawError as exc:
         raise SpecError(f"{head}, and {spec_path.name} no longer loads: {exc}") from None
     resolved = read_resolved(folder)

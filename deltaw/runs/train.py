@@ -29,7 +29,7 @@ from deltaw.core.run_context import RunContext
 from deltaw.core.stall import StalledError, StallGuard
 from deltaw.core.training import NonFiniteError, Trainer
 from deltaw.errors import DeltawError, SpecError, TrainingError
-from deltaw.files import write_json, write_text
+from deltaw.files import copy_file, write_json, write_text
 from deltaw.registry import Registry, get_registry
 from deltaw.registry.runhooks import hook_callbacks
 from deltaw.runs.checkpoint import load_run_checkpoint, save_run_checkpoint
@@ -57,6 +57,7 @@ from deltaw.runs.signals import Terminated, sigterm_as_interrupt
 from deltaw.runs.writer import RunWriter, callback_states
 from deltaw.spec.build import Experiment, build
 from deltaw.spec.loading import load_spec
+from deltaw.spec.resolve import ResolvedSpec
 
 # seconds between updates of a running run's run.json (its epochs are the checkpoint's anyway)
 INFO_EVERY = 5.0
@@ -93,13 +94,9 @@ def run_spec(
     """
     registry = registry or get_registry()
     spec_path = Path(spec_path)
-    resolved, _ = load_spec(spec_path, list(overrides), registry=registry)
-    again = shlex.join(["deltaw", "run", str(spec_path), *(f"--set={o}" for o in overrides)])
-    with plugin_errors(registry, resolved.plugins_used(), again):
-        exp = build(resolved, registry=registry, source=str(spec_path))
-    check_monitors(exp, str(spec_path))
+    resolved, exp = check_spec(spec_path, overrides, registry)
     folder = folder if folder is not None else new_run_folder(Path(out), exp.spec.name)
-    write_text(folder / f"spec{spec_path.suffix.lower()}", spec_path.read_text(encoding="utf-8"))
+    copy_file(spec_path, folder / f"spec{spec_path.suffix.lower()}")  # bytes: any accepted encoding
     write_json(folder / "overrides.json", list(overrides))
     write_text(folder / "resolved.yaml", yaml.safe_dump(resolved.resolved(), sort_keys=False))
     write_json(folder / "environment.json", environment(exp, registry))
@@ -108,6 +105,23 @@ def run_spec(
         return train_experiment(
             exp, folder, callbacks, registry, plots=plots, source=str(spec_path), extra=extra
         )
+
+
+def check_spec(
+    spec_path: Path, overrides: Sequence[str], registry: Registry, load_data: bool = True
+) -> tuple[ResolvedSpec, Experiment]:
+    """Everything ``run`` checks before training starts (``deltaw validate`` runs it too).
+
+    The spec and its ``--set``s, every plugin, the memory the network needs,
+    the data set (loaded, unless ``load_data`` is False) against the network,
+    and every ``monitor`` against the metrics the run will record.
+    """
+    resolved, _ = load_spec(spec_path, list(overrides), registry=registry)
+    again = shlex.join(["deltaw", "run", str(spec_path), *(f"--set={o}" for o in overrides)])
+    with plugin_errors(registry, resolved.plugins_used(), again):
+        exp = build(resolved, load_data=load_data, registry=registry, source=str(spec_path))
+    check_monitors(exp, str(spec_path))
+    return resolved, exp
 
 
 def resume_run(
@@ -351,8 +365,9 @@ def check_monitors(exp: Experiment, source: str) -> None:
     A plugin takes part by holding a :class:`~deltaw.core.monitor.Monitor` as
     ``monitor`` (declared on ``Schedule`` and ``Callback``; anything else there is ignored).
     """
-    assert exp.data is not None
-    splits = [name for name, _ in exp.data.items() if name in exp.spec.training.evaluate]
+    evaluate = exp.spec.training.evaluate  # without the data, every split asked for is assumed
+    known = exp.data is not None
+    splits = [n for n, _ in exp.data.items() if n in evaluate] if known else list(evaluate)
     recorded = [f"{s}_{m}" for s in splits for m in exp.metrics]
     watchers: list[tuple[str, Schedule | Callback]] = [
         (f"callbacks[{i}]", c) for i, c in enumerate(exp.callbacks)

@@ -15,7 +15,8 @@ import numpy as np
 from deltaw.core.base import Callback, Cost, DataSplits, Metric, Optimizer, Regularizer, Schedule
 from deltaw.core.network import Network
 from deltaw.core.training import Clipping, Trainer
-from deltaw.errors import DataError
+from deltaw.errors import DataError, SpecError
+from deltaw.memory import check_fits, many
 from deltaw.registry import Registry, get_registry
 from deltaw.spec.links import link_refs
 from deltaw.spec.models import Spec
@@ -94,9 +95,12 @@ def build(
         spec = resolve_spec(spec, registry or get_registry(), source)
     s, plugins = spec.spec, spec.plugins
     data_rng, init_rng, shuffle_rng = seeds(s.seed)
+    check_memory(spec, source=source)  # the parameters before the data: MNIST takes a second
     data = plugins["data"].build().load(data_rng, np.dtype(s.dtype)) if load_data else None
     if data is not None:
         check_data_fits(data, s.network.layers, s.data.name, source)
+        evaluated = [len(split) for name, split in data.items() if name in s.training.evaluate]
+        check_memory(spec, len(data.train), max(evaluated, default=0), source)
     used = spec.plugins_used()
     for kind, _, link in link_refs(plugins):  # a chain's links, resolved at validation
         used[f"{kind}:{link._entry.name}"] = link._entry.plugin.origin
@@ -114,6 +118,45 @@ def build(
         shuffle_rng=shuffle_rng,
         plugins_used=used,
     )
+
+
+def check_memory(
+    spec: ResolvedSpec, train_rows: int = 0, eval_rows: int = 0, source: str = "the spec"
+) -> None:
+    """Refuse a network that cannot fit in memory before allocating it, naming its widest layer.
+
+    The estimate: weights and biases, their gradients and the optimizer's state
+    (as many arrays per parameter as its ``init`` returns), the initializer's
+    float64 draw of the largest matrix before the cast and, once the data's
+    size is known (``train_rows``), the activations of a mini-batch (z, a and δ
+    per layer) or of the largest evaluated split.
+    """
+    s = spec.spec
+    layers, itemsize = s.network.layers, np.dtype(s.dtype).itemsize
+    pairs = list(zip(layers[:-1], layers[1:]))
+    params = sum(n_in * n_out + n_out for n_in, n_out in pairs)
+    states = _state_arrays(spec)
+    batch = min(s.training.batch_size, train_rows)
+    activations = max(3 * batch * sum(layers), 2 * eval_rows * max(layers)) * itemsize
+    need = params * (2 + states) * itemsize + 8 * max(a * b for a, b in pairs) + activations
+    shown = str(layers) if len(str(layers)) <= 60 else f"{str(layers)[:50]}…]"
+    i = max(range(len(layers)), key=lambda j: layers[j] * sum(layers[max(j - 1, 0) : j + 2]))
+    check_fits(
+        need,
+        f"{source}: network.layers {shown} (with its widest layer, network.layers[{i}] = "
+        f"{many(layers[i])} units: weights, gradients and {states} optimizer state array(s) per "
+        f"weight for {s.optimizer.name!r}, in {s.dtype}, and the activations)",
+        f"Use fewer units in network.layers[{i}] (or dtype float32, or a smaller batch).",
+        SpecError,
+    )
+
+
+def _state_arrays(spec: ResolvedSpec) -> int:
+    """How many arrays the optimizer keeps per parameter (asked of its ``init`` on a 1×1 array)."""
+    try:
+        return len(spec.plugins["optimizer"].build().init(np.zeros((1, 1), spec.spec.dtype)))
+    except Exception:  # a plugin's bug surfaces in training, with its name; estimate as adam
+        return 2
 
 
 def check_data_fits(data: DataSplits, layers: list[int], name: str, source: str) -> None:

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import math
+import re
+from typing import Annotated, Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from deltaw.registry.kinds import BUILTIN
 
@@ -12,7 +21,27 @@ NonNegative = Annotated[float, Field(ge=0)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Unknown keys forbidden; every float finite (inf or nan is never a sensible setting here)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    """``value`` unchanged, if no float inside it is inf or nan."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError("every number must be finite")
+        if isinstance(item, dict):
+            stack += item.values()
+        elif isinstance(item, (list, tuple)):
+            stack += item
+    return value
+
+
+#: Any value (a sweep's grid, zip or choice entry) with no inf or nan inside.
+FiniteAny = Annotated[Any, AfterValidator(_finite)]
 
 
 class PluginRef(BaseModel):
@@ -160,7 +189,7 @@ class RandomParam(Strict):
     int_range: tuple[int, int] | None = Field(
         None, description="A whole number between the two, both included."
     )
-    choice: list[Any] | None = Field(
+    choice: list[FiniteAny] | None = Field(
         None, min_length=1, description="One of these values, each as likely."
     )
 
@@ -183,7 +212,7 @@ class RandomParam(Strict):
 
 class RandomSweep(Strict):
     samples: int = Field(ge=1, description="How many random draws.")
-    seed: int | None = Field(None, description="Seed of the draws; default: the spec's seed.")
+    seed: int | None = Field(None, ge=0, description="Seed of the draws; default: the spec's seed.")
     params: dict[str, RandomParam] = Field(
         min_length=1,
         description="Dotted key → how to draw it, e.g. optimizer.lr: {log_range: [0.01, 10]}.",
@@ -194,10 +223,10 @@ class SweepSpec(Strict):
     """Trials of a sweep: every combination of ``grid``, times the paired rows of ``zip``, times
     ``random`` draws, each repeated with every seed of ``seeds`` (or ``repeat``)."""
 
-    grid: dict[str, list[Any]] = Field(
+    grid: dict[str, list[FiniteAny]] = Field(
         default_factory=dict, description="Dotted key → values; every combination is a trial."
     )
-    zip: dict[str, list[Any]] = Field(
+    zip: dict[str, list[FiniteAny]] = Field(
         default_factory=dict,
         description="Dotted key → values of one length; the i-th values go together.",
     )
@@ -280,7 +309,9 @@ class Spec(Strict):
 
     name: str = Field("experiment", description="A label for the run folder and reports.")
     seed: int = Field(
-        0, description="Seeds initialization, shuffling and synthetic data: same seed, same run."
+        0,
+        ge=0,
+        description="Seeds initialization, shuffling and synthetic data: same seed, same run.",
     )
     dtype: Literal["float64", "float32"] = Field(
         "float64", description="Floating-point type of every array."
@@ -331,3 +362,40 @@ class Spec(Strict):
         if self.sweep is not None:
             refs.append(("executor", "sweep.executor", self.sweep.executor))
         return refs
+
+
+def plugin_locations() -> dict[tuple[str, ...], str]:
+    """Spec key path (list indices dropped) → plugin kind, read from ``Spec.plugin_refs``.
+
+    ``plugin_refs`` runs on a probe spec with every optional plugin reference
+    and section filled in, so a new reference added to the models is found.
+    """
+    out = {}
+    for kind_name, where, _ in _probe(Spec).plugin_refs():
+        path = tuple(re.sub(r"\[\d+\]", "", where).split("."))
+        out[path] = kind_name
+    return out
+
+
+def _probe(model: type[BaseModel]) -> Any:
+    values: dict[str, Any] = {}
+    for name, f in model.model_fields.items():
+        many, inner = inner_model(f.annotation)
+        if inner is PluginRef:
+            ref = PluginRef(name="x")
+            values[name] = [ref] if many else ref
+        elif inner is not None:
+            values[name] = [_probe(inner)] if many else _probe(inner)
+    return model.model_construct(**values)
+
+
+def inner_model(annotation: Any, many: bool = False) -> tuple[bool, type[BaseModel] | None]:
+    """``(is a list, the model inside)`` for ``M``, ``M | None``, ``list[M]``, …"""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return many, annotation
+    is_list = get_origin(annotation) in (list, tuple)
+    for arg in get_args(annotation):
+        found = inner_model(arg, many or is_list)
+        if found[1] is not None:
+            return found
+    return many, None

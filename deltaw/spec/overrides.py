@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import copy
 from typing import Any
 
 import yaml
@@ -10,28 +10,64 @@ from pydantic import BaseModel
 
 from deltaw.errors import SpecError
 from deltaw.spec.models import PluginRef, Spec
+from deltaw.spec.parsing import PARSER_FAULTS, Refused, check_depth, parse_spec_text
 from deltaw.spec.problems import model_in, one_line
 
 
 def parse_override(text: str) -> tuple[str, Any]:
     """``a.b=value`` → ``("a.b", value)`` with the value parsed as a YAML scalar or list."""
     key, sep, raw = text.partition("=")
+    shown = _show(text)
     if not sep or not key.strip():
         raise SpecError(
-            f"--set {text!r}: expected KEY=VALUE with a dotted key, e.g. --set optimizer.lr=0.5"
+            f"--set {shown}: expected KEY=VALUE with a dotted key, e.g. --set optimizer.lr=0.5"
         )
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = parse_spec_text(raw, "YAML") if raw.strip() else ""
     except yaml.YAMLError as exc:
         raise SpecError(
-            f"--set {text!r}: the value is not valid YAML: {one_line(str(exc))}"
+            f"--set {shown}: the value is not valid YAML: {_yaml_problem(exc)}"
         ) from None
+    except Refused as exc:  # too deep, aliases, a key given twice
+        raise SpecError(f"--set {shown}: {exc}") from None
+    except (*PARSER_FAULTS, RecursionError) as exc:
+        raise SpecError(f"--set {shown}: {one_line(str(exc))}; quote the value") from None
     return key.strip(), value
+
+
+def _show(text: str) -> str:
+    return repr(text) if len(text) <= 60 else repr(text[:50]) + f"… ({len(text)} characters)"
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """What the YAML parser found wrong, and at which column of the value."""
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if not problem:
+        return one_line(str(exc))
+    return f"{problem}" + (f" at column {mark.column + 1}" if mark is not None else "")
+
+
+def apply_override_texts(
+    data: dict[str, Any], texts: list[str]
+) -> tuple[dict[str, Any], list[str]]:
+    """A copy of ``data`` with every well-formed ``--set`` applied, and a problem for each other."""
+    out, problems = copy.deepcopy(data), []
+    for text in texts:
+        try:
+            changed = apply_overrides(out, [parse_override(text)])
+            check_depth(changed)
+            out = changed
+        except SpecError as exc:
+            problems.append(str(exc))
+        except Refused as exc:
+            problems.append(f"--set {_show(text)}: {exc}")
+    return out, problems
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]]) -> dict[str, Any]:
     """A copy of ``data`` with each dotted key set (a bare plugin name becomes a mapping)."""
-    out = json.loads(json.dumps(data))  # a deep copy of plain data
+    out = copy.deepcopy(data)
     for key, value in overrides:
         node: Any = out
         parts = key_parts(key)

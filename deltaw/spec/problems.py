@@ -40,7 +40,10 @@ def pydantic_errors(
         if err["type"] == "missing":
             out.append(f"{loc}: required{what} but missing.")
             continue
-        out.append(f"{loc}: {err['msg']}{what}; got {_show(err.get('input'))}.")
+        msg = err["msg"]
+        if err["type"] == "value_error" and "error" in err.get("ctx", {}):
+            msg = str(err["ctx"]["error"])  # our own validator's words, without "Value error, "
+        out.append(f"{loc}: {msg}{what}; got {_show(err.get('input'))}.")
     return out
 
 

@@ -11,16 +11,17 @@ anything up again.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from deltaw.errors import DuplicateNameError, ParamsError, SpecError, UnknownNameError
+from deltaw.errors import DuplicateNameError, ParamsError, UnknownNameError
 from deltaw.registry import BUILTIN, Entry, Registry
 from deltaw.spec.links import resolve_links
-from deltaw.spec.models import PluginRef, Spec
+from deltaw.spec.models import PluginRef, Spec, inner_model, plugin_locations
 from deltaw.spec.problems import format_errors, pydantic_errors
 from deltaw.spec.strict import params_model
 
@@ -97,7 +98,60 @@ def resolve(
     except ValidationError as exc:
         problems = pydantic_errors(exc, tuple(location.split(".")), kind, ref.name, model)
         raise ParamsError(format_errors(source, problems), problems) from None
+    except VALIDATOR_FAULTS as exc:  # a validator failing in a way pydantic does not catch
+        problem = (
+            f"{location}: {kind} {ref.name!r} cannot check these parameters ({one_line(exc)})."
+        )
+        raise ParamsError(problem, [problem]) from None
+    problems = [
+        f"{where}: Input should be a finite number ({kind} {ref.name!r}); got {value}."
+        for where, value in non_finite(params, location)
+    ]
+    if problems:
+        raise ParamsError(format_errors(source, problems), problems)
     return Resolved(kind, location, ref.name, entry, params, shared)
+
+
+# what a validator may raise on extreme input (float(10**400)) that pydantic lets through
+VALIDATOR_FAULTS = (ArithmeticError, TypeError, LookupError, AttributeError)
+
+
+def one_line(exc: BaseException) -> str:
+    """``Type: message`` of an exception, on one line."""
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+def non_finite(model: BaseModel, location: str) -> list[tuple[str, float]]:
+    """Where ``model`` holds inf or nan that it did not declare it accepts: ``(location, value)``.
+
+    Every float is finite unless its model says otherwise, with pydantic's own
+    switch: ``allow_inf_nan=True`` set explicitly in the ``model_config``, or on
+    the field (``Field(allow_inf_nan=True)``). Nested models, lists, tuples and
+    dicts are searched too; plugin references (plain data) are left to their plugin.
+    """
+    if model.model_config.get("allow_inf_nan") is True:
+        return []
+    found = []
+    for name, field in type(model).model_fields.items():
+        allowed = any(getattr(m, "allow_inf_nan", None) is True for m in field.metadata)
+        if not allowed:
+            where = f"{location}.{name}" if location else name
+            found += _non_finite_in(getattr(model, name), where)
+    return found
+
+
+def _non_finite_in(value: Any, where: str) -> list[tuple[str, float]]:
+    if isinstance(value, float):
+        return [] if math.isfinite(value) else [(where, value)]
+    if isinstance(value, PluginRef):
+        return []
+    if isinstance(value, BaseModel):
+        return non_finite(value, where)
+    if isinstance(value, dict):
+        return [f for k, v in value.items() for f in _non_finite_in(v, f"{where}.{k}")]
+    if isinstance(value, (list, tuple)):
+        return [f for i, v in enumerate(value) for f in _non_finite_in(v, f"{where}[{i}]")]
+    return []
 
 
 @dataclass(frozen=True)
@@ -134,20 +188,60 @@ class ResolvedSpec:
 
 def resolve_spec(spec: Spec, registry: Registry, source: str = "<spec>") -> ResolvedSpec:
     """Resolve every plugin reference of ``spec`` once; all problems are reported together."""
+    plugins, problems = resolve_refs(spec.plugin_refs(), registry, source)
+    problems += resolve_links(spec, plugins, registry)  # a chain's links, like references
+    problems += _conflicts(spec, plugins) + metric_clashes(spec)
+    if problems:
+        raise ParamsError(format_errors(source, problems), problems)
+    return ResolvedSpec(spec, plugins)
+
+
+def resolve_refs(
+    refs: list[tuple[str, str, PluginRef]], registry: Registry, source: str = "<spec>"
+) -> tuple[dict[str, Resolved], list[str]]:
+    """Resolve each ``(kind, location, ref)``: the resolutions by location, and every problem."""
     plugins: dict[str, Resolved] = {}
     problems: list[str] = []
-    for kind, where, ref in spec.plugin_refs():
+    for kind, where, ref in refs:
         try:
             plugins[where] = resolve(registry, kind, where, ref, source)
         except (UnknownNameError, DuplicateNameError) as exc:
             problems.append(str(exc))
         except ParamsError as exc:
             problems += exc.problems
-    problems += resolve_links(spec, plugins, registry)  # a chain's links, like references
-    problems += _conflicts(spec, plugins) + metric_clashes(spec)
-    if problems:
-        raise SpecError(format_errors(source, problems))
-    return ResolvedSpec(spec, plugins)
+    return plugins, problems
+
+
+def raw_plugin_refs(data: Any) -> list[tuple[str, str, PluginRef]]:
+    """The well-formed plugin references in spec data whose skeleton does not validate.
+
+    An absent reference takes its default and a malformed one is left out (the
+    skeleton's problems name it), so the plugins of a spec with other mistakes
+    are still checked in the same pass.
+    """
+    kinds, refs = plugin_locations(), []
+
+    def walk(model: type[BaseModel], node: Any, path: tuple[str, ...]) -> None:
+        for name, field in model.model_fields.items():
+            where = path + (name,)
+            given = isinstance(node, dict) and name in node
+            value = node[name] if given else field.get_default(call_default_factory=True)
+            many, inner = inner_model(field.annotation)
+            if where in kinds:
+                items = enumerate(value) if many and isinstance(value, list) else [(None, value)]
+                for i, item in items:
+                    try:
+                        ref = PluginRef.model_validate(item)
+                    except ValidationError:
+                        continue
+                    at = ".".join(where) + ("" if i is None else f"[{i}]")
+                    refs.append((kinds[where], at, ref))
+            elif inner is not None and not many and value is not None:
+                if isinstance(value, dict) or not given:  # a section, or one left to defaults
+                    walk(inner, value, where)
+
+    walk(Spec, data, ())
+    return refs
 
 
 def _conflicts(spec: Spec, plugins: Mapping[str, Resolved]) -> list[str]:

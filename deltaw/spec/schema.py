@@ -17,14 +17,12 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, get_args, get_origin
-
-from pydantic import BaseModel
+from typing import Any
 
 from deltaw.params import PLUGIN_KINDS_KEY
 from deltaw.registry import KINDS, Registry
 from deltaw.registry.manager import Entry
-from deltaw.spec.models import PluginRef, Spec
+from deltaw.spec.models import Spec, plugin_locations
 from deltaw.spec.resolve import params_model
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -35,7 +33,7 @@ def spec_schema(registry: Registry) -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a spec, each plugin reference checked against its plugin."""
     schema = Spec.model_json_schema(mode="validation")
     defs: dict[str, Any] = schema.setdefault("$defs", {})
-    locations = _plugin_locations()
+    locations = plugin_locations()
     used: set[str] = set()
     _retarget(schema, (), defs, locations, used, set())
     defs.pop("PluginRef", None)
@@ -61,52 +59,10 @@ def spec_schema(registry: Registry) -> dict[str, Any]:
 
 
 def write_schema(path: str | Path, registry: Registry) -> None:
-    """Write :func:`spec_schema` to ``path`` atomically."""
-    from deltaw.errors import DeltawError
+    """Write :func:`spec_schema` to ``path`` atomically; a failure is a ``FileError``."""
     from deltaw.files import write_text
 
-    path = Path(path)
-    try:
-        write_text(path, json.dumps(spec_schema(registry), indent=2) + "\n")
-    except OSError as exc:
-        raise DeltawError(f"{path}: cannot write the schema ({exc.strerror or exc}).") from None
-
-
-def _plugin_locations() -> dict[tuple[str, ...], str]:
-    """Spec key path (list indices dropped) → plugin kind, read from ``Spec.plugin_refs``.
-
-    ``plugin_refs`` runs on a probe spec with every optional plugin reference
-    and section filled in, so a new reference added to the models is found.
-    """
-    out = {}
-    for kind_name, where, _ in _probe(Spec).plugin_refs():
-        path = tuple(re.sub(r"\[\d+\]", "", where).split("."))
-        out[path] = kind_name
-    return out
-
-
-def _probe(model: type[BaseModel]) -> BaseModel:
-    values: dict[str, Any] = {}
-    for name, f in model.model_fields.items():
-        many, inner = _inner_model(f.annotation)
-        if inner is PluginRef:
-            ref = PluginRef(name="x")
-            values[name] = [ref] if many else ref
-        elif inner is not None:
-            values[name] = [_probe(inner)] if many else _probe(inner)
-    return model.model_construct(**values)
-
-
-def _inner_model(annotation: Any, many: bool = False) -> tuple[bool, type[BaseModel] | None]:
-    """``(is a list, the model inside)`` for ``M``, ``M | None``, ``list[M]``, …"""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return many, annotation
-    is_list = get_origin(annotation) in (list, tuple)
-    for arg in get_args(annotation):
-        found = _inner_model(arg, many or is_list)
-        if found[1] is not None:
-            return found
-    return many, None
+    write_text(Path(path), json.dumps(spec_schema(registry), indent=2) + "\n")
 
 
 def _ref_name(kind_name: str) -> str:

@@ -9,14 +9,19 @@ Where the files are looked for, in order:
    defaulting to ``~/.deltaw/data``; the first folder holding all four files
    is used.
 
-Each file may be gzip-compressed (``name.gz``, as distributed) or raw. Nothing
+Each file may be gzip-compressed (``name.gz``, as distributed) or raw, and
+spelled as mirrors spell it (``train-images.idx3-ubyte``, any case, or inside
+a folder of its own name); when files are missing, the near misses in the
+folder are named. Nothing
 is cached on disk: decoding the full set with numpy takes about a second.
 """
 
 from __future__ import annotations
 
+import difflib
 import gzip
 import os
+import re
 import zlib
 from pathlib import Path
 
@@ -68,10 +73,63 @@ def candidates(path: str | None) -> list[tuple[Path, str]]:
 
 
 def _file_in(folder: Path, name: str) -> Path | None:
+    """``name`` (.gz or raw) in ``folder``, as distributed or as mirrors spell it.
+
+    Mirrors write dots or underscores for the hyphens (``train-images.idx3-ubyte``),
+    change the case, or unpack each file into a folder of its own name (Kaggle's
+    layout): every such spelling is accepted.
+    """
     for candidate in (folder / f"{name}.gz", folder / name):
         if candidate.is_file():
             return candidate
+    want = _canonical(name)
+    for entry in _entries(folder):
+        if _canonical(entry.name) != want:
+            continue
+        if entry.is_file():
+            return entry
+        inner = [e for e in _entries(entry) if _canonical(e.name) == want and e.is_file()]
+        if inner:
+            return inner[0]
     return None
+
+
+def _canonical(name: str) -> str:
+    """A file name without .gz, case, dots, hyphens or underscores: how mirrors differ."""
+    name = name.lower()
+    name = name[: -len(".gz")] if name.endswith(".gz") else name
+    return re.sub(r"[^a-z0-9]", "", name)
+
+
+def _entries(folder: Path) -> list[Path]:
+    """The folder's entries, .gz first (so a compressed copy wins, as with exact names)."""
+    try:
+        return sorted(folder.iterdir(), key=lambda p: (not p.name.endswith(".gz"), p.name))
+    except OSError:
+        return []
+
+
+def near_misses(folder: Path, missing: list[str]) -> str:
+    """`` Near misses there: 'x' (for y), …``: files in ``folder`` named most like a missing one.
+
+    Each file counts for the one expected name it is closest to (the four names
+    resemble each other), and only when that name is missing.
+    """
+    found = []
+    for entry in _entries(folder):
+        text = _canonical(entry.name)
+        ratios = {
+            n: difflib.SequenceMatcher(None, text, _canonical(n)).ratio() for n in FILES.values()
+        }
+        best = max(ratios, key=lambda n: ratios[n])
+        if best in missing and ratios[best] >= 0.75:
+            found.append(f"{entry.name!r} (for {best})")
+    if not found:
+        return ""
+    return (
+        f" Near misses there: {', '.join(found)}; rename them, or unpack them if they are "
+        f"archives (only gzip .gz is read as it is)."
+    )
 
 
 def locate(path: str | None) -> dict[str, Path]:
@@ -86,7 +144,9 @@ def locate(path: str | None) -> dict[str, Path]:
         if len(missing) < len(FILES):
             raise DataError(
                 f"MNIST is incomplete in {folder} (from {source}): missing {', '.join(missing)} (looked for each "
-                f"name with and without .gz). Add the missing files. {HOW_TO_GET}"
+                f"name with and without .gz, with dots or underscores for hyphens)."
+                f"{near_misses(folder, missing)} "
+                f"Add the missing files. {HOW_TO_GET}"
             )
         state = (
             "no such folder"
@@ -94,6 +154,7 @@ def locate(path: str | None) -> dict[str, Path]:
             else "not a folder"
             if not folder.is_dir()
             else "none of the four files"
+            + near_misses(folder, missing).rstrip(".").replace(" Near", "; near", 1)
         )
         report.append(f"{i}. {folder} (from {source}): {state}")
     skipped = (

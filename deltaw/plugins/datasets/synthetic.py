@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import deltaw
 from deltaw.errors import DataError
+from deltaw.memory import check_fits, many
 from deltaw.plugins.datasets.splits import Amount, as_split, count_of, one_hot
 
 TAU = 2 * np.pi
@@ -64,8 +65,23 @@ class Synthetic(deltaw.Dataset):
         x = self.points(labels, rng, shared)
         return as_split(x, one_hot(labels, self.n_classes(), dtype), dtype)
 
+    def check_memory(self, samples: int, dtype: np.dtype) -> None:
+        """Refuse, before drawing, a set that cannot fit in memory (the points are drawn in
+        float64, then cast; labels and their permutation are int64; targets one-hot)."""
+        d, k = self.n_features(), self.n_classes()
+        need = samples * (3 * 8 * d + dtype.itemsize * (d + k) + 2 * 8) + 8 * k * d
+        check_fits(
+            need,
+            f"data ({self.name}): samples = {many(samples)} points of {many(d)} features and "
+            f"{many(k)} "
+            f"classes, in {dtype}",
+            "Lower data.samples (a synthetic set learns well from a few thousand points).",
+            DataError,
+        )
+
     def load(self, rng: np.random.Generator, dtype: np.dtype) -> deltaw.DataSplits:
         p, dtype = self.params, np.dtype(dtype)
+        self.check_memory(p.samples, dtype)
         n_val, n_test = count_of(p.validation, p.samples), count_of(p.test, p.samples)
         n_train = p.samples - n_val - n_test
         if n_train < self.n_classes():
