@@ -25,9 +25,11 @@ from typing import Any
 import numpy as np
 import yaml
 
+from deltaw.core.run_context import SweepContext
 from deltaw.errors import DeltawError, DeltawPluginWarning, SpecError
 from deltaw.files import write_json, write_text
 from deltaw.registry import Registry, get_registry
+from deltaw.registry.sweephooks import sweep_ended, sweep_started, trial_ended
 from deltaw.runs.folder import new_run_folder, read_run_info, slug
 from deltaw.runs.report import (
     Report,
@@ -174,6 +176,7 @@ def run_trial(job: dict[str, Any]) -> dict[str, Any]:
             folder=folder,
             registry=registry,
             plots=job.get("plots", True),
+            trial=job["index"],
         )
     except BaseException as exc:
         if not isinstance(exc, DeltawError):
@@ -259,6 +262,8 @@ def run_sweep(
         "status": "running",
     }
     _write_sweep(folder, info, trials)
+    hooks = SweepContext(folder, resolved.resolved(), trials, list(overrides), metric)
+    sweep_started(registry, hooks)
     by_index = {t.index: t for t in trials}
     interrupted = False
     done = 0
@@ -275,6 +280,7 @@ def run_sweep(
                 interrupted = interrupted or result["status"] == "interrupted"
             done += 1
             _write_sweep(folder, info, trials)
+            trial_ended(registry, hooks, t, result)
             if on_trial is not None:
                 on_trial(t, done)
     except KeyboardInterrupt:
@@ -303,6 +309,7 @@ def run_sweep(
                 folder / "curves.png",
                 title=f"{spec.name}: sweep",
             )
+    sweep_ended(registry, hooks, info["status"])
     return SweepResult(folder, trials, report, interrupted)
 
 

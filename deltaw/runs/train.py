@@ -3,8 +3,9 @@
 :func:`run_spec` validates, builds and trains a spec into a new run folder
 (:mod:`deltaw.runs.folder` describes its files); :func:`resume_run` continues
 an interrupted one from its last checkpoint. An interrupted run keeps its last
-checkpoint. Callbacks reach the run through ``trainer.run`` (a
-:class:`~deltaw.core.run_context.RunContext`: the folder and a checkpoint writer).
+checkpoint. Callbacks and the run hooks reach the run through ``trainer.run`` (a
+:class:`~deltaw.core.run_context.RunContext`: the folder, a checkpoint writer, the
+resolved spec, the overrides, the status and the epoch it resumed from).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from deltaw.runs.folder import (
     write_run_info,
 )
 from deltaw.runs.plugin_failure import plugin_errors, plugin_failure
+from deltaw.runs.status import RunStatus
 from deltaw.runs.writer import RunWriter, callback_states
 from deltaw.spec.build import Experiment, build
 from deltaw.spec.loading import load_spec
@@ -66,12 +68,16 @@ def run_spec(
     *,
     folder: Path | None = None,
     plots: bool = True,
+    trial: int | None = None,
+    tensorboard: bool | None = None,
 ) -> RunResult:
     """Validate, build and train the spec at ``spec_path`` into a new run folder under ``out``.
 
     ``folder`` (an existing, empty folder) is used instead of a new one under
-    ``out``; sweeps use it for their trials. ``plots`` writes the learning
-    curves when matplotlib is installed.
+    ``out``; sweeps use it for their trials, and give ``trial``, the trial's
+    number (``trainer.run.trial``). ``plots`` writes the learning curves when
+    matplotlib is installed. ``tensorboard`` adds the ``tensorboard`` callback
+    (None: when the environment variable ``DELTAW_TENSORBOARD`` is set to 1).
     """
     registry = registry or get_registry()
     spec_path = Path(spec_path)
@@ -85,7 +91,18 @@ def run_spec(
     write_json(folder / "overrides.json", list(overrides))
     write_text(folder / "resolved.yaml", yaml.safe_dump(resolved.resolved(), sort_keys=False))
     write_json(folder / "environment.json", environment(exp, registry))
-    return train_experiment(exp, folder, callbacks, registry, plots=plots, source=str(spec_path))
+    return train_experiment(
+        exp,
+        folder,
+        callbacks,
+        registry,
+        plots=plots,
+        source=str(spec_path),
+        spec=resolved.resolved(),
+        overrides=list(overrides),
+        trial=trial,
+        tensorboard=tensorboard,
+    )
 
 
 def resume_run(
@@ -95,12 +112,15 @@ def resume_run(
     registry: Registry | None = None,
     *,
     plots: bool = True,
+    trial: int | None = None,
+    tensorboard: bool | None = None,
 ) -> RunResult:
     """Continue the run in ``folder`` from its last checkpoint, in the same folder.
 
     The result is bit for bit what an uninterrupted run would have given.
     ``overrides`` may only change ``training.epochs`` (to train a finished
-    run for longer); anything else needs a new run.
+    run for longer); anything else needs a new run. ``trial`` and
+    ``tensorboard`` as for :func:`run_spec`.
     """
     registry = registry or get_registry()
     folder = Path(folder)
@@ -154,6 +174,10 @@ def resume_run(
         source=str(spec_path),
         wall_before=float(info.get("wall_time", 0.0)),
         extra={"resumed": resumes},
+        spec=resolved.resolved(),
+        overrides=previous + list(overrides),
+        trial=trial,
+        tensorboard=tensorboard,
     )
 
 
@@ -168,17 +192,29 @@ def train_experiment(
     source: str = "the spec",
     wall_before: float = 0.0,
     extra: dict[str, Any] | None = None,
+    spec: dict[str, Any] | None = None,
+    overrides: Sequence[str] = (),
+    trial: int | None = None,
+    tensorboard: bool | None = None,
 ) -> RunResult:
-    """Train ``exp`` writing into ``folder``; on Ctrl-C or a non-finite cost, keep the last checkpoint."""
+    """Train ``exp`` writing into ``folder``; on Ctrl-C or a non-finite cost, keep the last checkpoint.
+
+    ``spec`` (the resolved spec as plain data), ``overrides`` and ``trial`` go into
+    the run's context (``trainer.run``) for callbacks and run hooks.
+    """
     assert exp.data is not None
     check_monitors(exp, source)
     writer = RunWriter(folder, exp.callbacks)
     guard = [StallGuard()] if exp.spec.training.stall_check else []
     trainer = exp.trainer([writer, *hook_callbacks(registry), *callbacks])
-    trainer.callbacks[:0] = (
-        guard  # before the spec's callbacks and the writer: a stalled epoch is never recorded
-    )
+    # first the run's status (so every callback's on_run_end sees how it ended), then the
+    # stall guard, before the spec's callbacks and the writer: a stalled epoch is never recorded
+    trainer.callbacks[:0] = [RunStatus(), *guard]
     prepare(trainer, exp, folder, resume[0]["epoch"] if resume is not None else None)
+    assert trainer.run is not None
+    trainer.run.spec = dict(spec or {})
+    trainer.run.overrides = list(overrides)
+    trainer.run.trial = trial
     if resume is not None:
         restore(trainer, exp, resume, folder)
     extra = dict(
@@ -241,6 +277,7 @@ def train_experiment(
         finish(folder, trainer, exp, "failed", wall(), str(failure), extra)
         raise failure from exc
     finish(folder, trainer, exp, status, wall(), message, extra)
+    trainer.run.status = status
     if plots:
         write_plots(folder, trainer, exp)
     return RunResult(folder, status, trainer.history, wall(), message)
@@ -266,7 +303,7 @@ def prepare(
     def save_checkpoint(path: Path) -> None:
         save_run_checkpoint(Path(path), trainer.state_dict(), callback_states(stateful))
 
-    trainer.run = RunContext(folder, save_checkpoint, resumed_from)
+    trainer.run = RunContext(folder, save_checkpoint, resumed_from, data=exp.data)
 
 
 def restore(
