@@ -54,6 +54,7 @@ BUILTIN_MODULES = (
     "deltaw.plugins.datasets",
     "deltaw.plugins.schedules",
     "deltaw.plugins.callbacks",
+    "deltaw.plugins.tensorboard",
     "deltaw.plugins.executors",
 )
 

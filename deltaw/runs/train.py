@@ -120,7 +120,8 @@ def resume_run(
     The result is bit for bit what an uninterrupted run would have given.
     ``overrides`` may only change ``training.epochs`` (to train a finished
     run for longer); anything else needs a new run. ``trial`` and
-    ``tensorboard`` as for :func:`run_spec`.
+    ``tensorboard`` as for :func:`run_spec`; a run whose ``tb/`` holds event
+    files continues them (``tensorboard`` None means True then).
     """
     registry = registry or get_registry()
     folder = Path(folder)
@@ -158,6 +159,8 @@ def resume_run(
         exp = build(resolved, registry=registry, source=str(spec_path))
     ckpt = folder / "checkpoint.npz"
     state = load_run_checkpoint(ckpt) if ckpt.exists() else None
+    if tensorboard is None and any((folder / "tb").glob("events.out.tfevents.*")):
+        tensorboard = True  # started with --tensorboard: its record goes on
     if overrides:
         write_json(folder / "overrides.json", previous + list(overrides))
         write_text(folder / "resolved.yaml", yaml.safe_dump(resolved.resolved(), sort_keys=False))
@@ -206,7 +209,8 @@ def train_experiment(
     check_monitors(exp, source)
     writer = RunWriter(folder, exp.callbacks)
     guard = [StallGuard()] if exp.spec.training.stall_check else []
-    trainer = exp.trainer([writer, *hook_callbacks(registry), *callbacks])
+    switched_on = tensorboard_callbacks(exp.callbacks, tensorboard)
+    trainer = exp.trainer([writer, *hook_callbacks(registry), *switched_on, *callbacks])
     # first the run's status (so every callback's on_run_end sees how it ended), then the
     # stall guard, before the spec's callbacks and the writer: a stalled epoch is never recorded
     trainer.callbacks[:0] = [RunStatus(), *guard]
@@ -304,6 +308,20 @@ def prepare(
         save_run_checkpoint(Path(path), trainer.state_dict(), callback_states(stateful))
 
     trainer.run = RunContext(folder, save_checkpoint, resumed_from, data=exp.data)
+
+
+def tensorboard_callbacks(
+    spec_callbacks: Sequence[Callback], wanted: bool | None
+) -> list[Callback]:
+    """The ``tensorboard`` callback when it is switched on for every run and the spec has none.
+
+    ``wanted`` is ``deltaw run --tensorboard``; None reads ``DELTAW_TENSORBOARD``.
+    """
+    from deltaw.plugins.tensorboard import TensorBoard, switched_on
+
+    if not switched_on(wanted) or any(isinstance(c, TensorBoard) for c in spec_callbacks):
+        return []
+    return [TensorBoard()]
 
 
 def restore(
