@@ -20,7 +20,7 @@ from deltaw.core.base import DataSplits, Split
 from deltaw.core.network import Network
 from deltaw.core.run_context import RunContext, flatten
 from deltaw.core.training import Trainer
-from deltaw.errors import PluginError, TrainingError
+from deltaw.errors import DeltawPluginWarning, PluginError, TrainingError
 from deltaw.plugins.activations import Sigmoid
 from deltaw.plugins.costs import Quadratic
 from deltaw.plugins.initializers import Nielsen
@@ -64,6 +64,9 @@ class NewStyle:
     @deltaw.hookimpl
     def deltaw_run_end(self, run):
         self.events.append(("end", run.status, run.trial))
+        # called once the folder is complete: a tracker can copy it whole
+        info = json.loads((run.folder / "run.json").read_text())
+        assert info["status"] == run.status and (run.folder / "weights.npz").exists()
 
 
 class OldStyle:
@@ -245,3 +248,25 @@ def test_run_hooks_of_a_trial_know_it_is_one(tmp_path):
     run_sweep(sweep_file(tmp_path, "serial"), out=tmp_path / "runs", plots=False)
     # the serial executor runs trials in this process, so the run hooks are seen: trial 1, 2
     assert [e[2] for e in tracker.events if e[0] == "run"] == [1, 2]
+
+
+class FailsAtTheEnd:
+    @deltaw.hookimpl
+    def deltaw_run_end(self, run):
+        raise ConnectionError("the tracking server is down")
+
+
+def test_a_run_end_hook_that_raises_is_named_and_the_run_kept(tmp_path):
+    get_registry().register_plugin(FailsAtTheEnd(), "ends-badly")
+    with pytest.raises(PluginError, match="plugin 'ends-badly'.*ConnectionError.*deltaw_run_end"):
+        run_spec(spec_file(tmp_path), out=tmp_path / "runs", plots=False)
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert json.loads((folder / "run.json").read_text())["status"] == "completed"
+
+
+def test_while_a_run_fails_a_failing_run_end_hook_is_only_a_warning(tmp_path):
+    get_registry().register_plugin(FailsAtTheEnd(), "ends-badly")
+    with pytest.warns(DeltawPluginWarning, match="the tracking server is down"):
+        with pytest.raises(TrainingError, match="diverged"):
+            spec = spec_file(tmp_path, optimizer={"name": "sgd", "lr": 1e30})
+            run_spec(spec, out=tmp_path / "runs", plots=False)

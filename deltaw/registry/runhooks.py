@@ -3,6 +3,8 @@
 Every hook receives the run's context as ``run`` (``trainer.run``, a
 :class:`~deltaw.core.run_context.RunContext`); an implementation that does not
 name ``run`` (one written before it existed) is called without it.
+``deltaw_run_end`` is called by the run layer through :meth:`HookCallbacks.end`
+after the run's files are written, so a tracker can copy the whole folder.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ class HookCallbacks(Callback):
     def on_epoch_end(self, trainer: Any, epoch: int, metrics: dict[str, float]) -> None:
         self.hook.deltaw_epoch_end(trainer=trainer, epoch=epoch, metrics=metrics, run=trainer.run)
 
-    def on_run_end(self, trainer: Any) -> None:
+    def end(self, trainer: Any) -> None:
+        """Call ``deltaw_run_end``: the run layer calls it once the run has ended and its
+        folder is complete (``run.json``, ``weights.npz``, plots), not from ``on_run_end``."""
         self.hook.deltaw_run_end(trainer=trainer, run=trainer.run)
 
 

@@ -41,7 +41,7 @@ from deltaw.runs.folder import (
     write_run_info,
 )
 from deltaw.runs.plugin_failure import plugin_errors, plugin_failure
-from deltaw.runs.status import RunStatus
+from deltaw.runs.status import RunStatus, run_ended
 from deltaw.runs.writer import RunWriter, callback_states
 from deltaw.spec.build import Experiment, build
 from deltaw.spec.loading import load_spec
@@ -210,7 +210,8 @@ def train_experiment(
     writer = RunWriter(folder, exp.callbacks)
     guard = [StallGuard()] if exp.spec.training.stall_check else []
     switched_on = tensorboard_callbacks(exp.callbacks, tensorboard)
-    trainer = exp.trainer([writer, *hook_callbacks(registry), *switched_on, *callbacks])
+    hooks = hook_callbacks(registry)
+    trainer = exp.trainer([writer, *hooks, *switched_on, *callbacks])
     # first the run's status (so every callback's on_run_end sees how it ended), then the
     # stall guard, before the spec's callbacks and the writer: a stalled epoch is never recorded
     trainer.callbacks[:0] = [RunStatus(), *guard]
@@ -221,6 +222,27 @@ def train_experiment(
     trainer.run.trial = trial
     if resume is not None:
         restore(trainer, exp, resume, folder)
+    try:
+        result = train_and_record(trainer, exp, folder, writer, registry, plots, wall_before, extra)
+    except BaseException:
+        run_ended(hooks, trainer, registry, exp, writer.saved_epoch, failing=True)
+        raise
+    run_ended(hooks, trainer, registry, exp, writer.saved_epoch)
+    return result
+
+
+def train_and_record(
+    trainer: Trainer,
+    exp: Experiment,
+    folder: Path,
+    writer: RunWriter,
+    registry: Registry,
+    plots: bool,
+    wall_before: float,
+    extra: dict[str, Any] | None,
+) -> RunResult:
+    """Train, then write how it ended (``run.json``, ``weights.npz``, plots); errors as promised."""
+    assert exp.data is not None and trainer.run is not None
     extra = dict(
         extra or {}, train_size=len(exp.data.train), epochs_planned=exp.spec.training.epochs
     )
