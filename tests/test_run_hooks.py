@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -171,7 +174,7 @@ def test_the_status_ignores_an_exception_the_caller_was_handling(tmp_path):
     assert trainer.run.status == "completed"
 
 
-def test_flatten_gives_one_scalar_per_key_as_report_numbers_lists():
+def test_flatten_gives_one_scalar_per_key_named_as_set_names_it():
     spec = {
         "name": "x",
         "network": {"layers": [2, 30, 10], "activation": "sigmoid"},
@@ -183,8 +186,8 @@ def test_flatten_gives_one_scalar_per_key_as_report_numbers_lists():
         "name": "x",
         "network.layers": "[2, 30, 10]",
         "network.activation": "sigmoid",
-        "callbacks[0].name": "early-stopping",
-        "callbacks[0].patience": 3,
+        "callbacks.0.name": "early-stopping",
+        "callbacks.0.patience": 3,
         "schedule": None,
     }
 
@@ -270,3 +273,50 @@ def test_while_a_run_fails_a_failing_run_end_hook_is_only_a_warning(tmp_path):
         with pytest.raises(TrainingError, match="diverged"):
             spec = spec_file(tmp_path, optimizer={"name": "sgd", "lr": 1e30})
             run_spec(spec, out=tmp_path / "runs", plots=False)
+
+
+# -- docs/tracking.md: the tracker written there works as promised ---------------------------------
+
+TRACKING_DOC = Path(__file__).resolve().parents[1] / "docs" / "tracking.md"
+
+
+def tracker_from_the_docs():
+    (block,) = [
+        b
+        for b in re.findall(r"```python\n(.*?)```", TRACKING_DOC.read_text(), flags=re.S)
+        if "deltaw_jsonl_tracker" in b
+    ]
+    module = types.ModuleType("deltaw_jsonl_tracker")
+    exec(compile(block, "docs/tracking.md", "exec"), module.__dict__)
+    return module
+
+
+def events(folder):
+    return [json.loads(line) for line in (folder / "tracker.jsonl").read_text().splitlines()]
+
+
+def test_the_tracker_in_the_docs_logs_runs_resumes_and_sweeps_from_the_driver(tmp_path):
+    get_registry().register_plugin(tracker_from_the_docs(), "jsonl-tracker")
+    first = run_spec(spec_file(tmp_path), out=tmp_path / "runs", callbacks=[CtrlC(2)], plots=False)
+    resume_run(first.folder, plots=False)
+    logged = events(first.folder)
+    assert [e["event"] for e in logged] == ["start", "epoch", "epoch", "end"] + [
+        "start",
+        "epoch",
+        "end",
+    ]
+    assert logged[0]["params"]["optimizer.lr"] == 0.5 and logged[0]["resumed_from"] is None
+    assert logged[3]["status"] == "interrupted" and logged[4]["resumed_from"] == 2
+    assert [e["epoch"] for e in logged if e["event"] == "epoch"] == [1, 2, 3]  # never twice
+    assert logged[-1]["status"] == "completed"
+
+    sweep = run_sweep(sweep_file(tmp_path, "serial"), out=tmp_path / "sweeps", plots=False)
+    assert [e["event"] for e in events(sweep.folder)] == [
+        "sweep-start",
+        "trial",
+        "trial",
+        "sweep-end",
+    ]
+    assert [e["status"] for e in events(sweep.folder)[1:3]] == ["completed", "diverged"]
+    # the trials trained in this process, yet their run hooks left them to the driver
+    assert not any((sweep.folder / t.folder / "tracker.jsonl").exists() for t in sweep.trials)

@@ -95,8 +95,8 @@ def flatten(spec: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """``{"optimizer": {"lr": 0.5}}`` → ``{"optimizer.lr": 0.5}``: one scalar per key.
 
     Lists of plain values (``network.layers``) become one string, ``[2, 30, 10]``;
-    lists of mappings are numbered as ``deltaw report`` numbers them
-    (``callbacks[0].name``); None stays None. The ``sweep`` section is left out: a sweep's trials show their
+    lists of mappings are numbered as ``--set`` numbers them (``callbacks.0.name``:
+    names trackers accept, MLflow's allow no brackets); None stays None. The ``sweep`` section is left out: a sweep's trials show their
     own values under the keys the sweep changes.
     """
     flat: dict[str, Any] = {}
@@ -109,9 +109,9 @@ def flatten(spec: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         elif isinstance(value, (list, tuple)) and any(isinstance(v, Mapping) for v in value):
             for i, item in enumerate(value):
                 if isinstance(item, Mapping):
-                    flat.update(flatten(item, f"{name}[{i}]."))
+                    flat.update(flatten(item, f"{name}.{i}."))
                 else:
-                    flat[f"{name}[{i}]"] = item
+                    flat[f"{name}.{i}"] = item
         elif isinstance(value, (list, tuple)):
             flat[name] = "[" + ", ".join(str(v) for v in value) + "]"
         else:

@@ -69,6 +69,7 @@ class PluginInfo:
     status: str = "loaded"  # loaded | disabled | failed
     error: str | None = None  # why it failed, or why it is disabled
     registers: list[tuple[str, str]] = field(default_factory=list)  # (kind, name)
+    hooks: list[str] = field(default_factory=list)  # the run and sweep hooks it implements
 
     @property
     def origin(self) -> str:
@@ -228,6 +229,9 @@ class Registry:
         for e in staged:
             self._entries[e.kind].setdefault(e.name, []).append(e)
             info.registers.append((e.kind, e.name))
+        registering = {k.hook for k in KINDS.values()}
+        callers = self.pm.get_hookcallers(obj) or []
+        info.hooks += [c.name for c in callers if c.name not in registering]
         return None
 
     def _stager(self, kind_name: str, info: PluginInfo, staged: list[Entry]) -> Any:
@@ -319,6 +323,7 @@ class Registry:
                 "status": p.status,
                 "error": p.error,
                 "registers": [{"kind": k, "name": n} for k, n in p.registers],
+                "hooks": list(p.hooks),
             }
             for p in self.plugins.values()
         ]
