@@ -27,11 +27,11 @@ def tensorboard(
         typer.Option("--force", help="Replace event files a run folder already holds."),
     ] = False,
 ) -> None:
-    """TensorBoard event files for runs made without the tensorboard callback, from their
-    metrics.jsonl and resolved.yaml: every metric per split per epoch, the learning rate and
-    the hyper-parameters. Then: tensorboard --logdir PATH.
+    """TensorBoard event files (RUN/tb) for runs made without the tensorboard callback.
 
-    Needs pip install 'deltaw[tensorboard]'.
+    Read from each run's metrics.jsonl and resolved.yaml: every metric per split per epoch, the
+    learning rate and the hyper-parameters (HParams). Then: tensorboard --logdir PATH.
+    Needs pip install 'deltaw\\[tensorboard]'.
     """
     from deltaw.runs.export import export_tensorboard
 
