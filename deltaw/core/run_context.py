@@ -96,8 +96,9 @@ def flatten(spec: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
     Lists of plain values (``network.layers``) become one string, ``[2, 30, 10]``;
     lists of mappings are numbered as ``--set`` numbers them (``callbacks.0.name``:
-    names trackers accept, MLflow's allow no brackets); None stays None. The ``sweep`` section is left out: a sweep's trials show their
-    own values under the keys the sweep changes.
+    names trackers accept, MLflow's allow no brackets); None stays None. The
+    ``sweep`` section is left out: a sweep's trials show their own values under the
+    keys the sweep changes.
     """
     flat: dict[str, Any] = {}
     for key, value in spec.items():

@@ -49,7 +49,8 @@ BOOKKEEPING_TAGS = {"lr": "optimizer/lr", "train_time": "time/train", "eval_time
 
 
 def switched_on(flag: bool | None = None) -> bool:
-    """``flag`` if given (``deltaw run --tensorboard``), else ``DELTAW_TENSORBOARD`` is 1/true/yes/on."""
+    """``flag`` if given (``deltaw run --tensorboard``), else whether ``DELTAW_TENSORBOARD``
+    is 1, true, yes or on."""
     if flag is not None:
         return flag
     return os.environ.get(ENV, "").strip().lower() in {"1", "true", "yes", "on"}

@@ -200,7 +200,8 @@ def train_experiment(
     trial: int | None = None,
     tensorboard: bool | None = None,
 ) -> RunResult:
-    """Train ``exp`` writing into ``folder``; on Ctrl-C or a non-finite cost, keep the last checkpoint.
+    """Train ``exp`` writing into ``folder``; on Ctrl-C or a non-finite cost, keep the last
+    checkpoint.
 
     ``spec`` (the resolved spec as plain data), ``overrides`` and ``trial`` go into
     the run's context (``trainer.run``) for callbacks and run hooks.

@@ -112,7 +112,8 @@ class Tracked:
         self.mlflow.log_batch(self.run_id, tags=[RunTag(k, _text(v)) for k, v in tags.items()])
 
     def log_epochs(self, records: Iterable[Mapping[str, float]]) -> None:
-        """Each record (a line of ``metrics.jsonl``) past the epochs already logged, at step = epoch."""
+        """Each record (a line of ``metrics.jsonl``) past the epochs already logged, at its
+        epoch as the step."""
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
