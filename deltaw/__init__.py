@@ -61,6 +61,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load on f
         softmax,
         xlogy,
     )
+    from deltaw.core.run_context import RunContext, SweepContext
     from deltaw.errors import DeltawError, DeltawPluginWarning
     from deltaw.params import MonitorParams
     from deltaw.registry.hookspecs import hookimpl
@@ -87,9 +88,11 @@ __all__ = [
     "Prediction",
     "Regularizer",
     "Run",
+    "RunContext",
     "Schedule",
     "Split",
     "Sweep",
+    "SweepContext",
     "Transform",
     "__version__",
     "clip_probs",
@@ -140,6 +143,8 @@ _LAZY = {
     "DeltawError": "deltaw.errors",
     "DeltawPluginWarning": "deltaw.errors",
     "Monitor": "deltaw.core.monitor",
+    "RunContext": "deltaw.core.run_context",  # the `run` of the run hooks
+    "SweepContext": "deltaw.core.run_context",  # the `sweep` of the sweep hooks
     "MonitorParams": "deltaw.params",  # Pydantic: loaded only when a plugin asks for it
     "hookimpl": "deltaw.registry.hookspecs",
     "get_registry": "deltaw.registry",  # the loaded plugins, for plugins that compose others

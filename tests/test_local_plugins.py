@@ -124,6 +124,7 @@ def test_a_cost_in_one_file_is_listed_shown_trained_and_passes_gradcheck(tmp_pat
         "error": None,
         "registers": [{"kind": "cost", "name": "focal"}],
         "path": str(plugins / "focal.py"),
+        "hooks": [],
     } in report["plugins"]
 
     shown = deltaw("--plugins-dir", plugins, "show", "cost", "focal")

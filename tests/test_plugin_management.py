@@ -97,6 +97,7 @@ def test_plugins_json_has_every_plugin_and_name(site):
         "error": None,
         "registers": [{"kind": "optimizer", "name": "lion"}],
         "path": None,
+        "hooks": [],
     } in report["plugins"]
     only = json.loads(deltaw("plugins", "optimizer", "--json").stdout)
     assert {n["kind"] for n in only["names"]} == {"optimizer"} and "lion" in {

@@ -125,12 +125,13 @@ class Venv:
 
 
 def copy_tree(src: Path, dst: Path, *only: str) -> Path:
-    """A clean copy to build from, so pip's build/ and *.egg-info never land in the checkout."""
-    ignore = shutil.ignore_patterns(
-        "__pycache__", "*.egg-info", "build", "dist", ".pytest_cache", "runs"
-    )
+    """A clean copy to build from, so pip's build/ and *.egg-info never land in the checkout.
+
+    Run folders (``runs/``) are left out at the top only: ``deltaw/runs`` is a package.
+    """
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "dist", ".pytest_cache")
     dst.mkdir(parents=True)
-    for name in only or [p.name for p in src.iterdir()]:
+    for name in only or [p.name for p in src.iterdir() if p.name != "runs"]:
         path = src / name
         if path.is_dir():
             shutil.copytree(path, dst / name, ignore=ignore)

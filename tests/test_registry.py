@@ -615,6 +615,7 @@ def test_report_lists_every_plugin_and_name_as_plain_data(site):
         "error": None,
         "registers": [{"kind": "optimizer", "name": "lion"}],
         "path": None,
+        "hooks": [],
     }
     assert {
         "kind": "optimizer",
@@ -624,3 +625,24 @@ def test_report_lists_every_plugin_and_name_as_plain_data(site):
         "summary": "Sign of interpolated momentum.",
     } in report["names"]
     json.dumps(report)
+
+
+TRACKER = """
+import deltaw
+
+@deltaw.hookimpl
+def deltaw_epoch_end(metrics, run):
+    pass
+
+@deltaw.hookimpl
+def deltaw_trial_end(sweep, trial, result):
+    pass
+"""
+
+
+def test_a_plugin_that_only_implements_hooks_reports_them(site):
+    site.add("deltaw-tracker", {"tracker": "tracker_mod"}, {"tracker_mod": TRACKER})
+    report = fresh().report()
+    tracker = next(p for p in report["plugins"] if p["name"] == "tracker")
+    assert tracker["registers"] == []
+    assert sorted(tracker["hooks"]) == ["deltaw_epoch_end", "deltaw_trial_end"]

@@ -2,6 +2,7 @@
 
 from deltaw.cli import (  # noqa: F401  (each registers its command)
     explain,
+    export,
     gradcheck,
     install,
     new_plugin,

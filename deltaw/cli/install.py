@@ -67,7 +67,10 @@ def install(
     for a in added:
         st = status.get(a.name, {})
         state = st.get("status", "unknown")
-        what = ", ".join(f"{r['kind']} {r['name']}" for r in st.get("registers", [])) or ""
+        what = ", ".join(
+            [f"{r['kind']} {r['name']}" for r in st.get("registers", [])]
+            + [f"hook {h}" for h in sorted(st.get("hooks", []))]
+        )
         detail = (
             f": {what}" if state == "loaded" else f": {st.get('error')}" if st.get("error") else ""
         )

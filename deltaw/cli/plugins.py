@@ -88,4 +88,6 @@ def _registers(p) -> str:  # noqa: ANN001
     by_kind: dict[str, list[str]] = {}
     for k, n in p.registers:
         by_kind.setdefault(k, []).append(n)
+    if p.hooks:
+        by_kind["hooks"] = sorted(p.hooks)
     return "; ".join(f"{k}: {', '.join(ns)}" for k, ns in by_kind.items()) or "nothing"

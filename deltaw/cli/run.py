@@ -40,6 +40,13 @@ def run(
             help="Write curves.png (and regions.png for 2-D data) when matplotlib is installed.",
         ),
     ] = True,
+    tensorboard: Annotated[
+        bool,
+        typer.Option(
+            "--tensorboard",
+            help="Add the tensorboard callback: event files in RUN/tb (as DELTAW_TENSORBOARD=1).",
+        ),
+    ] = False,
 ) -> None:
     """Train the experiment in SPEC into a new run folder, or continue one with --resume RUN_DIR.
 
@@ -63,11 +70,22 @@ def run(
         try:
             if resume is not None:
                 result = resume_run(
-                    resume, set_ or [], callbacks=shown, registry=registry(), plots=plots
+                    resume,
+                    set_ or [],
+                    callbacks=shown,
+                    registry=registry(),
+                    plots=plots,
+                    tensorboard=tensorboard or None,
                 )
             else:
                 result = run_spec(
-                    spec, set_ or [], out_dir, callbacks=shown, registry=registry(), plots=plots
+                    spec,
+                    set_ or [],
+                    out_dir,
+                    callbacks=shown,
+                    registry=registry(),
+                    plots=plots,
+                    tensorboard=tensorboard or None,
                 )
         finally:
             for cb in shown:

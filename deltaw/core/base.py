@@ -365,6 +365,11 @@ class Callback(Plugin):
     monitor: Monitor | None = None
     """The metric this callback watches, if any (checked and bound by the run layer)."""
 
+    volatile_files: ClassVar[tuple[str, ...]] = ()
+    """Glob patterns (relative to the run folder) of files whose bytes carry wall-clock
+    stamps (TensorBoard event files): ``deltaw.testing.check_callback`` checks that they
+    exist, not that they are equal byte for byte."""
+
     def on_run_start(self, trainer: Any) -> None:
         pass
 

@@ -59,6 +59,7 @@ BUILTIN_MODULES = (
     "deltaw.plugins.datasets",
     "deltaw.plugins.schedules",
     "deltaw.plugins.callbacks",
+    "deltaw.plugins.tensorboard",
     "deltaw.plugins.executors",
     "deltaw.plugins.executor_dask",
 )
@@ -75,6 +76,7 @@ class PluginInfo:
     error: str | None = None  # why it failed, or why it is disabled
     registers: list[tuple[str, str]] = field(default_factory=list)  # (kind, name)
     path: str | None = None  # the file of a plugin from DELTAW_PLUGINS_DIR
+    hooks: list[str] = field(default_factory=list)  # the run and sweep hooks it implements
 
     @property
     def origin(self) -> str:
@@ -264,6 +266,9 @@ class Registry:
         for e in staged:
             self._entries[e.kind].setdefault(e.name, []).append(e)
             info.registers.append((e.kind, e.name))
+        registering = {k.hook for k in KINDS.values()}
+        callers = self.pm.get_hookcallers(obj) or []
+        info.hooks += [c.name for c in callers if c.name not in registering]
         return None
 
     def _stager(self, kind_name: str, info: PluginInfo, staged: list[Entry]) -> Any:
@@ -357,6 +362,7 @@ class Registry:
                 "error": p.error,
                 "registers": [{"kind": k, "name": n} for k, n in p.registers],
                 "path": p.path,
+                "hooks": list(p.hooks),
             }
             for p in self.plugins.values()
         ]

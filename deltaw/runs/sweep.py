@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from deltaw.core.run_context import SweepContext
 from deltaw.errors import DeltawError, SpecError
 from deltaw.files import write_json, write_text
 from deltaw.registry import Registry, get_registry
@@ -107,6 +108,9 @@ def run_sweep(
             "status": "running",
         }
         driver = Driver(folder, info, planned.trials, text, suffix, registry, disable, plots)
+        driver.hooks = SweepContext(
+            folder, planned.resolved.resolved(), planned.trials, list(overrides), info["metric"]
+        )
         make = source or Planned
         return driver.run(runner, make(planned.trials), n, sweep, on_trial, on_event, by)
     finally:

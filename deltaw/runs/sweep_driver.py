@@ -18,8 +18,10 @@ from typing import Any
 
 from deltaw.core.base import Executor
 from deltaw.core.channel import TrialChannel
+from deltaw.core.run_context import SweepContext
 from deltaw.files import write_json, write_text
 from deltaw.registry import Registry
+from deltaw.registry.sweephooks import sweep_ended, sweep_started, trial_ended
 from deltaw.runs.folder import read_run_info
 from deltaw.runs.repeats import draw_runs
 from deltaw.runs.report import Report, collect_runs, report_csv, summarize
@@ -93,6 +95,7 @@ class Driver:
         self.by_index = {t.index: t for t in trials}
         self.spec_text, self.suffix = spec_text, suffix
         self.registry, self.disable, self.plots = registry, list(disable), plots
+        self.hooks: SweepContext | None = None  # what the sweep hooks see (set by the caller)
         self.ended: set[int] = set()
         self.shipped: dict[int, int] = {}  # trial → last epoch whose files were written here
         self.channel = TrialChannel()
@@ -116,6 +119,8 @@ class Driver:
         self.channel = runner.channel() or TrialChannel()
         self.channel.handler, self.channel.files_for = self._event, self._files_for
         self.write()
+        ctx = self.hooks or SweepContext(self.folder, {}, self.trials, [], self.info.get("metric"))
+        sweep_started(self.registry, ctx)  # in the driver: trackers never run on a worker
         interrupted = False
         jobs: Iterable[Any] = self._jobs() if runner.streams else list(self._jobs())
         results = runner.run(run_trial, jobs, workers)
@@ -133,6 +138,8 @@ class Driver:
                         interrupted = True
                         self.channel.request_stop(None, "interrupt")
                     trial = self.by_index[job["index"]]
+                    if trial.status != "pending":
+                        trial_ended(self.registry, ctx, trial, result)
                     if on_trial is not None and trial.status != "pending":
                         on_trial(trial, self.count_ended())
                 except KeyboardInterrupt:
@@ -153,7 +160,9 @@ class Driver:
                 "interrupted" if any(t.status in TO_RUN for t in self.trials) else "finished"
             )
             self.write()
-        return SweepResult(self.folder, self.trials, self.summary(sweep, by), interrupted)
+        ended = SweepResult(self.folder, self.trials, self.summary(sweep, by), interrupted)
+        sweep_ended(self.registry, ctx, self.info["status"])  # sweep.csv and the plots exist
+        return ended
 
     def _jobs(self) -> Iterator[dict[str, Any]]:
         width = len(str(self.source.total or len(self.trials) or 1))

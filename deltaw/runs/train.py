@@ -7,9 +7,10 @@ checkpoint, on Ctrl-C and on SIGTERM alike (:mod:`deltaw.runs.signals`); while
 training, ``run.json`` names the process that owns the run (refreshed every
 :data:`INFO_EVERY` seconds), so a killed run reads as ``crashed``
 (:func:`deltaw.runs.folder.run_state`). What a
-resume may change is in :mod:`deltaw.runs.resuming`. Callbacks reach the run through
-``trainer.run`` (a :class:`~deltaw.core.run_context.RunContext`: the folder and a
-checkpoint writer).
+resume may change is in :mod:`deltaw.runs.resuming`. Callbacks and the run hooks reach the run
+through ``trainer.run`` (a :class:`~deltaw.core.run_context.RunContext`: the folder, a
+checkpoint writer, the resolved spec, the overrides, the status and the epoch it resumed
+from).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from deltaw.runs.resuming import (
     history_until,
 )
 from deltaw.runs.signals import Terminated, sigterm_as_interrupt
+from deltaw.runs.status import RunStatus, run_ended
 from deltaw.runs.writer import RunWriter, callback_states
 from deltaw.spec.build import Experiment, build
 from deltaw.spec.loading import load_spec
@@ -85,12 +87,16 @@ def run_spec(
     *,
     folder: Path | None = None,
     plots: bool = True,
+    trial: int | None = None,
+    tensorboard: bool | None = None,
 ) -> RunResult:
     """Validate, build and train the spec at ``spec_path`` into a new run folder under ``out``.
 
     ``folder`` (an existing, empty folder) is used instead of a new one under
-    ``out``; sweeps use it for their trials. ``plots`` writes the learning
-    curves when matplotlib is installed.
+    ``out``; sweeps use it for their trials, and give ``trial``, the trial's
+    number (``trainer.run.trial``). ``plots`` writes the learning curves when
+    matplotlib is installed. ``tensorboard`` adds the ``tensorboard`` callback
+    (None: when the environment variable ``DELTAW_TENSORBOARD`` is set to 1).
     """
     registry = registry or get_registry()
     spec_path = Path(spec_path)
@@ -103,7 +109,17 @@ def run_spec(
     extra = {"files": fingerprints(folder)}  # a resume refuses edits made after this
     with sigterm_as_interrupt():
         return train_experiment(
-            exp, folder, callbacks, registry, plots=plots, source=str(spec_path), extra=extra
+            exp,
+            folder,
+            callbacks,
+            registry,
+            plots=plots,
+            source=str(spec_path),
+            extra=extra,
+            spec=resolved.resolved(),
+            overrides=list(overrides),
+            trial=trial,
+            tensorboard=tensorboard,
         )
 
 
@@ -131,6 +147,8 @@ def resume_run(
     registry: Registry | None = None,
     *,
     plots: bool = True,
+    trial: int | None = None,
+    tensorboard: bool | None = None,
 ) -> RunResult:
     """Continue the run in ``folder`` from its last checkpoint, in the same folder.
 
@@ -140,6 +158,8 @@ def resume_run(
     learning rate); each change is recorded in ``run.json`` (``changes``) with the epoch from
     which it applies. Refused: a spec edited since the run started, a missing checkpoint
     after completed epochs, a run whose process still trains it.
+    ``trial`` and ``tensorboard`` as for :func:`run_spec`; a run whose ``tb/`` holds event
+    files continues them (``tensorboard`` None means True then).
     """
     registry = registry or get_registry()
     folder = Path(folder)
@@ -181,6 +201,8 @@ def resume_run(
     ckpt = folder / "checkpoint.npz"
     saved = load_run_checkpoint(ckpt) if ckpt.exists() else None
     start = saved[0]["epoch"] if saved else 0
+    if tensorboard is None and any((folder / "tb").glob("events.out.tfevents.*")):
+        tensorboard = True  # started with --tensorboard: its record goes on
     changes = list(info.get("changes", []))
     if overrides:
         write_json(folder / "overrides.json", previous + list(overrides))
@@ -199,6 +221,10 @@ def resume_run(
             source=str(spec_path),
             wall_before=float(info.get("wall_time", 0.0)),
             extra={**extra, "changes": changes} if changes else extra,
+            spec=resolved.resolved(),
+            overrides=previous + list(overrides),
+            trial=trial,
+            tensorboard=tensorboard,
         )
 
 
@@ -213,21 +239,56 @@ def train_experiment(
     source: str = "the spec",
     wall_before: float = 0.0,
     extra: dict[str, Any] | None = None,
+    spec: dict[str, Any] | None = None,
+    overrides: Sequence[str] = (),
+    trial: int | None = None,
+    tensorboard: bool | None = None,
 ) -> RunResult:
     """Train ``exp`` writing into ``folder``; on Ctrl-C, SIGTERM or a non-finite cost, keep the
     last checkpoint. ``run.json`` is written at the start, at the end, and after an epoch when
-    :data:`INFO_EVERY` seconds have passed since it was last written."""
+    :data:`INFO_EVERY` seconds have passed since it was last written.
+
+    ``spec`` (the resolved spec as plain data), ``overrides`` and ``trial`` go into
+    the run's context (``trainer.run``) for callbacks and run hooks.
+    """
     assert exp.data is not None
     check_monitors(exp, source)
     writer = RunWriter(folder, exp.callbacks)
     guard = [StallGuard()] if exp.spec.training.stall_check else []
-    trainer = exp.trainer([writer, *hook_callbacks(registry), *callbacks])
-    trainer.callbacks[:0] = (
-        guard  # before the spec's callbacks and the writer: a stalled epoch is never recorded
-    )
+    switched_on = tensorboard_callbacks(exp.callbacks, tensorboard)
+    hooks = hook_callbacks(registry)
+    trainer = exp.trainer([writer, *hooks, *switched_on, *callbacks])
+    # first the run's status (so every callback's on_run_end sees how it ended), then the
+    # stall guard, before the spec's callbacks and the writer: a stalled epoch is never recorded
+    trainer.callbacks[:0] = [RunStatus(), *guard]
     prepare(trainer, exp, folder, resume[0]["epoch"] if resume is not None else None)
+    assert trainer.run is not None
+    trainer.run.spec = dict(spec or {})
+    trainer.run.overrides = list(overrides)
+    trainer.run.trial = trial
     if resume is not None:
         restore(trainer, exp, resume, folder)
+    try:
+        result = train_and_record(trainer, exp, folder, writer, registry, plots, wall_before, extra)
+    except BaseException:
+        run_ended(hooks, trainer, registry, exp, writer.saved_epoch, failing=True)
+        raise
+    run_ended(hooks, trainer, registry, exp, writer.saved_epoch)
+    return result
+
+
+def train_and_record(
+    trainer: Trainer,
+    exp: Experiment,
+    folder: Path,
+    writer: RunWriter,
+    registry: Registry,
+    plots: bool,
+    wall_before: float,
+    extra: dict[str, Any] | None,
+) -> RunResult:
+    """Train, then write how it ended (``run.json``, ``weights.npz``, plots); errors as promised."""
+    assert exp.data is not None and trainer.run is not None
     extra = dict(
         extra or {}, train_size=len(exp.data.train), epochs_planned=exp.spec.training.epochs
     )
@@ -301,6 +362,7 @@ def train_experiment(
         finish(folder, trainer, exp, "failed", wall(), str(failure), extra)
         raise failure from exc
     finish(folder, trainer, exp, status, wall(), message, extra)
+    trainer.run.status = status
     if plots:
         write_plots(folder, trainer, exp)
     return RunResult(folder, status, trainer.history, wall(), message, signal)
@@ -326,7 +388,21 @@ def prepare(
     def save_checkpoint(path: Path) -> None:
         save_run_checkpoint(Path(path), trainer.state_dict(), callback_states(stateful))
 
-    trainer.run = RunContext(folder, save_checkpoint, resumed_from)
+    trainer.run = RunContext(folder, save_checkpoint, resumed_from, data=exp.data)
+
+
+def tensorboard_callbacks(
+    spec_callbacks: Sequence[Callback], wanted: bool | None
+) -> list[Callback]:
+    """The ``tensorboard`` callback when it is switched on for every run and the spec has none.
+
+    ``wanted`` is ``deltaw run --tensorboard``; None reads ``DELTAW_TENSORBOARD``.
+    """
+    from deltaw.plugins.tensorboard import TensorBoard, switched_on
+
+    if not switched_on(wanted) or any(isinstance(c, TensorBoard) for c in spec_callbacks):
+        return []
+    return [TensorBoard()]
 
 
 def restore(

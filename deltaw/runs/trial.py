@@ -114,7 +114,9 @@ def _run(job: dict[str, Any], folder: Path, endpoint: TrialEndpoint, ship: bool)
             registry = get_registry(disable=job.get("disable", ()))
         with interruptible():
             if (folder / "checkpoint.npz").exists():
-                result = resume_run(folder, callbacks=[events], registry=registry, plots=plots)
+                result = resume_run(
+                    folder, callbacks=[events], registry=registry, plots=plots, trial=job["index"]
+                )
             else:
                 _clear(folder)
                 spec_path = folder / f"spec{job['suffix']}"
@@ -126,6 +128,7 @@ def _run(job: dict[str, Any], folder: Path, endpoint: TrialEndpoint, ship: bool)
                     callbacks=[events],
                     registry=registry,
                     plots=plots,
+                    trial=job["index"],
                 )
     except KeyboardInterrupt:
         if not (folder / "run.json").exists():

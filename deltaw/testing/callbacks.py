@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import fnmatch
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -155,7 +156,7 @@ class _Run:
             "trace": trace,
             "weights": [p.copy() for p in t.network.params()],
             "state": cb.state_dict(),
-            "files": _files(folder),
+            "files": _files(folder, type(cb).volatile_files),
         }
 
     def compare(self, want: dict[str, Any], got: dict[str, Any], what: str) -> None:
@@ -195,14 +196,21 @@ def _activations() -> list[Any]:
     return [Sigmoid(), Sigmoid()]
 
 
-def _files(folder: Path) -> dict[str, Any]:
-    """Every file under ``folder``: bytes, or for ``.npz`` the arrays (zip stamps differ)."""
+def _files(folder: Path, volatile: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Every file under ``folder``: bytes, or for ``.npz`` the arrays (zip stamps differ).
+
+    Files matching a ``volatile`` pattern count by their presence only: their names and
+    bytes carry wall-clock stamps.
+    """
     out: dict[str, Any] = {}
     for path in sorted(folder.rglob("*")):
         if not path.is_file():
             continue
         name = path.relative_to(folder).as_posix()
-        if path.suffix == ".npz":
+        pattern = next((p for p in volatile if fnmatch.fnmatch(name, p)), None)
+        if pattern is not None:
+            out[pattern] = b"(present)"
+        elif path.suffix == ".npz":
             with np.load(path, allow_pickle=False) as z:
                 out[name] = {k: z[k] for k in z.files}
         else:
