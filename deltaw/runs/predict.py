@@ -120,7 +120,7 @@ def input_data(
     raw.pop("sweep", None)
     resolved = validate_spec(raw, source=where, registry=registry)
     spec = resolved.spec
-    data_rng, _, _ = seeds(spec.seed)
+    data_rng = seeds(spec.seed).data
     data = resolved.plugins["data"].build().load(data_rng, np.dtype(spec.dtype))
     check_data_fits(data, spec.network.layers, spec.data.name, where)
     return data, where

@@ -153,6 +153,7 @@ def resolve_spec(spec: Spec, registry: Registry, source: str = "<spec>") -> Reso
 def _conflicts(spec: Spec, plugins: Mapping[str, Resolved]) -> list[str]:
     """Combinations that validate one by one but contradict each other."""
     problems = spec.training.lr_multiplier_problems(len(spec.network.layers) - 1)
+    problems += spec.network.dropout_problems()
     optimizer = plugins.get("optimizer")
     own_decay = getattr(optimizer.params if optimizer else None, "weight_decay", 0.0)
     if own_decay and spec.training.weight_decay:
