@@ -1,5 +1,9 @@
 """Using a trained run: load its network and report its metrics on data it may never have seen.
 
+A run that standardizes its inputs (``preprocess.standardize``) is given data as
+the data set holds it; the run's training statistics (``preprocess.npz``) are
+applied before the network sees it (:meth:`Trained.feedforward`).
+
 The input is a data-set spec (a YAML/TOML/JSON file holding a ``data:``
 section, or a data-set reference on its own such as ``{name: moons,
 samples: 500}``), an array file (``.npz`` or ``.csv``, read by the built-in
@@ -23,7 +27,7 @@ from deltaw.core.numerics import classes
 from deltaw.errors import DataError, DeltawError
 from deltaw.files import save_arrays
 from deltaw.registry import Registry, get_registry
-from deltaw.runs.folder import read_run_info, run_overrides, run_spec_file
+from deltaw.runs.folder import load_preprocess, read_run_info, run_overrides, run_spec_file
 from deltaw.spec.build import Experiment, build, check_data_fits, seeds
 from deltaw.spec.loading import SUFFIXES, load_spec, read_spec_file, validate_spec
 
@@ -40,6 +44,12 @@ class Trained:
     @property
     def network(self) -> Network:
         return self.exp.network
+
+    def feedforward(self, x: np.ndarray) -> np.ndarray:
+        """The network's outputs for inputs as the data set gives them (standardized first
+        with the run's training statistics when the run standardizes: ``preprocess.npz``)."""
+        prep = self.exp.preprocess
+        return self.network.feedforward(x if prep is None else prep.apply(x))
 
 
 def load_trained(
@@ -58,6 +68,8 @@ def load_trained(
         hint = " The run has not finished an epoch yet." if weights is None else ""
         raise DeltawError(f"{path}: no such weights file.{hint}")
     load_weights(exp.network, path)
+    if resolved.spec.preprocess.standardize:  # the training split's statistics, as trained
+        exp.preprocess = load_preprocess(folder)
     info = read_run_info(folder)
     return Trained(folder, exp, raw, int(info.get("train_size", 0)))
 
@@ -154,7 +166,7 @@ def evaluate(
     out: dict[str, dict[str, float]] = {}
     for name, split in data.items():
         with np.errstate(over="ignore", under="ignore"):
-            a = exp.network.feedforward(split.x)
+            a = trained.feedforward(split.x)
         out[name] = {
             m: float(metric.compute(a, split.y, context)) for m, metric in exp.metrics.items()
         }
@@ -168,7 +180,7 @@ def save_predictions(trained: Trained, data: DataSplits, path: str | Path) -> Pa
     arrays: dict[str, np.ndarray] = {}
     for name, split in data.items():
         with np.errstate(over="ignore", under="ignore"):
-            a = trained.network.feedforward(split.x)
+            a = trained.feedforward(split.x)
         arrays[f"{name}_outputs"] = a
         arrays[f"{name}_predicted"] = classes(a)
         arrays[f"{name}_targets"] = split.y

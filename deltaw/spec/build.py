@@ -15,6 +15,7 @@ import numpy as np
 
 from deltaw.core.base import Callback, Cost, DataSplits, Metric, Optimizer, Regularizer, Schedule
 from deltaw.core.network import Network
+from deltaw.core.preprocess import Standardizer
 from deltaw.core.training import Clipping, Trainer
 from deltaw.errors import DataError
 from deltaw.registry import Registry, get_registry
@@ -39,6 +40,7 @@ class Experiment:
     shuffle_rng: np.random.Generator
     plugins_used: dict[str, str] = field(default_factory=dict)  # "kind:name" → origin
     dropout_rng: np.random.Generator | None = None  # the dropout masks' generator
+    preprocess: Standardizer | None = None  # fitted on the training split when data is loaded
 
     def trainer(self, extra_callbacks: Sequence[Callback] = ()) -> Trainer:
         t = self.spec.training
@@ -117,8 +119,12 @@ def build(
     s, plugins = spec.spec, spec.plugins
     data_rng, init_rng, shuffle_rng, dropout_rng = seeds(s.seed)
     data = plugins["data"].build().load(data_rng, np.dtype(s.dtype)) if load_data else None
+    prep = None
     if data is not None:
         check_data_fits(data, s.network.layers, s.data.name, source)
+        if s.preprocess.standardize:  # statistics from the training split, applied to every split
+            prep = Standardizer.fit(data.train.x)
+            data = prep.apply_splits(data)
     used = spec.plugins_used()
     for kind, _, link in link_refs(plugins):  # a chain's links, resolved at validation
         used[f"{kind}:{link._entry.name}"] = link._entry.plugin.origin
@@ -136,6 +142,7 @@ def build(
         shuffle_rng=shuffle_rng,
         plugins_used=used,
         dropout_rng=dropout_rng,
+        preprocess=prep,
     )
 
 

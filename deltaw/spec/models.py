@@ -106,6 +106,15 @@ class NetworkSpec(Strict):
         return []
 
 
+class PreprocessSpec(Strict):
+    standardize: bool = Field(
+        False,
+        description="Standardize every input feature to mean 0, std 1 (std 0 counts as 1), "
+        "with statistics from the training split only, applied to every split; stored in the "
+        "run folder (preprocess.npz) so predict applies the same.",
+    )
+
+
 class ClipSpec(Strict):
     norm: float | None = Field(
         None, gt=0, description="Scale the gradients so their global L2 norm is at most this."
@@ -301,6 +310,10 @@ class Spec(Strict):
         "float64", description="Floating-point type of every array."
     )
     data: PluginRef = Field(description="The data set.")
+    preprocess: PreprocessSpec = Field(
+        default_factory=PreprocessSpec,
+        description="What is done to the data set's inputs before training (standardize).",
+    )
     network: NetworkSpec
     cost: PluginRef = Field(
         default_factory=lambda: builtin("quadratic"), description="The cost function."
