@@ -127,7 +127,7 @@ class Trainer:
         self._snapshot: dict[str, Any] | None = None
         self.run = run
         if dropout_rng is None and any(network.dropout):
-            dropout_rng = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
+            dropout_rng = _spawned(rng)
         self.dropout_rng = dropout_rng
 
     # -- the run it belongs to -----------------------------------------------------------
@@ -339,6 +339,14 @@ class Trainer:
         """Go back to the state at the start of the current epoch (the last complete one)."""
         if self._snapshot is not None:
             self.load_state_dict(self._snapshot)
+
+
+def _spawned(rng: np.random.Generator) -> np.random.Generator:
+    """A generator independent of ``rng``'s stream, fixed by its seed (a child of its seed
+    sequence; numpy < 1.25 calls that ``_seed_seq``)."""
+    bits: Any = rng.bit_generator
+    seq = bits.seed_seq if hasattr(bits, "seed_seq") else bits._seed_seq
+    return np.random.default_rng(seq.spawn(1)[0])
 
 
 def _chunks(train: Split, order: Array | None, m: int) -> Iterator[tuple[Array, Array]]:
