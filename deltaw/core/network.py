@@ -150,24 +150,16 @@ class Network:
         network's, unless the inputs came in another), and filled the same way.
         """
         W, sigma = self.weights, self.activations
-        delta, (nabla_w, nabla_b) = self._bp1(zs, acts, y, cost, out)
+        # BP1  δᴸ = ∇ₐC ⊙ σ'(zᴸ), divided by m so BP3 and BP4 give batch means
+        delta = _batch_mean(cost.output_delta(zs[-1], acts[-1], y, sigma[-1]), zs, acts, y)
+        nabla_w, nabla_b = out if out is not None else self.gradient_buffers(delta.dtype)
+        _same_dtype(delta, nabla_w[-1], cost, "output_delta")
         for l in range(self.num_layers - 1, -1, -1):
             np.add.reduce(delta, axis=0, out=nabla_b[l])  # BP3  ∂C/∂bˡ = δˡ
             np.dot(acts[l].T, delta, out=nabla_w[l])  # BP4  ∂C/∂Wˡ = aˡ⁻¹ᵀ δˡ
             if l:  # BP2  δˡ = (δˡ⁺¹ Wˡ⁺¹ᵀ) ⊙ σ'(zˡ)
                 delta = _bp2(sigma[l - 1], zs[l - 1], acts[l], np.dot(delta, W[l].T))
         return nabla_w, nabla_b
-
-    def _bp1(
-        self, zs: list[Array], acts: list[Array], y: Array, cost: Cost, out: Gradients | None
-    ) -> tuple[Array, Gradients]:
-        """δᴸ (divided by m) and the buffers the gradients go into."""
-        # BP1  δᴸ = ∇ₐC ⊙ σ'(zᴸ), divided by m so BP3 and BP4 give batch means
-        delta = cost.output_delta(zs[-1], acts[-1], y, self.activations[-1])
-        delta = _batch_mean(delta, zs, acts, y)
-        grads = out if out is not None else self.gradient_buffers(delta.dtype)
-        _same_dtype(delta, grads[0][-1], cost, "output_delta")
-        return delta, grads
 
     # -- training with dropout --------------------------------------------------------------
     def forward_dropout(
@@ -220,7 +212,10 @@ class Network:
         multiplies ∂C/∂ãˡ by the mask before σ', and BP4 uses the masked inputs.
         """
         W, sigma = self.weights, self.activations
-        delta, (nabla_w, nabla_b) = self._bp1(zs, acts, y, cost, out)
+        # BP1  δᴸ = ∇ₐC ⊙ σ'(zᴸ), divided by m (the output layer has no mask)
+        delta = _batch_mean(cost.output_delta(zs[-1], acts[-1], y, sigma[-1]), zs, acts, y)
+        nabla_w, nabla_b = out if out is not None else self.gradient_buffers(delta.dtype)
+        _same_dtype(delta, nabla_w[-1], cost, "output_delta")
         for l in range(self.num_layers - 1, -1, -1):
             np.add.reduce(delta, axis=0, out=nabla_b[l])  # BP3  ∂C/∂bˡ = δˡ
             np.dot(inputs[l].T, delta, out=nabla_w[l])  # BP4  ∂C/∂Wˡ = ãˡ⁻¹ᵀ δˡ
