@@ -141,19 +141,23 @@ class StrictNumpy:
 
 
 @pytest.mark.parametrize(
-    "hidden, output, cost, optimizer",
+    "hidden, output, cost, optimizer, dropout",
     [
-        (Sigmoid, Sigmoid, Quadratic, SGD),  # the book's chapter 1, the elementwise BP2 path
-        (Tanh, Sigmoid, CrossEntropy, Momentum),  # fused δᴸ = a − y
+        (Sigmoid, Sigmoid, Quadratic, SGD, 0.0),  # the book's chapter 1, the elementwise BP2 path
+        (Tanh, Sigmoid, CrossEntropy, Momentum, 0.0),  # fused δᴸ = a − y
         (
             Sigmoid,
             Softmax,
             LogLikelihood,
             Adam,
+            0.0,
         ),  # a non-elementwise output (vector–Jacobian product)
+        (Tanh, Softmax, LogLikelihood, Adam, [0.5, 0.2]),  # dropout: masks and ã in float32
     ],
 )
-def test_a_float32_run_keeps_every_array_in_float32(hidden, output, cost, optimizer, monkeypatch):
+def test_a_float32_run_keeps_every_array_in_float32(
+    hidden, output, cost, optimizer, dropout, monkeypatch
+):
     import deltaw.core.network
 
     seen = Seen()
@@ -161,7 +165,7 @@ def test_a_float32_run_keeps_every_array_in_float32(hidden, output, cost, optimi
     monkeypatch.setattr(deltaw.core.network, "np", strict)
     A, C, Opt, M, B = checking(seen, hidden, cost, optimizer)
     Out = A if output is hidden else checking(seen, output, cost, optimizer)[0]
-    net = Network([4, 6, 5, 3], [A(), A(), Out()], dtype=np.float32)
+    net = Network([4, 6, 5, 3], [A(), A(), Out()], dtype=np.float32, dropout=dropout)
     net.initialize(NielsenLarge(), np.random.default_rng(0))
     trainer = Trainer(
         net,

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import pandas
 
     from deltaw.core.network import Network
+    from deltaw.core.preprocess import Standardizer
     from deltaw.spec.models import Spec
 
 DataLike = str | os.PathLike[str] | Mapping[str, Any] | DataSplits | tuple[Any, Any] | None
@@ -132,8 +133,22 @@ class Run:
         """The trained network (the final weights of ``weights.npz``)."""
         return self.trained().network
 
+    @property
+    def preprocess(self) -> Standardizer | None:
+        """What the run does to inputs before the network sees them: the training split's
+        per-feature ``mean`` and ``std`` (``preprocess.standardize``), or None.
+
+        :meth:`predict` and :meth:`evaluate` apply it; :attr:`network` takes inputs
+        after it: ``run.network.feedforward(run.preprocess.apply(x))``.
+        """
+        return self.trained().exp.preprocess
+
     def load_data(self) -> DataSplits:
-        """The run's own data set, loaded as the run loaded it (same seed, same splits)."""
+        """The run's own data set, loaded as the run loaded it (same seed, same splits).
+
+        The inputs are as the data set gives them, before :attr:`preprocess`:
+        :meth:`evaluate` standardizes them as the run did.
+        """
         return input_data(self.trained(), None, self.registry)[0]
 
     def predict(self, x: Any) -> Prediction:
@@ -143,10 +158,11 @@ class Run:
         (n_in,) or (28, 28). The class is the argmax of the outputs, or output > 0.5 for a
         single output unit, as ``deltaw predict --output`` writes it.
         """
-        net = self.network
+        trained = self.trained()
+        net = trained.network
         rows, single = as_rows(x, net.sizes[0], f"{self.folder}: predict(x)")
-        with np.errstate(over="ignore", under="ignore"):
-            a = net.feedforward(np.ascontiguousarray(rows, dtype=net.dtype))
+        with np.errstate(over="ignore", under="ignore"):  # standardized first, when the run was
+            a = trained.feedforward(np.ascontiguousarray(rows, dtype=net.dtype))
         classes = numerics.classes(a)
         return Prediction(a[0], int(classes[0])) if single else Prediction(a, classes)
 

@@ -65,7 +65,8 @@ def plot(
                         f"{r.folder}: decision regions need 2-D inputs; this network takes {trained.network.sizes[0]}."
                     )
                 nets.append(trained.network)
-                datas.append(input_data(trained, None, registry())[0])
+                data, prep = input_data(trained, None, registry())[0], trained.exp.preprocess
+                datas.append(data if prep is None else prep.apply_splits(data))  # as trained on
             decision_regions(nets, datas, target, names)
         else:
             from deltaw.runs.repeats import draw_runs

@@ -9,6 +9,7 @@ over the whole mini-batch:
 * BP2  δˡ = (δˡ⁺¹ Wˡ⁺¹ᵀ) ⊙ σ'(zˡ)          (``activation.backward`` unless ``uses_derivative``)
 * BP3  ∂C/∂bˡ = δˡ                        (mean over the rows)
 * BP4  ∂C/∂Wˡ = aˡ⁻¹ᵀ δˡ                   (mean over the rows)
+* with dropout, BP2 is δˡ = (δˡ⁺¹ Wˡ⁺¹ᵀ ⊙ σ'(zˡ)) ⊙ maskˡ and BP4 uses ãˡ⁻¹ = aˡ⁻¹ ⊙ maskˡ⁻¹
 
 :meth:`Network.backward` has one path: it writes ∂C/∂W and ∂C/∂b into
 buffers, the caller's (:meth:`Network.gradient_buffers`, so training
@@ -22,6 +23,14 @@ transposed views that BLAS reads as they are (no copies); products use
 ``np.dot``, which costs less per call than ``@`` on small matrices and
 refuses to cast into an ``out`` array of another dtype (no float64 δ silently
 absorbed by float32 gradients).
+
+Dropout (``dropout``, one rate per hidden layer; :mod:`deltaw.core.dropout`)
+changes only training: :meth:`Network.backprop_dropout` runs the forward pass
+with every hidden activation multiplied by its mask (ãˡ = aˡ ⊙ maskˡ, kept
+units scaled by 1/p) and the backward pass with the same masks
+(:meth:`Network.backward_dropout`). :meth:`feedforward`, :meth:`forward` and
+:meth:`backprop` never drop a unit: evaluation, gradient checks and
+explanations see the whole network, which inverted scaling makes right as it is.
 """
 
 from __future__ import annotations
@@ -31,18 +40,24 @@ from collections.abc import Sequence
 import numpy as np
 
 from deltaw.core.base import Activation, Array, Cost, Initializer, uses_derivative
+from deltaw.core.dropout import dropout_rates
 
 Gradients = tuple[list[Array], list[Array]]  # (nabla_w, nabla_b)
 
 
 class Network:
-    """Dense layers ``sizes[0] → sizes[1] → … → sizes[-1]`` with one activation per layer."""
+    """Dense layers ``sizes[0] → sizes[1] → … → sizes[-1]`` with one activation per layer.
+
+    ``dropout`` is the fraction of hidden units dropped in training: one rate
+    for every hidden layer, or a list with one per hidden layer (0 ≤ rate < 1).
+    """
 
     def __init__(
         self,
         sizes: Sequence[int],
         activations: Sequence[Activation],
         dtype: np.dtype | str = np.float64,
+        dropout: float | Sequence[float] = 0.0,
     ) -> None:
         if len(sizes) < 2:
             raise ValueError("a network needs at least an input and an output layer")
@@ -57,6 +72,7 @@ class Network:
             np.zeros((i, o), self.dtype) for i, o in zip(self.sizes[:-1], self.sizes[1:])
         ]
         self.biases: list[Array] = [np.zeros(o, self.dtype) for o in self.sizes[1:]]
+        self.dropout = dropout_rates(dropout, len(self.sizes) - 2)  # per hidden layer
 
     @property
     def num_layers(self) -> int:
@@ -143,6 +159,73 @@ class Network:
             np.dot(acts[l].T, delta, out=nabla_w[l])  # BP4  ∂C/∂Wˡ = aˡ⁻¹ᵀ δˡ
             if l:  # BP2  δˡ = (δˡ⁺¹ Wˡ⁺¹ᵀ) ⊙ σ'(zˡ)
                 delta = _bp2(sigma[l - 1], zs[l - 1], acts[l], np.dot(delta, W[l].T))
+        return nabla_w, nabla_b
+
+    # -- training with dropout --------------------------------------------------------------
+    def forward_dropout(
+        self, x: Array, masks: Sequence[Array], dropped: Sequence[Array] | None = None
+    ) -> tuple[list[Array], list[Array], list[Array]]:
+        """``(zs, activations, inputs)`` of a training pass whose hidden units are masked.
+
+        ``masks[l]`` multiplies hidden layer l's activations (1/p kept, 0 dropped);
+        ``activations`` are the unmasked aˡ (σ' needs them), ``inputs`` what each
+        weight layer received: x, then ãˡ = aˡ ⊙ maskˡ, written into ``dropped[l]``
+        when given (buffers of :class:`~deltaw.core.dropout.DropoutMasks`).
+        """
+        zs, acts, inputs = [], [x], [x]
+        hidden = len(masks)
+        for l, (W, b, act) in enumerate(zip(self.weights, self.biases, self.activations)):
+            z = np.dot(inputs[-1], W)
+            z += b  # z = ã W + b
+            zs.append(z)
+            acts.append(act.forward(z))  # a = σ(z)
+            if l < hidden:  # ã = a ⊙ mask: dropped units 0, kept ones × 1/p
+                inputs.append(np.multiply(acts[-1], masks[l], out=dropped[l] if dropped else None))
+        return zs, acts, inputs
+
+    def backprop_dropout(
+        self,
+        x: Array,
+        y: Array,
+        cost: Cost,
+        masks: Sequence[Array],
+        dropped: Sequence[Array] | None = None,
+        out: Gradients | None = None,
+    ) -> Gradients:
+        """:meth:`backprop` with dropout: the gradient of the thinned network the masks pick."""
+        zs, acts, inputs = self.forward_dropout(x, masks, dropped)
+        return self.backward_dropout(zs, acts, inputs, masks, y, cost, out)
+
+    def backward_dropout(
+        self,
+        zs: list[Array],
+        acts: list[Array],
+        inputs: list[Array],
+        masks: Sequence[Array],
+        y: Array,
+        cost: Cost,
+        out: Gradients | None = None,
+    ) -> Gradients:
+        """BP1–BP4 through the masks of :meth:`forward_dropout` (the same masks).
+
+        A dropped unit passes nothing forward, so it gets no error back: BP2
+        multiplies ∂C/∂ãˡ by the mask before σ', and BP4 uses the masked inputs.
+        """
+        W, sigma = self.weights, self.activations
+        # BP1  δᴸ = ∇ₐC ⊙ σ'(zᴸ), divided by m (the output layer has no mask)
+        delta = _batch_mean(cost.output_delta(zs[-1], acts[-1], y, sigma[-1]), zs, acts, y)
+        nabla_w, nabla_b = out if out is not None else self.gradient_buffers(delta.dtype)
+        _same_dtype(delta, nabla_w[-1], cost, "output_delta")
+        for l in range(self.num_layers - 1, -1, -1):
+            np.add.reduce(delta, axis=0, out=nabla_b[l])  # BP3  ∂C/∂bˡ = δˡ
+            np.dot(inputs[l].T, delta, out=nabla_w[l])  # BP4  ∂C/∂Wˡ = ãˡ⁻¹ᵀ δˡ
+            # BP2 with dropout: δˡ = ((wˡ⁺¹)ᵀ δˡ⁺¹ ⊙ σ'(zˡ)) ⊙ maskˡ, in rows (δˡ⁺¹ Wˡ⁺¹ᵀ);
+            # the mask goes on ∂C/∂ãˡ before σ', which is the same for an elementwise σ
+            # and right for any other (its vector–Jacobian product sees ∂C/∂aˡ)
+            if l:
+                grad = np.dot(delta, W[l].T)  # ∂C/∂ãˡ
+                grad *= masks[l - 1]  # ∂C/∂aˡ = ∂C/∂ãˡ ⊙ maskˡ
+                delta = _bp2(sigma[l - 1], zs[l - 1], acts[l], grad)
         return nabla_w, nabla_b
 
 

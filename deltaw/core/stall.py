@@ -3,11 +3,46 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from deltaw.core.base import Callback
+
+LARGE_INPUT = 10.0  # a feature whose |mean| or std exceeds this is far from O(1)
+STD_SPREAD = 100.0  # features whose std spans more than this (largest / median) are unscaled
+
+
+def unscaled_inputs(x: np.ndarray, names: Sequence[str] | None = None) -> str | None:
+    """What says the training inputs ``x`` are not scaled, or None when they look O(1).
+
+    Either sign is enough: a feature whose |mean| or standard deviation is above
+    :data:`LARGE_INPUT`, or features whose standard deviations spread over more
+    than :data:`STD_SPREAD`× (the largest against the median, so that a few
+    nearly constant features — MNIST's border pixels — do not count). Inputs
+    that large saturate the hidden units at any learning rate, so the stall
+    message names them before it blames the rate. Standardised inputs (mean 0,
+    std 1) never qualify, outliers or not.
+    """
+    if x.ndim != 2 or not x.size:
+        return None
+    mean = np.mean(x, axis=0, dtype=np.float64)
+    std = np.std(x, axis=0, dtype=np.float64)
+    moving = std[std > 0]
+    median = float(np.median(moving)) if moving.size else 0.0
+    spread = float(std.max()) / median if median else 1.0
+    scale = np.maximum(np.abs(mean), std)
+    j = int(np.argmax(scale))
+    if scale[j] <= LARGE_INPUT and spread <= STD_SPREAD:
+        return None
+    named = names is not None and j < len(names) and str(names[j]) != str(j)
+    label = f"feature {j}" + (f" ({names[j]!r})" if named else "")  # type: ignore[index]
+    low, high = float(x[:, j].min()), float(x[:, j].max())
+    return (
+        f"{label} ranges from {low:.4g} to {high:.4g} (mean {mean[j]:.4g}, std {std[j]:.4g}), "
+        f"while the median feature's std is {median:.3g}"
+    )
 
 
 class StalledError(ArithmeticError):

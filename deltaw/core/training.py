@@ -34,7 +34,8 @@ from deltaw.core.base import (
     Split,
     overrides,
 )
-from deltaw.core.network import Network
+from deltaw.core.dropout import DropoutMasks
+from deltaw.core.network import Gradients, Network
 from deltaw.core.run_context import RunContext
 
 CHUNK_BYTES = 1 << 20  # rows of the shuffled training set gathered at a time (see _chunks)
@@ -79,6 +80,8 @@ class Trainer:
             (decay included); None means 1 for every layer.
         shuffle: shuffle the training split every epoch.
         run: the run this training belongs to (its folder and checkpoint writer), or None.
+        dropout_rng: the generator of the dropout masks when ``network.dropout`` drops
+            units (its state is checkpointed); None spawns one from ``rng``'s seed sequence.
     """
 
     def __init__(
@@ -100,6 +103,7 @@ class Trainer:
         shuffle: bool = True,
         run: RunContext | None = None,
         lr_multipliers: Sequence[float] | None = None,
+        dropout_rng: np.random.Generator | None = None,
     ) -> None:
         self.network, self.cost, self.optimizer = network, cost, optimizer
         self.epochs, self.batch_size, self.rng = int(epochs), int(batch_size), rng
@@ -122,6 +126,9 @@ class Trainer:
         self.lr_factors = lr_factors(lr_multipliers, len(network.weights))  # per W₁, b₁, W₂, …
         self._snapshot: dict[str, Any] | None = None
         self.run = run
+        if dropout_rng is None and any(network.dropout):
+            dropout_rng = _spawned(rng)
+        self.dropout_rng = dropout_rng
 
     # -- the run it belongs to -----------------------------------------------------------
     @property
@@ -218,13 +225,14 @@ class Trainer:
         net, cost, opt, regs = self.network, self.cost, self.optimizer, self.regularizers
         decay, clip, params, weights = self.weight_decay, self.clipping, net.params(), net.weights
         grads = net.gradient_buffers()  # backprop writes every step's ∂C/∂W, ∂C/∂b here
+        backprop = self._backprop()  # the network's, or with dropout masks drawn per batch
         nabla_w, flat = grads[0], [g for gw in zip(*grads) for g in gw]  # flat: ∂C/∂W₁, ∂C/∂b₁, …
         factors, state = self.lr_factors, self.state  # per-layer multipliers of η
         lrs = [0.0] * len(params)  # η for W₁, b₁, W₂, …; refilled only when η changes
         last = [math.nan]
 
         def update(x: Array, y: Array, step: int, lr: float) -> None:
-            net.backprop(x, y, cost, out=grads)  # ∂C/∂W, ∂C/∂b: batch means, into grads
+            backprop(x, y, cost, grads)  # ∂C/∂W, ∂C/∂b: batch means, into grads
             for reg in regs:  # + the penalties' ∂/∂W (weights only)
                 for l, W in enumerate(weights):
                     nabla_w[l] += reg.gradient(W, n)
@@ -238,6 +246,23 @@ class Trainer:
             opt.update_all(params, flat, state, step, lrs)  # the update rule, every W and b
 
         return update
+
+    def _backprop(self) -> Callable[[Array, Array, Cost, Gradients], Gradients]:
+        """``backprop(x, y, cost, out)`` for this epoch, chosen once: no dropout code without it.
+
+        With dropout, every call draws new masks into buffers allocated here
+        and runs the network's training pass through them.
+        """
+        net = self.network
+        if not any(net.dropout):
+            return net.backprop
+        hidden = net.sizes[1:-1]
+        masks = DropoutMasks(net.dropout, hidden, self.batch_size, net.dtype, self.dropout_rng)
+
+        def backprop(x: Array, y: Array, cost: Cost, out: Gradients) -> Gradients:
+            return net.backprop_dropout(x, y, cost, *masks.draw(len(x)), out)
+
+        return backprop
 
     def _all_finite(self) -> bool:
         return all(math.isfinite(float(np.sum(p))) for p in self.network.params())
@@ -275,12 +300,12 @@ class Trainer:
 
     # -- checkpoints ---------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume bit for bit: weights, optimizer state, counters, RNG,
-        schedule.
+        """What resuming bit for bit needs: weights, optimizer state, counters, RNGs, schedule.
 
         The history is not in it (a run keeps it in ``metrics.jsonl``): taking a state
         costs the same at epoch 2000 as at epoch 2.
         """
+        masks = self.dropout_rng  # the dropout masks' generator, None without dropout
         return {
             "weights": [w.copy() for w in self.network.weights],
             "biases": [b.copy() for b in self.network.biases],
@@ -289,6 +314,7 @@ class Trainer:
             "step": self.step,
             "lr": self.lr,
             "rng": self.rng.bit_generator.state,
+            "dropout_rng": None if masks is None else masks.bit_generator.state,
             "schedule": self.schedule.state_dict() if self.schedule is not None else {},
             "stop": self.stop,
             "stop_reason": self.stop_reason,
@@ -308,6 +334,8 @@ class Trainer:
                 dst[k][...] = src[k]
         self.epoch, self.step, self.lr = int(state["epoch"]), int(state["step"]), float(state["lr"])
         self.rng.bit_generator.state = state["rng"]
+        if self.dropout_rng is not None and state.get("dropout_rng"):
+            self.dropout_rng.bit_generator.state = state["dropout_rng"]
         if self.schedule is not None:
             self.schedule.load_state_dict(state.get("schedule", {}))
         if "history" in state:  # a checkpoint written before the history left the state
@@ -319,6 +347,14 @@ class Trainer:
         """Go back to the state at the start of the current epoch (the last complete one)."""
         if self._snapshot is not None:
             self.load_state_dict(self._snapshot)
+
+
+def _spawned(rng: np.random.Generator) -> np.random.Generator:
+    """A generator independent of ``rng``'s stream, fixed by its seed (a child of its seed
+    sequence; numpy < 1.25 calls that ``_seed_seq``)."""
+    bits: Any = rng.bit_generator
+    seq = bits.seed_seq if hasattr(bits, "seed_seq") else bits._seed_seq
+    return np.random.default_rng(seq.spawn(1)[0])
 
 
 def _chunks(train: Split, order: Array | None, m: int) -> Iterator[tuple[Array, Array]]:

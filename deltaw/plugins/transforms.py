@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import deltaw
 
-NOISE_STREAM = 3  # spawn key of the noise: seeds() in spec/build.py spawns 0, 1, 2
+NOISE_STREAM = 3  # spawn key of the noise: seeds() in spec/build.py spawns 0, 1, 2 and 4
 
 
 class ClipGlobalNorm(deltaw.Transform):

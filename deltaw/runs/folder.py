@@ -5,7 +5,9 @@ A run folder holds: ``spec<ext>`` (the file as written), ``overrides.json``,
 numpy, BLAS, deltaw and every plugin's version), ``metrics.jsonl`` and
 ``metrics.csv`` (one row per epoch), ``checkpoint.npz`` (the last complete
 epoch: weights, optimizer state, counters, RNG, schedule and callback state),
-``weights.npz`` (the final weights), ``run.json`` (status and summary) and,
+``weights.npz`` (the final weights), ``preprocess.npz`` (with
+``preprocess.standardize``: the training split's per-feature ``mean`` and
+``std``, which ``predict`` applies too), ``run.json`` (status and summary) and,
 when matplotlib is installed, ``curves.png`` (and ``regions.png`` for 2-D
 data). Every file is written atomically (:mod:`deltaw.files`), except the two
 metrics files, which get one line appended per epoch.
@@ -28,7 +30,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from deltaw.errors import DeltawError, FileError, TrainingError, file_error
+import numpy as np
+
+from deltaw.core.preprocess import Standardizer
+from deltaw.errors import DataError, DeltawError, FileError, TrainingError, file_error
 from deltaw.files import save_arrays, write_json, write_text
 from deltaw.runs.checkpoint import checkpoint_epoch
 from deltaw.runs.owner import owner_alive
@@ -298,3 +303,28 @@ def save_weights(folder: Path, weights: list[Any], biases: list[Any]) -> None:
         f"b{i}": b for i, b in enumerate(biases)
     }
     save_arrays(folder / "weights.npz", arrays)
+
+
+PREPROCESS = "preprocess.npz"
+
+
+def save_preprocess(folder: Path, prep: Standardizer | None) -> None:
+    """Write ``preprocess.npz`` (``mean``, ``std``) when the run standardizes its inputs."""
+    if prep is not None:
+        save_arrays(folder / PREPROCESS, prep.arrays())
+
+
+def load_preprocess(folder: Path) -> Standardizer:
+    """The statistics a run standardized its inputs with (``preprocess.npz``)."""
+    path = folder / PREPROCESS
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return Standardizer(z["mean"], z["std"])
+    except FileNotFoundError:
+        raise DataError(
+            f"{path}: no such file. The run standardizes its inputs (preprocess.standardize), "
+            "and this file holds the training split's statistics that predictions need; it is "
+            "written when the run starts. Train the run again to get it."
+        ) from None
+    except (OSError, KeyError, ValueError) as exc:
+        raise DataError(f"{path} cannot be read as mean and std arrays ({exc}).") from None

@@ -1,5 +1,9 @@
 """Using a trained run: load its network and report its metrics on data it may never have seen.
 
+A run that standardizes its inputs (``preprocess.standardize``) is given data as
+the data set holds it; the run's training statistics (``preprocess.npz``) are
+applied before the network sees it (:meth:`Trained.feedforward`).
+
 The input is a data-set spec (a YAML/TOML/JSON file holding a ``data:``
 section, or a data-set reference on its own such as ``{name: moons,
 samples: 500}``), an array file (``.npz`` or ``.csv``, read by the built-in
@@ -29,7 +33,7 @@ from deltaw.core.numerics import classes
 from deltaw.errors import DataError, DeltawError
 from deltaw.files import save_arrays
 from deltaw.registry import Registry, get_registry
-from deltaw.runs.folder import run_overrides, run_spec_file, run_state
+from deltaw.runs.folder import load_preprocess, run_overrides, run_spec_file, run_state
 from deltaw.spec.build import Experiment, build, check_data_fits, seeds
 from deltaw.spec.loading import SUFFIXES, read_spec_file, validate_spec
 from deltaw.spec.overrides import apply_overrides, parse_override
@@ -48,6 +52,12 @@ class Trained:
     @property
     def network(self) -> Network:
         return self.exp.network
+
+    def feedforward(self, x: np.ndarray) -> np.ndarray:
+        """The network's outputs for inputs as the data set gives them (standardized first
+        with the run's training statistics when the run standardizes: ``preprocess.npz``)."""
+        prep = self.exp.preprocess
+        return self.network.feedforward(x if prep is None else prep.apply(x))
 
 
 def prediction_spec(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -102,6 +112,8 @@ def load_trained(
             )
         raise DeltawError(f"{path}: no such weights file.{hint}")
     load_weights(exp.network, path)
+    if resolved.spec.preprocess.standardize:  # the training split's statistics, as trained
+        exp.preprocess = load_preprocess(folder)
     return Trained(folder, exp, raw, int(state.info.get("train_size", 0)), note)
 
 
@@ -163,7 +175,7 @@ def input_data(
     raw.pop("sweep", None)
     resolved = validate_spec(raw, source=where, registry=registry)
     spec = resolved.spec
-    data_rng, _, _ = seeds(spec.seed)
+    data_rng = seeds(spec.seed).data
     data = resolved.plugins["data"].build().load(data_rng, np.dtype(spec.dtype))
     check_data_fits(data, spec.network.layers, spec.data.name, where)
     return data, where
@@ -197,7 +209,7 @@ def evaluate(
     out: dict[str, dict[str, float]] = {}
     for name, split in data.items():
         with np.errstate(over="ignore", under="ignore"):
-            a = exp.network.feedforward(split.x)
+            a = trained.feedforward(split.x)
         out[name] = {
             m: float(metric.compute(a, split.y, context)) for m, metric in exp.metrics.items()
         }
@@ -211,7 +223,7 @@ def save_predictions(trained: Trained, data: DataSplits, path: str | Path) -> Pa
     arrays: dict[str, np.ndarray] = {}
     for name, split in data.items():
         with np.errstate(over="ignore", under="ignore"):
-            a = trained.network.feedforward(split.x)
+            a = trained.feedforward(split.x)
         arrays[f"{name}_outputs"] = a
         arrays[f"{name}_predicted"] = classes(a)
         arrays[f"{name}_targets"] = split.y

@@ -134,7 +134,7 @@ def from_layers(
     """
     registry = registry or get_registry()
     sizes = parse_layers(layers) if isinstance(layers, str) else [int(s) for s in layers]
-    data_rng, init_rng, _ = seeds(seed)
+    data_rng, init_rng = seeds(seed)[:2]
     hidden, hidden_name = _plugin(registry, "activation", activation, "--activation")
     if output_activation is not None:
         out, out_name = _plugin(registry, "activation", output_activation, "--output-activation")

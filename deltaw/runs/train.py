@@ -27,7 +27,7 @@ import yaml
 from deltaw.core.base import Callback, Schedule
 from deltaw.core.monitor import Monitor
 from deltaw.core.run_context import RunContext
-from deltaw.core.stall import StalledError, StallGuard
+from deltaw.core.stall import StalledError, StallGuard, unscaled_inputs
 from deltaw.core.training import NonFiniteError, Trainer
 from deltaw.errors import DeltawError, SpecError, TrainingError
 from deltaw.files import copy_file, write_json, write_text
@@ -42,6 +42,7 @@ from deltaw.runs.folder import (
     run_overrides,
     run_spec_file,
     run_state,
+    save_preprocess,
     save_weights,
     write_run_info,
 )
@@ -105,6 +106,7 @@ def run_spec(
     copy_file(spec_path, folder / f"spec{spec_path.suffix.lower()}")  # bytes: any accepted encoding
     write_json(folder / "overrides.json", list(overrides))
     write_text(folder / "resolved.yaml", yaml.safe_dump(resolved.resolved(), sort_keys=False))
+    save_preprocess(folder, exp.preprocess)  # the training split's statistics, for predict
     write_json(folder / "environment.json", environment(exp, registry))
     extra = {"files": fingerprints(folder)}  # a resume refuses edits made after this
     with sigterm_as_interrupt():
@@ -348,9 +350,17 @@ def train_and_record(
     except StalledError as exc:
         finish(folder, trainer, exp, "diverged", wall(), str(exc), extra)
         lr = exp.optimizer.params.lr
+        unscaled = unscaled_inputs(exp.data.train.x, exp.data.info.get("columns"))
+        cause = (
+            f"The learning rate is most likely far too large: try --set optimizer.lr={lr / 100:g}."
+            if unscaled is None
+            else f"The inputs are not scaled: {unscaled}. Inputs that large saturate the hidden "
+            "units at any learning rate: standardize them first, --set preprocess.standardize="
+            "true (if it still stalls, try a smaller optimizer.lr)."
+        )
         raise TrainingError(
             f"Training diverged: {exc}, at learning rate {exc.lr:g}. The accuracy will not improve from here. "
-            f"The learning rate is most likely far too large: try --set optimizer.lr={lr / 100:g}. The run folder {folder} "
+            f"{cause} The run folder {folder} "
             f"keeps the checkpoint of epoch {exc.epoch - 1}. (To let such a run go on anyway: --set training.stall_check=false.)"
         ) from None
     except BaseException as exc:

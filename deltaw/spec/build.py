@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
 from deltaw.core.base import Callback, Cost, DataSplits, Metric, Optimizer, Regularizer, Schedule
 from deltaw.core.network import Network
+from deltaw.core.preprocess import Standardizer
 from deltaw.core.training import Clipping, Trainer
 from deltaw.errors import DataError, SpecError
 from deltaw.memory import check_fits, many
@@ -38,6 +40,8 @@ class Experiment:
     data: DataSplits | None
     shuffle_rng: np.random.Generator
     plugins_used: dict[str, str] = field(default_factory=dict)  # "kind:name" → origin
+    dropout_rng: np.random.Generator | None = None  # the dropout masks' generator
+    preprocess: Standardizer | None = None  # fitted on the training split when data is loaded
 
     def trainer(self, extra_callbacks: Sequence[Callback] = ()) -> Trainer:
         t = self.spec.training
@@ -57,13 +61,32 @@ class Experiment:
             weight_decay=t.weight_decay,
             lr_multipliers=t.layer_lr_multipliers(len(self.spec.network.layers) - 1),
             shuffle=t.shuffle,
+            dropout_rng=self.dropout_rng,
         )
 
 
-def seeds(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
-    """Independent generators for data, initialization and shuffling, all from one seed."""
+DROPOUT_STREAM = 4  # spawn key of the dropout masks (3 is the noise transform's)
+
+
+class Seeds(NamedTuple):
+    """The generators of one seed (:func:`seeds`)."""
+
+    data: np.random.Generator
+    init: np.random.Generator
+    shuffle: np.random.Generator
+    dropout: np.random.Generator
+
+
+def seeds(seed: int) -> Seeds:
+    """Independent generators for data, initialization, shuffling and dropout, from one seed.
+
+    Children of ``SeedSequence(seed)``: spawn keys 0, 1, 2 (what ``spawn(3)``
+    gives, so runs from before dropout draw the same numbers) and
+    :data:`DROPOUT_STREAM`.
+    """
     data, init, shuffle = np.random.SeedSequence(seed).spawn(3)
-    return np.random.default_rng(data), np.random.default_rng(init), np.random.default_rng(shuffle)
+    dropout = np.random.SeedSequence(seed, spawn_key=(DROPOUT_STREAM,))
+    return Seeds(*(np.random.default_rng(s) for s in (data, init, shuffle, dropout)))
 
 
 def build_network(spec: ResolvedSpec, rng: np.random.Generator) -> Network:
@@ -74,7 +97,8 @@ def build_network(spec: ResolvedSpec, rng: np.random.Generator) -> Network:
         plugins["network.output_activation"].build() if n.output_activation is not None else hidden
     )
     layers = len(n.layers) - 1
-    net = Network(n.layers, [hidden] * (layers - 1) + [output], dtype=spec.spec.dtype)
+    acts = [hidden] * (layers - 1) + [output]
+    net = Network(n.layers, acts, dtype=spec.spec.dtype, dropout=n.dropout)
     net.initialize(plugins["network.init"].build(), rng)
     return net
 
@@ -94,13 +118,17 @@ def build(
     if not isinstance(spec, ResolvedSpec):
         spec = resolve_spec(spec, registry or get_registry(), source)
     s, plugins = spec.spec, spec.plugins
-    data_rng, init_rng, shuffle_rng = seeds(s.seed)
+    data_rng, init_rng, shuffle_rng, dropout_rng = seeds(s.seed)
     check_memory(spec, source=source)  # the parameters before the data: MNIST takes a second
     data = plugins["data"].build().load(data_rng, np.dtype(s.dtype)) if load_data else None
+    prep = None
     if data is not None:
         check_data_fits(data, s.network.layers, s.data.name, source)
         evaluated = [len(split) for name, split in data.items() if name in s.training.evaluate]
         check_memory(spec, len(data.train), max(evaluated, default=0), source)
+        if s.preprocess.standardize:  # statistics from the training split, applied to every split
+            prep = Standardizer.fit(data.train.x)
+            data = prep.apply_splits(data)
     used = spec.plugins_used()
     for kind, _, link in link_refs(plugins):  # a chain's links, resolved at validation
         used[f"{kind}:{link._entry.name}"] = link._entry.plugin.origin
@@ -117,6 +145,8 @@ def build(
         data=data,
         shuffle_rng=shuffle_rng,
         plugins_used=used,
+        dropout_rng=dropout_rng,
+        preprocess=prep,
     )
 
 

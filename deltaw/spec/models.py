@@ -18,6 +18,7 @@ from pydantic import (
 from deltaw.registry.kinds import BUILTIN
 
 NonNegative = Annotated[float, Field(ge=0)]
+Rate = Annotated[float, Field(ge=0, lt=1)]  # a dropout rate: the fraction of units dropped
 
 
 class Strict(BaseModel):
@@ -90,6 +91,13 @@ class NetworkSpec(Strict):
     init: PluginRef = Field(
         default_factory=lambda: builtin("nielsen"), description="Weight initializer."
     )
+    dropout: Rate | list[Rate] = Field(
+        0.0,
+        description="Dropout (Srivastava et al. 2014; book ch. 3): the fraction of hidden units "
+        "dropped on every training mini-batch (kept ones scaled by 1/(1 − rate); evaluation "
+        "uses every unit). One rate for every hidden layer, e.g. 0.5, or a list with one per "
+        "hidden layer; 0 = off.",
+    )
 
     @field_validator("layers")
     @classmethod
@@ -97,6 +105,43 @@ class NetworkSpec(Strict):
         if any(n < 1 for n in v):
             raise ValueError("every layer size must be at least 1")
         return v
+
+    @field_validator("dropout", mode="before")
+    @classmethod
+    def _rates(cls, v: Any) -> Any:
+        """Name the bad rate, rather than report both shapes of the union as failing."""
+        for rate in v if isinstance(v, list) else [v]:
+            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+                raise ValueError(
+                    f"{rate!r} is not a dropout rate: the fraction of hidden units dropped, "
+                    "a number with 0 ≤ rate < 1 (0.5 drops half)"
+                )
+        return v
+
+    def dropout_problems(self) -> list[str]:
+        """What is wrong with ``dropout`` for these layers (a list: one rate per hidden layer)."""
+        hidden, rates = len(self.layers) - 2, self.dropout
+        if isinstance(rates, list) and len(rates) != hidden:
+            return [
+                f"network.dropout: {len(rates)} rate{'s' if len(rates) != 1 else ''} for "
+                f"layers {self.layers}, which has {hidden} hidden layer{'s' if hidden != 1 else ''}"
+                ": give one rate per hidden layer, or one number for all."
+            ]
+        if not isinstance(rates, list) and rates and not hidden:
+            return [
+                f"network.dropout: {rates} needs a hidden layer to drop units from, but layers "
+                f"{self.layers} has none. Remove dropout or add a hidden layer."
+            ]
+        return []
+
+
+class PreprocessSpec(Strict):
+    standardize: bool = Field(
+        False,
+        description="Standardize every input feature to mean 0, std 1 (std 0 counts as 1), "
+        "with statistics from the training split only, applied to every split; stored in the "
+        "run folder (preprocess.npz) so predict applies the same.",
+    )
 
 
 class ClipSpec(Strict):
@@ -317,6 +362,10 @@ class Spec(Strict):
         "float64", description="Floating-point type of every array."
     )
     data: PluginRef = Field(description="The data set.")
+    preprocess: PreprocessSpec = Field(
+        default_factory=PreprocessSpec,
+        description="What is done to the data set's inputs before training (standardize).",
+    )
     network: NetworkSpec
     cost: PluginRef = Field(
         default_factory=lambda: builtin("quadratic"), description="The cost function."

@@ -247,6 +247,7 @@ def raw_plugin_refs(data: Any) -> list[tuple[str, str, PluginRef]]:
 def _conflicts(spec: Spec, plugins: Mapping[str, Resolved]) -> list[str]:
     """Combinations that validate one by one but contradict each other."""
     problems = spec.training.lr_multiplier_problems(len(spec.network.layers) - 1)
+    problems += spec.network.dropout_problems()
     optimizer = plugins.get("optimizer")
     own_decay = getattr(optimizer.params if optimizer else None, "weight_decay", 0.0)
     if own_decay and spec.training.weight_decay:
