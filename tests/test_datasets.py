@@ -72,7 +72,8 @@ def idx(arr: np.ndarray) -> bytes:
 def write_mnist(
     folder: Path, n_train: int = 12, n_test: int = 5, gz: bool = True, shape=(28, 28), seed: int = 0
 ) -> dict[str, np.ndarray]:
-    """Four IDX files with random pixels (including 0 and 255) and labels 0–9; returns the arrays."""
+    """Four IDX files with random pixels (including 0 and 255) and labels 0–9; returns the
+    arrays."""
     rng = RNG(seed)
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {

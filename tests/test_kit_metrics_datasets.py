@@ -1,4 +1,5 @@
-"""check_metric and check_dataset: every built-in passes at several settings; broken ones are named."""
+"""check_metric and check_dataset: every built-in passes at several settings; broken ones are
+named."""
 
 import numpy as np
 import pytest

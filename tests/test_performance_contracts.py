@@ -186,7 +186,8 @@ def test_a_float32_run_keeps_every_array_in_float32(
 
 
 def test_a_float32_spec_run_trains_on_float32_data_and_weights(tmp_path):
-    """The same through the spec builder (registry plugins, a data set plugin), as `deltaw run` does it."""
+    """The same through the spec builder (registry plugins, a data set plugin), as `deltaw run`
+    does it."""
     from deltaw.spec.build import build
     from deltaw.spec.loading import validate_spec
 
@@ -298,7 +299,8 @@ def test_shuffled_chunks_hold_exactly_the_permuted_rows_in_whole_mini_batches(mo
 
 
 def test_training_equals_the_plain_loop_over_a_permuted_copy():
-    """Same start, same permutation: the trainer's weights equal a hand-written loop's, bit for bit."""
+    """Same start, same permutation: the trainer's weights equal a hand-written loop's, bit for
+    bit."""
     data = tiny(np.float64, rows=60)
     net = Network([4, 5, 3], [Sigmoid(), Sigmoid()])
     net.initialize(NielsenLarge(), np.random.default_rng(4))
@@ -394,7 +396,8 @@ def test_every_function_of_the_hot_path_has_cyclomatic_complexity_of_at_most_8()
 def test_importing_the_cli_loads_no_heavy_module():
     code = (
         "import sys, deltaw.cli\n"
-        "heavy = ['numpy', 'pydantic', 'matplotlib', 'yaml', 'deltaw.plugins.datasets', 'deltaw.plugins.datasets.mnist',"
+        "heavy = ['numpy', 'pydantic', 'matplotlib', 'yaml', 'deltaw.plugins.datasets',"
+        " 'deltaw.plugins.datasets.mnist',"
         " 'deltaw.runs.train', 'deltaw.core.training']\n"
         "print(','.join(m for m in heavy if m in sys.modules))\n"
     )

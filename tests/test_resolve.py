@@ -1,4 +1,5 @@
-"""Plugin references are resolved once, by one function: validation, build and the probe share it."""
+"""Plugin references are resolved once, by one function: validation, build and the probe share
+it."""
 
 from collections import Counter
 

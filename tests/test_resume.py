@@ -1,4 +1,5 @@
-"""Checkpoints and resume: an interrupted run, resumed, ends bit for bit where an uninterrupted one does.
+"""Checkpoints and resume: an interrupted run, resumed, ends bit for bit where an uninterrupted
+one does.
 
 Ctrl-C is simulated by a callback (or a pluggy hook) raising KeyboardInterrupt.
 """

@@ -1,4 +1,5 @@
-"""Learning-rate schedules against expected-value lists (PyTorch's ``test_lrscheduler.py`` style)."""
+"""Learning-rate schedules against expected-value lists (PyTorch's ``test_lrscheduler.py``
+style)."""
 
 import math
 
@@ -23,7 +24,8 @@ from deltaw.spec.loading import validate_spec
 
 
 def rates(schedule, epochs, base=0.05, steps_per_epoch=1, metrics=None, key="validation_accuracy"):
-    """The rate the Trainer would use for every epoch (or step), feeding ``metrics`` after each epoch."""
+    """The rate the Trainer would use for every epoch (or step), feeding ``metrics`` after each
+    epoch."""
     if hasattr(schedule, "configure"):
         schedule.configure(epochs, steps_per_epoch)
     out, step = [], 0
@@ -74,7 +76,8 @@ def test_cosine_with_one_step_per_epoch_is_pytorch_cosine_annealing():  # PyTorc
 
 
 def test_cosine_warms_up_linearly_then_anneals_per_step():
-    # 4 epochs × 2 steps, 1 epoch of warm-up: η·s/W for s ≤ 2, then ½(1 + cos π p) with p = 0, 1/6, …, 5/6
+    # 4 epochs × 2 steps, 1 epoch of warm-up: η·s/W for s ≤ 2, then ½(1 + cos π p)
+    # with p = 0, 1/6, …, 5/6
     c = [(1 + math.cos(math.pi * k / 6)) / 2 for k in range(6)]
     close(rates(Cosine(warmup=1), 4, base=1.0, steps_per_epoch=2), [0.5, 1.0, *c])
 

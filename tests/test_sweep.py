@@ -1,4 +1,5 @@
-"""Sweeps: expanding grid/zip/random, validating every trial, running them through executor plugins."""
+"""Sweeps: expanding grid/zip/random, validating every trial, running them through executor
+plugins."""
 
 import json
 
@@ -178,7 +179,8 @@ def test_trials_are_normal_run_folders_ranked_in_the_summary(tmp_path):
 
 
 def test_a_failing_trial_is_recorded_and_the_others_go_on(tmp_path):
-    # 190 validation points leave none for training (a DataError at load time); lr = 50 on a linear net diverges to NaN
+    # 190 validation points leave none for training (a DataError at load time); lr = 50 on a
+    # linear net diverges to NaN
     path = spec_file(
         tmp_path,
         {

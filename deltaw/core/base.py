@@ -66,7 +66,8 @@ class Activation(Plugin):
     elementwise: ClassVar[bool] = True
     """σ acts on each z on its own (a diagonal Jacobian); False for softmax and the like."""
     kinks: ClassVar[tuple[float, ...]] = ()
-    """Values of z where σ is not differentiable (ReLU: ``(0.0,)``); gradient checks report, not fail, near them."""
+    """Values of z where σ is not differentiable (ReLU: ``(0.0,)``); gradient checks report, not
+    fail, near them."""
     computes: ClassVar[str | None] = None
     """The standard function this activation computes exactly, if any: ``"identity"``,
     ``"sigmoid"``, ``"tanh"`` or ``"softmax"`` (:data:`STANDARD_ACTIVATIONS`). Costs fuse
@@ -117,7 +118,8 @@ class Cost(Plugin):
     """
 
     domain: ClassVar[str] = "real"
-    """Outputs the cost is defined for: ``"real"``, ``"unit"`` (each a in (0, 1)) or ``"simplex"`` (rows summing to 1)."""
+    """Outputs the cost is defined for: ``"real"``, ``"unit"`` (each a in (0, 1)) or ``"simplex"``
+    (rows summing to 1)."""
 
     def value(self, a: Array, y: Array) -> float:
         """Mean over the rows of the per-sample cost C_x."""

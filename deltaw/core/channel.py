@@ -63,7 +63,8 @@ class TrialChannel:
         return TrialEndpoint()
 
     def request_stop(self, index: int | None, reason: str) -> None:
-        """Ask trial ``index`` (None: every trial, and those not started) to stop at its next epoch end."""
+        """Ask trial ``index`` (None: every trial, and those not started) to stop at its next
+        epoch end."""
         if reason not in STOP_REASONS:
             raise ValueError(f"a stop reason is one of {STOP_REASONS}, got {reason!r}")
         self.stops[ALL if index is None else str(index)] = reason
@@ -89,7 +90,8 @@ class TrialChannel:
 
 
 def stop_reason(stops: Any, index: int) -> str | None:
-    """The stop asked of trial ``index`` in a mapping of stop requests (its own, else every trial's)."""
+    """The stop asked of trial ``index`` in a mapping of stop requests (its own, else every
+    trial's)."""
     return stops.get(str(index)) or stops.get(ALL)
 
 

@@ -52,13 +52,15 @@ class StalledError(ArithmeticError):
         self.epoch, self.layers, self.lr = epoch, layers, lr
         which = ", ".join(str(l + 1) for l in layers)
         super().__init__(
-            f"training stalled in epoch {epoch}: the weights of layer{'s' if len(layers) > 1 else ''} {which} did not change "
+            f"training stalled in epoch {epoch}: the weights of "
+            f"layer{'s' if len(layers) > 1 else ''} {which} did not change "
             f"(every gradient there is zero, so the units are saturated or dead)"
         )
 
 
 class StallGuard(Callback):
-    """Stops a run when an epoch leaves some layer's W and b unchanged (relative change below ``tolerance``).
+    """Stops a run when an epoch leaves some layer's W and b unchanged (relative change below
+    ``tolerance``).
 
     That happens when η is so large that the first updates saturate every
     sigmoid (σ' = 0) or kill every ReLU: the run would go on at chance level

@@ -116,8 +116,10 @@ def run_spec_file(folder: Path) -> Path:
         if path.exists() and (folder / "resolved.yaml").exists():
             return path
     raise DeltawError(
-        f"{folder} is not a deltaw run folder: it has no spec.yaml (or .toml, .json) beside a resolved.yaml. "
-        f"Give the folder that `deltaw run` printed (it holds run.json, metrics.csv, checkpoint.npz)."
+        f"{folder} is not a deltaw run folder: it has no spec.yaml (or .toml, .json) "
+        f"beside a resolved.yaml. "
+        f"Give the folder that `deltaw run` printed "
+        f"(it holds run.json, metrics.csv, checkpoint.npz)."
     )
 
 

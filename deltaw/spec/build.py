@@ -195,6 +195,8 @@ def check_data_fits(data: DataSplits, layers: list[int], name: str, source: str)
         n_in, n_out = split.x.shape[1], split.y.shape[1]
         if n_in != layers[0] or n_out != layers[-1]:
             raise DataError(
-                f"{source}: data set {name!r} has {n_in} inputs and {n_out} targets per sample ({split_name} split), "
-                f"but network.layers is {layers}. Set network.layers to start with {n_in} and end with {n_out}."
+                f"{source}: data set {name!r} has {n_in} inputs and {n_out} targets per sample "
+                f"({split_name} split), "
+                f"but network.layers is {layers}. "
+                f"Set network.layers to start with {n_in} and end with {n_out}."
             )

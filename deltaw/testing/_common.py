@@ -103,7 +103,8 @@ def assert_close(
     describe: Callable[[tuple], str],
     against: str,
 ) -> None:
-    """Fail at the worst element: '<describe(i)> is <got> but <against> give <ref> (relative error …)'."""
+    """Fail at the worst element: '<describe(i)> is <got> but <against> give <ref> (relative
+    error …)'."""
     err = error(got, ref)
     i = np.unravel_index(np.argmax(np.where(np.isnan(err), np.inf, err)), err.shape)
     if not err[i] <= tol:
@@ -117,7 +118,8 @@ def assert_close(
 def call(
     check: str, what: str, fn: Callable, args: dict[str, np.ndarray], shape: tuple, dtype: Any
 ) -> np.ndarray:
-    """Call ``fn(*args)`` and check: inputs untouched, an array of ``shape`` and ``dtype``, finite."""
+    """Call ``fn(*args)`` and check: inputs untouched, an array of ``shape`` and ``dtype``,
+    finite."""
     name = np.dtype(dtype).name
     before = {k: v.copy() for k, v in args.items()}
     out = fn(*args.values())

@@ -76,7 +76,8 @@ def _check_one(
         if not isinstance(w, np.ndarray) or w.shape != (fan_in, fan_out):
             fail(
                 check,
-                f"{call} returned {getattr(w, 'shape', type(w).__name__)}, expected shape {(fan_in, fan_out)}",
+                f"{call} returned {getattr(w, 'shape', type(w).__name__)}, "
+                f"expected shape {(fan_in, fan_out)}",
             )
         if w.dtype != np.float64:
             fail(
@@ -93,12 +94,14 @@ def _check_one(
         ):
             fail(
                 check,
-                f"biases({fan_out}) returned {b!r:.80}, expected finite floats of shape {(fan_out,)}",
+                f"biases({fan_out}) returned {b!r:.80}, "
+                f"expected finite floats of shape {(fan_out,)}",
             )
         if not np.array_equal(w, init.weights(fan_in, fan_out, np.random.default_rng(seed))):
             fail(
                 check,
-                f"{call} gave different weights for the same seed; draw only from the rng passed in",
+                f"{call} gave different weights for the same seed; "
+                "draw only from the rng passed in",
             )
         if w.size >= 10_000:
             _check_moments(
