@@ -90,7 +90,8 @@ def deltaw_plugin(deltaw_registry: Any) -> Iterator[Callable[..., Any]]:
 
 @pytest.fixture
 def deltaw_cli(deltaw_registry: Any) -> Callable[..., Any]:
-    """``run(*args)``: invoke ``deltaw ARGS`` in-process; returns Typer's ``Result`` (exit_code, stdout, stderr)."""
+    """``run(*args)``: invoke ``deltaw ARGS`` in-process; returns Typer's ``Result``
+    (exit_code, stdout, stderr)."""
     from typer.testing import CliRunner
 
     from deltaw.cli import app

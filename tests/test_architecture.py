@@ -18,7 +18,8 @@ LINT = (
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess:
-    """``lint-imports`` on the package in ``root`` (import-linter puts ``root`` first on the path)."""
+    """``lint-imports`` on the package in ``root`` (import-linter puts ``root`` first on the
+    path)."""
     return subprocess.run([sys.executable, "-c", LINT], cwd=root, capture_output=True, text=True)
 
 

@@ -116,7 +116,8 @@ def _max_error(net: Network, cost: Cost, x: np.ndarray, y: np.ndarray) -> tuple[
                 if not err <= worst:
                     worst, where = (
                         err,
-                        f"{name}[{l}]{list(idx)}: backprop {g[idx]:.6g}, finite differences {fd:.6g}",
+                        f"{name}[{l}]{list(idx)}: backprop {g[idx]:.6g},"
+                        f" finite differences {fd:.6g}",
                     )
     return worst, where
 

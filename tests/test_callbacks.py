@@ -1,4 +1,5 @@
-"""Built-in callbacks (early stopping, checkpoints, non-finite stop, loggers) and the pluggy run hooks."""
+"""Built-in callbacks (early stopping, checkpoints, non-finite stop, loggers) and the pluggy run
+hooks."""
 
 import json
 import types

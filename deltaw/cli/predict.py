@@ -21,7 +21,10 @@ def predict(
     data: Annotated[
         Path | None,
         typer.Argument(
-            help="Data-set spec (.yaml/.toml/.json with a data: section) or array file (.npz/.csv); default: the run's own data set.",
+            help=(
+                "Data-set spec (.yaml/.toml/.json with a data: section) or array file"
+                " (.npz/.csv); default: the run's own data set."
+            ),
             show_default=False,
         ),
     ] = None,  # noqa: UP045

@@ -35,4 +35,7 @@ def metrics_text(record: dict[str, Any]) -> str:
 
 def epoch_line(record: dict[str, Any]) -> str:
     """``Epoch 3: training cost 0.0912 · validation accuracy 94.21% · 1.20s``"""
-    return f"Epoch {int(record['epoch'])}: {metrics_text(record)} · {record.get('train_time', 0.0):.2f}s"
+    return (
+        f"Epoch {int(record['epoch'])}: {metrics_text(record)}"
+        f" · {record.get('train_time', 0.0):.2f}s"
+    )

@@ -12,7 +12,8 @@ Array = np.ndarray
 
 
 def _exp_cap(dtype: np.dtype) -> float:
-    """A whole number C with e^C finite in ``dtype``, just below ln(max): 709 (float64), 88 (float32)."""
+    """A whole number C with e^C finite in ``dtype``, just below ln(max): 709 (float64),
+    88 (float32)."""
     return float(np.floor(np.log(np.finfo(dtype).max)))
 
 

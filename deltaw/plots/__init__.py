@@ -25,7 +25,8 @@ def pyplot() -> Any:
         import matplotlib.pyplot as plt
     except ImportError:
         raise DeltawError(
-            "Plotting needs matplotlib, an optional extra: pip install 'deltaw[plot]' (or pip install matplotlib)."
+            "Plotting needs matplotlib, an optional extra: pip install 'deltaw[plot]'"
+            " (or pip install matplotlib)."
         ) from None
     return plt
 

@@ -143,7 +143,8 @@ class Serial(deltaw.Executor):
 
 
 class Local(deltaw.Executor):
-    """Jobs in parallel worker processes on this machine (``concurrent.futures.ProcessPoolExecutor``).
+    """Jobs in parallel worker processes on this machine (\
+``concurrent.futures.ProcessPoolExecutor``).
 
     ``workers`` processes (default: the number of CPU cores, never more than
     the number of jobs). Workers start with the ``spawn`` method by default,

@@ -130,7 +130,8 @@ def run_pip(action: str, packages: list[str], options: list[str] | None = None) 
     first call that fails, else 0. Refuses to uninstall deltaw itself."""
     if action == "uninstall" and any(_bare(p) == "deltaw" for p in packages):
         raise PluginError(
-            "`deltaw uninstall` removes plugins, not deltaw itself; use `python -m pip uninstall deltaw`."
+            "`deltaw uninstall` removes plugins, not deltaw itself;"
+            " use `python -m pip uninstall deltaw`."
         )
     if importlib.util.find_spec("pip") is None:
         raise PluginError(

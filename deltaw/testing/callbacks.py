@@ -1,4 +1,5 @@
-"""``check_callback``: driven through a run as the trainer drives it; a resume equals no interruption."""
+"""``check_callback``: driven through a run as the trainer drives it; a resume equals no
+interruption."""
 
 from __future__ import annotations
 

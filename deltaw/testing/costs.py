@@ -225,7 +225,8 @@ def _check_types(
     y: np.ndarray,
     with_act: str,
 ) -> None:
-    """value is one finite number; gradient and output_delta keep shape and dtype; inputs unchanged."""
+    """value is one finite number; gradient and output_delta keep shape and dtype; inputs
+    unchanged."""
     for dtype in DTYPES:
         zd, ad, yd = z.astype(dtype), a.astype(dtype), y.astype(dtype)
         name = np.dtype(dtype).name

@@ -1,4 +1,5 @@
-"""``check_plugin``: the check of a plugin's kind; ``check_registered``: every class a plugin registers."""
+"""``check_plugin``: the check of a plugin's kind; ``check_registered``: every class a plugin
+registers."""
 
 from __future__ import annotations
 

@@ -65,7 +65,8 @@ class _Run:
         self.records = records(epochs, seed, [sched], base_lr)
 
     def events(self, sched: Schedule, start: int, end: int | None = None) -> list[Event]:
-        """``("lr", epoch, step, rate)`` and ``("stop", epoch, reason)`` of epochs start … end − 1."""
+        """``("lr", epoch, step, rate)`` and ``("stop", epoch, reason)`` of epochs
+        start … end − 1."""
         check, out, step = self.check, [], start * self.spe
         sched.configure(self.epochs, self.spe)
         for epoch in range(start, self.epochs if end is None else end):  # 0-based, as fit's
