@@ -1,5 +1,6 @@
 """Managing plugins from the command line: plugins, show, --disable-plugin, broken plugins,
-install/uninstall through this interpreter's pip, new-plugin, schema; the pytest fixtures; the hook docs."""
+install/uninstall through this interpreter's pip, new-plugin, schema; the pytest fixtures; the hook
+docs."""
 
 from __future__ import annotations
 
@@ -145,8 +146,8 @@ def test_disable_plugin_option_disables_it_and_a_spec_naming_it_says_so(site, tm
     text = one_line(result.output)
     assert "Unknown optimizer 'lion' at optimizer." in text
     assert (
-        "provided by plugin 'lion' of the package deltaw-lion 1.0, which is disabled (named in --disable-plugin)"
-        in text
+        "provided by plugin 'lion' of the package deltaw-lion 1.0, which is disabled (named in "
+        "--disable-plugin)" in text
     )
 
 
@@ -157,8 +158,8 @@ def test_two_plugins_with_one_name_are_flagged_in_the_list_and_a_qualified_name_
     site.add("deltaw-lion-fork", {"fork": "lion_mod2"}, {"lion_mod2": LION})
     listed = deltaw("plugins")
     assert (
-        "Ambiguous: optimizer 'lion' is registered by deltaw-lion-fork 1.0 ('fork:lion') and deltaw-lion 1.0 ('lion:lion')"
-        in one_line(listed.output)
+        "Ambiguous: optimizer 'lion' is registered by deltaw-lion-fork 1.0 ('fork:lion') and "
+        "deltaw-lion 1.0 ('lion:lion')" in one_line(listed.output)
     )
     ambiguous = deltaw("validate", spec_file(tmp_path))
     assert ambiguous.exit_code == 2
@@ -187,7 +188,8 @@ def test_show_documents_a_plugin_with_its_origin_and_parameters():
 
 @pytest.fixture
 def fake_pip(monkeypatch, site):
-    """pip that 'installs' deltaw-lion into the fake site (or removes it) and records its command line."""
+    """pip that 'installs' deltaw-lion into the fake site (or removes it) and records its command
+    line."""
     calls: list[list[str]] = []
 
     def call(cmd, *args, **kwargs):
@@ -483,7 +485,8 @@ def test_the_pytest_fixtures_register_a_plugin_for_one_test_only(tmp_path):
             import pytest
             from deltaw.errors import PluginError
             with pytest.raises(PluginError, match="must be a subclass of deltaw.Cost"):
-                deltaw_plugin(types.SimpleNamespace(register_costs=deltaw.hookimpl(lambda register: register("x", int))), name="bad")
+                hook = deltaw.hookimpl(lambda register: register("x", int))
+                deltaw_plugin(types.SimpleNamespace(register_costs=hook), name="bad")
     """)
     )
     proc = subprocess.run(
@@ -531,5 +534,6 @@ def test_every_hook_is_documented_in_docs_plugins_md_with_its_signature():
         if f"{name}({params})" not in doc:
             missing.append(f"{name}({params})")
     assert not missing, (
-        f"docs/plugins.md does not document these hooks (write their signatures as shown): {missing}"
+        "docs/plugins.md does not document these hooks (write their signatures as shown): "
+        f"{missing}"
     )

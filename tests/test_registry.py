@@ -38,7 +38,8 @@ LION = """
 
 
 class Site:
-    """A folder on sys.path holding fake installed distributions (real dist-info, real entry points)."""
+    """A folder on sys.path holding fake installed distributions (real dist-info, real entry
+    points)."""
 
     def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         self.root, self.mp, self.modules, self.names = root, monkeypatch, [], []
@@ -67,7 +68,8 @@ class Site:
         return info
 
     def allow(self, *names: str) -> None:
-        """Load exactly these entry points (anything else installed in the environment stays out)."""
+        """Load exactly these entry points (anything else installed in the environment stays
+        out)."""
         self.mp.setenv("DELTAW_LOAD_PLUGINS", ",".join(names))
 
     def cleanup(self) -> None:
@@ -252,15 +254,18 @@ def test_a_plugin_raising_inside_its_register_hook_has_its_partial_registrations
     ("source", "reason"),
     [
         (
-            "import deltaw\n@deltaw.hookimpl\ndef register_costs(register):\n    register('bad', dict)\n",
+            "import deltaw\n@deltaw.hookimpl\ndef register_costs(register):\n    register('bad', "
+            "dict)\n",
             "cost 'bad' must be a subclass of deltaw.Cost",
         ),
         (
-            "import deltaw\nfrom deltaw.plugins.costs import Quadratic\n@deltaw.hookimpl\ndef register_costs(register):\n    register('a:b', Quadratic)\n",
+            "import deltaw\nfrom deltaw.plugins.costs import Quadratic\n@deltaw.hookimpl\ndef "
+            "register_costs(register):\n    register('a:b', Quadratic)\n",
             "names must be non-empty strings without ':'",
         ),
         (
-            "import deltaw\nfrom deltaw.plugins.costs import Quadratic\n@deltaw.hookimpl\ndef register_costs(register):\n"
+            "import deltaw\nfrom deltaw.plugins.costs import Quadratic\n@deltaw.hookimpl\ndef "
+            "register_costs(register):\n"
             "    register('twice', Quadratic)\n    register('twice', Quadratic)\n",
             "registered twice by the same plugin",
         ),
@@ -269,7 +274,8 @@ def test_a_plugin_raising_inside_its_register_hook_has_its_partial_registrations
             "register_cost",
         ),  # misspelt hook
         (
-            "from deltaw.plugins.costs import Quadratic\ndef register_costs(register):\n    register('q2', Quadratic)\n",
+            "from deltaw.plugins.costs import Quadratic\ndef register_costs(register):\n    "
+            "register('q2', Quadratic)\n",
             "register_costs() is not decorated with @deltaw.hookimpl",
         ),
     ],
@@ -294,7 +300,8 @@ def test_strict_mode_turns_a_broken_plugin_into_an_error(site, monkeypatch):
     monkeypatch.setenv("DELTAW_STRICT_PLUGINS", "1")
     with pytest.raises(
         PluginError,
-        match=r"plugin 'broken' \(from deltaw-broken 1.0\).*missing dependency scipy.*DELTAW_STRICT_PLUGINS",
+        match=r"plugin 'broken' \(from deltaw-broken 1.0\).*missing dependency "
+        r"scipy.*DELTAW_STRICT_PLUGINS",
     ):
         fresh()
 
@@ -449,7 +456,8 @@ def test_a_qualifier_naming_the_wrong_plugin_says_who_registers_the_name():
     reg = fresh()
     with pytest.raises(
         UnknownNameError,
-        match=r"asks for plugin 'lion', which does not register optimizer 'adam'.*'deltaw:adam' \(built-in\)",
+        match=r"asks for plugin 'lion', which does not register optimizer 'adam'.*'deltaw:adam' "
+        r"\(built-in\)",
     ):
         reg.entry("optimizer", "lion:adam", where="optimizer")
 

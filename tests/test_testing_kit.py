@@ -17,7 +17,8 @@ from deltaw.testing import (
     check_regularizer,
 )
 
-ERR = r"relative error \d\.\de[+-]\d\d, tolerance 1e-0\d"  # every finite-difference failure says by how much
+# every finite-difference failure says by how much
+ERR = r"relative error \d\.\de[+-]\d\d, tolerance 1e-0\d"
 
 # -- activations -------------------------------------------------------------------------------
 
@@ -62,7 +63,8 @@ class RowSum(Tanh):
 
 def test_a_wrong_derivative_is_reported_with_its_index_value_and_error():
     pattern = (
-        r"^check_activation\(SlightlyWrongDerivative\): derivative at z\[\d,\d\]=-?[\d.]+ is [\d.]+ "
+        r"^check_activation\(SlightlyWrongDerivative\): derivative at z\[\d,\d\]=-?[\d.]+ is "
+        r"[\d.]+ "
         rf"but finite differences give [\d.]+ \({ERR}\)$"
     )
     with pytest.raises(AssertionError, match=pattern):
@@ -70,7 +72,10 @@ def test_a_wrong_derivative_is_reported_with_its_index_value_and_error():
 
 
 def test_a_wrong_vector_jacobian_product_is_caught_against_the_fd_jacobian():
-    pattern = rf"check_activation\(SoftmaxWithoutTheCrossTerm\): backward \(vector–Jacobian product\) at z\[\d,\d\].*finite differences of the Jacobian.*{ERR}"
+    pattern = (
+        r"check_activation\(SoftmaxWithoutTheCrossTerm\): backward \(vector–Jacobian product\) at "
+        rf"z\[\d,\d\].*finite differences of the Jacobian.*{ERR}"
+    )
     with pytest.raises(AssertionError, match=pattern):
         check_activation(SoftmaxWithoutTheCrossTerm)
 
@@ -248,7 +253,8 @@ class WrongFusedDelta(CrossEntropy):
 def test_a_wrong_cost_gradient_is_reported_with_index_and_error(cls):
     with pytest.raises(
         AssertionError,
-        match=rf"check_cost\({cls.__name__}\): gradient at a\[\d,\d\]=.* finite differences of m·value give .*{ERR}",
+        match=rf"check_cost\({cls.__name__}\): gradient at a\[\d,\d\]=.* finite differences of "
+        rf"m·value give .*{ERR}",
     ):
         check_cost(cls)
 
@@ -356,12 +362,14 @@ class NoLearningRate(deltaw.Optimizer):
         (MutatesGrad, r"after update step 1 \(float64\): update changed grad"),
         (
             Uphill,
-            r"200 steps at lr=0.001 did not decrease the convex quadratic .* f went from [\d.]+ to [\d.]+",
+            r"200 steps at lr=0.001 did not decrease the convex quadratic .* f went from [\d.]+ to "
+            r"[\d.]+",
         ),
         (Float64State, r"after init \(float32\) state\['exp_avg'\] is float64 for a float32 param"),
         (
             HiddenCounter,
-            r"resuming from a state saved with np.savez after step 3 gives a different param .* \(max \|difference\| \d\.\de[+-]\d\d\)",
+            r"resuming from a state saved with np.savez after step 3 gives a different param .* "
+            r"\(max \|difference\| \d\.\de[+-]\d\d\)",
         ),
         (
             CounterInState,
@@ -395,7 +403,10 @@ class Transposed(deltaw.Initializer):
 
 
 def test_an_initializer_with_the_wrong_variance_is_caught_by_the_moment_check():
-    pattern = r"sample variance of weights\(500, 200\) is [\d.]+ but expected 0.004 \(relative error .*; [\d.]+ standard errors off, tolerance 5\)"
+    pattern = (
+        r"sample variance of weights\(500, 200\) is [\d.]+ but expected 0.004 \(relative error .*; "
+        r"[\d.]+ standard errors off, tolerance 5\)"
+    )
     with pytest.raises(AssertionError, match=pattern):
         check_initializer(
             HeNormalOnFanOut, expected_mean=0.0, expected_var=lambda fan_in, fan_out: 2.0 / fan_in
@@ -422,6 +433,7 @@ class L2WithoutTheHalf(L2):
 def test_a_regularizer_gradient_that_does_not_match_its_penalty_is_caught():
     with pytest.raises(
         AssertionError,
-        match=rf"check_regularizer\(L2WithoutTheHalf\(lmbda=5.0\)\): gradient of weights\[0\] at \[\d,\d\] .* finite differences of penalty .*{ERR}",
+        match=r"check_regularizer\(L2WithoutTheHalf\(lmbda=5.0\)\): gradient of weights\[0\] at "
+        rf"\[\d,\d\] .* finite differences of penalty .*{ERR}",
     ):
         check_regularizer(L2WithoutTheHalf(lmbda=5.0))

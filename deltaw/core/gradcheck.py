@@ -145,7 +145,8 @@ class ComponentCheck:
 
     @property
     def detail(self) -> str:
-        """'backward(z, a, g) gives 1.93 but finite differences of forward(z) give 0.388 at z[0,1] = -1.1'."""
+        """'backward(z, a, g) gives 1.93 but finite differences of forward(z) give 0.388 at z[0,1] =
+        -1.1'."""
         if not self.checked:
             return "nothing to check away from kinks"
         mine, _, theirs = self.check.partition(" vs ")
@@ -210,8 +211,10 @@ class GradCheckReport:
             return f"Nothing could be judged: every checked parameter sits at a kink.{kinks}"
         if self.passed:
             return (
-                f"Backprop agrees with finite differences: {self.checked} parameters checked, largest error "
-                f"{worst.max_error:.1e} ({worst.label(worst.worst)}), tolerance {self.tol:.0e}.{kinks}"
+                f"Backprop agrees with finite differences: {self.checked} parameters checked, "
+                "largest error "
+                f"{worst.max_error:.1e} ({worst.label(worst.worst)}), tolerance "
+                f"{self.tol:.0e}.{kinks}"
             )
         lines = []
         failing = [p for p in self.params if not p.passed]
@@ -221,21 +224,27 @@ class GradCheckReport:
             bad = max((p for p in failing if p.layer == top), key=lambda p: _sortable(p.max_error))
             last = len(self.layer_names) + 1
             lines.append(
-                f"Backprop disagrees with finite differences in layer{'s' if len(layers) > 1 else ''} "
-                f"{', '.join(map(str, layers))} (layer {last} is the output). Worst in layer {top}: "
+                "Backprop disagrees with finite differences in "
+                f"layer{'s' if len(layers) > 1 else ''} "
+                f"{', '.join(map(str, layers))} (layer {last} is the output). Worst in layer "
+                f"{top}: "
                 f"{bad.label(bad.worst)} — backprop {bad.worst_backprop:.6g}, finite differences "
-                f"{bad.worst_numeric:.6g}{_ratio(bad.worst_backprop, bad.worst_numeric)}; error {bad.max_error:.2e} > "
-                f"tolerance {self.tol:.0e}; {bad.failed} of {bad.checked} checked {bad.param}'s fail."
+                f"{bad.worst_numeric:.6g}{_ratio(bad.worst_backprop, bad.worst_numeric)}; error "
+                f"{bad.max_error:.2e} > "
+                f"tolerance {self.tol:.0e}; {bad.failed} of {bad.checked} checked {bad.param}'s "
+                "fail."
             )
             if top == last:
                 lines.append(
-                    f"The output layer is wrong, so δ of the output layer (BP1) is wrong: suspect the cost "
+                    "The output layer is wrong, so δ of the output layer (BP1) is wrong: suspect "
+                    "the cost "
                     f"{self.cost_name!r} (gradient or output_delta) or the output activation "
                     f"{self.layer_name(last)!r} (its derivative/backward)."
                 )
             else:
                 lines.append(
-                    f"Layer {top + 1} above it is right, so δ reaches layer {top} correctly and goes wrong in "
+                    f"Layer {top + 1} above it is right, so δ reaches layer {top} correctly and "
+                    "goes wrong in "
                     f"BP2's ⊙ σ'(z): suspect the derivative/backward of layer {top}'s activation "
                     f"{self.layer_name(top)!r}. Layers below inherit the error through δ."
                 )
@@ -243,7 +252,8 @@ class GradCheckReport:
             if not c.passed:
                 where = f" (layer {c.layer})" if c.layer is not None else ""
                 lines.append(
-                    f"{c.what} {c.name!r}{where}: {c.detail}; error {c.max_error:.2e} > tolerance {self.tol:.0e}."
+                    f"{c.what} {c.name!r}{where}: {c.detail}; error {c.max_error:.2e} > tolerance "
+                    f"{self.tol:.0e}."
                 )
         lines += self._fused_note()
         return " ".join(lines) + kinks
@@ -443,7 +453,7 @@ def _straddles_cost_kink(cost: Cost, a_plus: Array, a_minus: Array, y: Array, ep
     return bool(np.any(moved & ~(np.asarray(d) > step + eps)))
 
 
-# -- each plugin on its own --------------------------------------------------------------------------
+# -- each plugin on its own ------------------------------------------------------------------------
 
 
 def _check_activations(
@@ -507,7 +517,8 @@ def _check_cost(
     rng: np.random.Generator,
     per_param: int,
 ) -> list[ComponentCheck]:
-    """gradient(a, y) against finite differences of value(a, y); a fused output_delta against the generic δᴸ."""
+    """gradient(a, y) against finite differences of value(a, y); a fused output_delta against the
+    generic δᴸ."""
     a, z = acts[-1].copy(), zs[-1]
     m = len(a)
     grad = (

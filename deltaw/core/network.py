@@ -82,7 +82,8 @@ class Network:
     def initialize(
         self, initializer: Initializer | Sequence[Initializer], rng: np.random.Generator
     ) -> None:
-        """Draw every W and b from ``initializer`` (one, or one per layer), cast to the network's dtype."""
+        """Draw every W and b from ``initializer`` (one, or one per layer), cast to the network's
+        dtype."""
         inits = (
             list(initializer)
             if isinstance(initializer, Sequence)
@@ -95,7 +96,8 @@ class Network:
             self.biases[l] = np.ascontiguousarray(init.biases(fan_out, rng), dtype=self.dtype)
             if self.weights[l].shape != (fan_in, fan_out) or self.biases[l].shape != (fan_out,):
                 raise ValueError(
-                    f"{type(init).__name__} returned shapes {self.weights[l].shape}, {self.biases[l].shape}; "
+                    f"{type(init).__name__} returned shapes {self.weights[l].shape}, "
+                    f"{self.biases[l].shape}; "
                     f"expected {(fan_in, fan_out)} and {(fan_out,)}"
                 )
 
@@ -123,7 +125,8 @@ class Network:
         return a
 
     def forward(self, x: Array) -> tuple[list[Array], list[Array]]:
-        """``(zs, activations)``: every weighted input and every activation (``activations[0] = x``)."""
+        """``(zs, activations)``: every weighted input and every activation (``activations[0] =
+        x``)."""
         zs, acts = [], [x]
         for W, b, act in zip(self.weights, self.biases, self.activations):
             z = np.dot(acts[-1], W)
@@ -261,7 +264,8 @@ def _bp2(act: Activation, z: Array, a: Array, grad: Array) -> Array:
 
 
 def _same_dtype(delta: Array, like: Array, plugin: object, method: str) -> None:
-    """A plugin bug, said plainly: δ must keep the network's dtype to go into its gradient buffers."""
+    """A plugin bug, said plainly: δ must keep the network's dtype to go into its gradient
+    buffers."""
     if delta.dtype != like.dtype:
         raise TypeError(
             f"{type(plugin).__name__}.{method} returned a {delta.dtype} δ in a {like.dtype} "

@@ -154,7 +154,8 @@ class Trainer:
 
     # -- the loop ------------------------------------------------------------------------
     def fit(self, data: DataSplits) -> list[dict[str, float]]:
-        """Train until ``epochs`` are done or a callback/schedule sets ``stop``; returns the history."""
+        """Train until ``epochs`` are done or a callback/schedule sets ``stop``; returns the
+        history."""
         train = data.train
         n = len(train)
         batch_enders = [c for c in self.callbacks if overrides(c, Callback, "on_batch_end")]
@@ -358,7 +359,8 @@ def _spawned(rng: np.random.Generator) -> np.random.Generator:
 
 
 def _chunks(train: Split, order: Array | None, m: int) -> Iterator[tuple[Array, Array]]:
-    """The training rows in ``order`` (as stored when None) as contiguous ``(x, y)`` chunks of whole mini-batches.
+    """The training rows in ``order`` (as stored when None) as contiguous ``(x, y)`` chunks of whole
+    mini-batches.
 
     The shuffled rows are gathered a chunk of about :data:`CHUNK_BYTES` at a
     time into one reused buffer: the copy stays in cache until the mini-batches
@@ -374,7 +376,8 @@ def _chunks(train: Split, order: Array | None, m: int) -> Iterator[tuple[Array, 
     xbuf, ybuf = np.empty((rows, *x.shape[1:]), x.dtype), np.empty((rows, *y.shape[1:]), y.dtype)
     for start in range(0, len(order), rows):
         idx = order[start : start + rows]
-        # mode="clip" lets take write straight into the buffer (idx is a permutation: never out of range)
+        # mode="clip" lets take write straight into the buffer (idx is a permutation: never out of
+        # range)
         yield (
             np.take(x, idx, axis=0, out=xbuf[: len(idx)], mode="clip"),
             np.take(y, idx, axis=0, out=ybuf[: len(idx)], mode="clip"),
@@ -394,7 +397,8 @@ def lr_factors(multipliers: Sequence[float] | None, layers: int) -> list[float]:
 
 
 def _clip(grads: list[Array], clip: Clipping) -> None:
-    """Clip in place: scale all gradients so their global L2 norm ≤ ``norm``, then each entry to ±``value``."""
+    """Clip in place: scale all gradients so their global L2 norm ≤ ``norm``, then each entry to
+    ±``value``."""
     if clip.norm:
         total = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
         if total > clip.norm:

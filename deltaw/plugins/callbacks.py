@@ -50,7 +50,10 @@ def run_path(trainer: Any, path: str, who: str) -> Path:
 
 
 class EarlyStopping(deltaw.Callback):
-    """Stop when the monitored metric has not improved by more than ``min_delta`` for ``patience`` epochs.
+    (
+        "Stop when the monitored metric has not improved by more than ``min_delta`` for "
+        "``patience`` epochs."
+        """
 
     An epoch improves when value > best + min_delta (or < best − min_delta
     for costs); after ``patience`` epochs in a row without one, the run stops.
@@ -59,6 +62,7 @@ class EarlyStopping(deltaw.Callback):
     "no-improvement-in-ten" rule), min_delta 0, restore_best false.
     References: Nielsen ch. 3 ("Early stopping"); Keras ``EarlyStopping``.
     """
+    )
 
     class Params(MonitorParams):
         patience: int = Field(10, ge=0, description="Epochs without improvement before stopping.")
@@ -90,7 +94,10 @@ class EarlyStopping(deltaw.Callback):
         self.wait += 1
         if self.wait < p.patience:
             return
-        reason = f"early stopping: {p.monitor} has not improved for {self.wait} epochs (best {self.best:.6g} at epoch {self.best_epoch})"
+        reason = (
+            f"early stopping: {p.monitor} has not improved for {self.wait} epochs (best "
+            f"{self.best:.6g} at epoch {self.best_epoch})"
+        )
         if p.restore_best and self.best_params is not None:
             for dst, src in zip(trainer.network.params(), self.best_params):
                 dst[...] = src
@@ -118,7 +125,10 @@ class EarlyStopping(deltaw.Callback):
 
 
 class Checkpoint(deltaw.Callback):
-    """Keep checkpoints: every ``every`` epochs (``checkpoints/epoch-NNNN.npz``) and/or the best one (``best.npz``).
+    (
+        "Keep checkpoints: every ``every`` epochs (``checkpoints/epoch-NNNN.npz``) and/or the "
+        "best one (``best.npz``)."
+        """
 
     Each file is a full, atomically written trainer checkpoint (weights,
     optimizer state, counters, RNG, schedule state) in the layout of
@@ -128,6 +138,7 @@ class Checkpoint(deltaw.Callback):
     validation_accuracy, folder "checkpoints". Reference: Keras
     ``ModelCheckpoint`` (``save_freq``, ``save_best_only``).
     """
+    )
 
     class Params(MonitorParams):
         every: int | None = Field(
@@ -155,9 +166,11 @@ class Checkpoint(deltaw.Callback):
         run_path(trainer, ".", "checkpoint")  # fail before the first epoch, not after it
         if trainer.run.save_checkpoint is None:
             raise DeltawError(
-                "The checkpoint callback saves through trainer.save_checkpoint(path), which needs the "
+                "The checkpoint callback saves through trainer.save_checkpoint(path), which needs "
+                "the "
                 "run's checkpoint writer (trainer.run.save_checkpoint); the run layer (deltaw run, "
-                "deltaw.runs.train.run_spec) provides it; with a bare Trainer, give it a RunContext."
+                "deltaw.runs.train.run_spec) provides it; with a bare Trainer, give it a "
+                "RunContext."
             )
 
     def on_epoch_end(self, trainer: Any, epoch: int, metrics: dict[str, float]) -> None:
@@ -205,13 +218,16 @@ class StopOnNonFinite(deltaw.Callback):
         if bad:
             trainer.stop = True
             trainer.stop_reason = (
-                f"{', '.join(bad)} became {metrics[bad[0]]} at epoch {epoch} (learning rate {trainer.lr:g}); "
-                f"the learning rate is most likely too large: lower optimizer.lr or clip gradients (training.clip.norm)"
+                f"{', '.join(bad)} became {metrics[bad[0]]} at epoch {epoch} (learning rate "
+                f"{trainer.lr:g}); "
+                "the learning rate is most likely too large: lower optimizer.lr or clip gradients "
+                "(training.clip.norm)"
             )
 
 
 class _Log(deltaw.Callback):
-    """Appends one line per epoch to a file; on resume it cuts the file back to the checkpoint's lines."""
+    """Appends one line per epoch to a file; on resume it cuts the file back to the checkpoint's
+    lines."""
 
     who = "log"
 

@@ -114,7 +114,8 @@ class _WholeRun(deltaw.Schedule):
     def total(self) -> int:
         if self._total is None:
             raise DeltawError(
-                f"The {self.name} schedule needs the run's length: call schedule.configure(epochs, steps_per_epoch) "
+                f"The {self.name} schedule needs the run's length: call schedule.configure(epochs, "
+                "steps_per_epoch) "
                 f"before training (Trainer.fit does this for you)."
             )
         return self._total
@@ -148,7 +149,8 @@ class Cosine(_WholeRun):
         warmup: float = Field(
             0.0,
             ge=0,
-            description="Warm-up length in epochs (fractions allowed): the rate climbs linearly to η.",
+            description="Warm-up length in epochs (fractions allowed): the rate climbs linearly to "
+            "η.",
         )
         min_factor: float = Field(0.0, ge=0, le=1, description="The final rate as a fraction of η.")
 
@@ -206,7 +208,10 @@ class OneCycle(_WholeRun):
 
 
 class NielsenHalving(deltaw.Schedule):
-    """The book's rule: halve η whenever the monitored metric has not improved for ``patience`` epochs; stop at η₀/128.
+    (
+        "The book's rule: halve η whenever the monitored metric has not improved for "
+        "``patience`` epochs; stop at η₀/128."
+        """
 
     Each epoch that does not beat the best value so far counts towards the
     patience; after ``patience`` such epochs in a row lr ← factor · lr and the
@@ -215,6 +220,7 @@ class NielsenHalving(deltaw.Schedule):
     factor ½, stop_factor 1/128. Nielsen, "Neural Networks and Deep
     Learning", ch. 3 ("Variable learning rate" and the η-schedule exercise).
     """
+    )
 
     class Params(MonitorParams):
         patience: int = Field(
@@ -249,7 +255,8 @@ class NielsenHalving(deltaw.Schedule):
         self.wait = 0
         if self.scale <= p.stop_factor * (1 + 1e-12):
             self.stop_reason = (
-                f"nielsen-halving: {p.monitor} did not improve for {p.patience} epochs and η fell to "
+                f"nielsen-halving: {p.monitor} did not improve for {p.patience} epochs and η fell "
+                "to "
                 f"{self.scale:g} · η₀ (stop at {p.stop_factor:g} · η₀)"
             )
             return True

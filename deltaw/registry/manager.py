@@ -230,7 +230,8 @@ class Registry:
         """Remove a plugin and every name it registered."""
         if name == BUILTIN or name not in self.plugins:
             raise PluginError(
-                f"No plugin called {name!r} can be unregistered; registered: {', '.join(p for p in self.plugins if p != BUILTIN) or 'none'}."
+                f"No plugin called {name!r} can be unregistered; registered: "
+                f"{', '.join(p for p in self.plugins if p != BUILTIN) or 'none'}."
             )
         info = self.plugins.pop(name)
         self._rollback(info)
@@ -251,7 +252,8 @@ class Registry:
             unmarked = _unmarked_hooks(obj)
             if unmarked:
                 raise PluginError(
-                    f"{', '.join(unmarked)} {'is' if len(unmarked) == 1 else 'are'} not decorated with "
+                    f"{', '.join(unmarked)} {'is' if len(unmarked) == 1 else 'are'} not decorated "
+                    "with "
                     "@deltaw.hookimpl, so deltaw would never call "
                     f"{'it' if len(unmarked) == 1 else 'them'}"
                 )
@@ -311,7 +313,8 @@ class Registry:
     def _warn_unknown_switches(
         self, allow: list[str] | None, block: set[str], disable: list[str] | tuple[str, ...]
     ) -> None:
-        """A switch naming no plugin would silently do nothing: say so, and suggest the real name."""
+        """A switch naming no plugin would silently do nothing: say so, and suggest the real
+        name."""
         named = [("DELTAW_LOAD_PLUGINS", n) for n in allow or []]
         named += [("DELTAW_DISABLE_PLUGINS", n) for n in sorted(block)] + [
             ("--disable-plugin", n) for n in disable
@@ -328,7 +331,8 @@ class Registry:
                 if p.distribution and canonical_name(p.distribution) == canonical_name(name)
             ]
             hint = (
-                f" {name!r} is a distribution; its plugin name is {' / '.join(repr(n) for n in by_dist)}."
+                f" {name!r} is a distribution; its plugin name is "
+                f"{' / '.join(repr(n) for n in by_dist)}."
                 if by_dist
                 else ""
             )
@@ -459,8 +463,10 @@ class Registry:
             if not picked and found:
                 offered = ", ".join(f"{e.qualified!r} ({e.plugin.origin})" for e in found)
                 raise UnknownNameError(
-                    f"The {k.name} {name!r} at {where} asks for plugin {qualifier!r}, which does not register "
-                    f"{k.name} {bare!r}. It is registered as: {offered}. Run `deltaw plugins` to see every plugin."
+                    f"The {k.name} {name!r} at {where} asks for plugin {qualifier!r}, which does "
+                    "not register "
+                    f"{k.name} {bare!r}. It is registered as: {offered}. Run `deltaw plugins` to "
+                    "see every plugin."
                 )
             found = picked
         elif len(found) > 1 and (mine := self.bare_entry(k.name, bare)) is not None:
@@ -478,7 +484,8 @@ class Registry:
         raise UnknownNameError(self.unknown_message(k.name, name, where))
 
     def unknown_message(self, kind_name: str, name: str, where: str) -> str:
-        """'Unknown …': who used to provide the name (if known), the 3 closest names, what to run."""
+        """'Unknown …': who used to provide the name (if known), the 3 closest names, what to
+        run."""
         k = KINDS[kind_name]
         known = sorted(self._entries[k.name])
         bare = name.rpartition(":")[2]
@@ -538,7 +545,8 @@ def _warn(message: str) -> None:
 
 
 def _unmarked_hooks(obj: Any) -> list[str]:
-    """Functions named like a registration hook that lack ``@deltaw.hookimpl`` (a silent no-op otherwise)."""
+    """Functions named like a registration hook that lack ``@deltaw.hookimpl`` (a silent no-op
+    otherwise)."""
     out = []
     for hook in [
         *HOOK_TO_KIND,
@@ -589,7 +597,8 @@ def get_registry(disable: list[str] | tuple[str, ...] = ()) -> Registry:
 
 
 def set_registry(registry: Registry | None) -> Registry | None:
-    """Make ``registry`` the process-wide one (tests, the pytest fixture); returns the previous one."""
+    """Make ``registry`` the process-wide one (tests, the pytest fixture); returns the previous
+    one."""
     global _REGISTRY
     previous, _REGISTRY = _REGISTRY, registry
     return previous

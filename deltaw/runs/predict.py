@@ -118,14 +118,16 @@ def load_trained(
 
 
 def load_weights(net: Network, path: Path) -> None:
-    """Copy ``w0, b0, w1, …`` from an ``.npz`` (weights.npz, checkpoint.npz or best.npz) into ``net``."""
+    """Copy ``w0, b0, w1, …`` from an ``.npz`` (weights.npz, checkpoint.npz or best.npz) into
+    ``net``."""
     try:
         with np.load(path, allow_pickle=False) as z:
             for i in range(net.num_layers):
                 w, b = z[f"w{i}"], z[f"b{i}"]
                 if w.shape != net.weights[i].shape or b.shape != net.biases[i].shape:
                     raise DataError(
-                        f"{path}: layer {i} has shapes {w.shape}, {b.shape}, but the run's network needs "
+                        f"{path}: layer {i} has shapes {w.shape}, {b.shape}, but the run's network "
+                        "needs "
                         f"{net.weights[i].shape}, {net.biases[i].shape}."
                     )
                 net.weights[i][...] = w
@@ -160,7 +162,8 @@ def input_data(
         suffix = path.suffix.lower()
         if not path.exists():
             raise DeltawError(
-                f"{path}: no such file. Give a data-set spec (.yaml, .toml, .json) or an array file (.npz, .csv)."
+                f"{path}: no such file. Give a data-set spec (.yaml, .toml, .json) or an array "
+                "file (.npz, .csv)."
             )
         if suffix in (".npz", ".csv"):
             raw["data"] = {"name": suffix[1:], "path": str(path)}
@@ -218,7 +221,8 @@ def evaluate(
 
 
 def save_predictions(trained: Trained, data: DataSplits, path: str | Path) -> Path:
-    """Outputs for every split in an ``.npz``: ``<split>_outputs`` (a), ``<split>_predicted`` (class) and ``<split>_targets``."""
+    """Outputs for every split in an ``.npz``: ``<split>_outputs`` (a), ``<split>_predicted``
+    (class) and ``<split>_targets``."""
     path = Path(path)
     arrays: dict[str, np.ndarray] = {}
     for name, split in data.items():

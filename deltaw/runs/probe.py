@@ -1,4 +1,5 @@
-"""A network and a few samples to look at: from a spec, or from ``--layers 2,3,3,2`` and plugin names.
+"""A network and a few samples to look at: from a spec, or from ``--layers 2,3,3,2`` and plugin
+names.
 
 Used by ``deltaw gradcheck`` and ``deltaw explain``. From a spec, the network is
 exactly the one ``deltaw run`` starts from (same seed, same initializer) and
@@ -66,8 +67,10 @@ def parse_weight(text: str) -> tuple[int, int, int]:
         l, j, k = (int(p) for p in text.replace(" ", "").split(","))
     except ValueError:
         raise DeltawError(
-            f"--weight {text!r}: expected three comma-separated numbers l,j,k (the book's w[l][j][k]: "
-            f"from neuron k of layer l−1 to neuron j of layer l, layers and neurons counted from 1, "
+            f"--weight {text!r}: expected three comma-separated numbers l,j,k (the book's "
+            "w[l][j][k]: "
+            "from neuron k of layer l−1 to neuron j of layer l, layers and neurons counted from "
+            "1, "
             f"layer 1 = the input layer), e.g. --weight 2,1,1."
         ) from None
     return l, j, k
@@ -81,7 +84,8 @@ def from_spec(
     rows: Sequence[int] | None = None,
     registry: Registry | None = None,
 ) -> Probe:
-    """The spec's initial network and ``samples`` random rows of its training split (or the given ``rows``)."""
+    """The spec's initial network and ``samples`` random rows of its training split (or the given
+    ``rows``)."""
     registry = registry or get_registry()
     resolved, _ = load_spec(path, list(overrides), registry=registry)
     exp = build(resolved, load_data=True, registry=registry, source=str(path))
@@ -96,7 +100,8 @@ def from_spec(
     for r in rows:
         if not 0 <= r < len(train):
             raise DataError(
-                f"{path}: sample {r} does not exist; the training split of {spec.data.name!r} has rows "
+                f"{path}: sample {r} does not exist; the training split of {spec.data.name!r} has "
+                "rows "
                 f"0 to {len(train) - 1}."
             )
     net = spec.network
@@ -128,7 +133,8 @@ def from_layers(
     seed: int = 0,
     registry: Registry | None = None,
 ) -> Probe:
-    """A float64 network of ``layers`` initialized from ``seed``, with random samples from the same seed.
+    """A float64 network of ``layers`` initialized from ``seed``, with random samples from the same
+    seed.
 
     Plugin names may carry parameters as a YAML mapping: ``'{name: leaky-relu, alpha: 0.1}'``.
     """
@@ -163,7 +169,8 @@ def from_layers(
 
 
 def _plugin(registry: Registry, kind: str, text: str, option: str) -> tuple[Any, str]:
-    """A plugin instance from a name (or a YAML mapping with ``name`` and parameters), and its label."""
+    """A plugin instance from a name (or a YAML mapping with ``name`` and parameters), and its
+    label."""
     raw: Any = text
     if text.strip().startswith("{"):
         try:
@@ -176,7 +183,8 @@ def _plugin(registry: Registry, kind: str, text: str, option: str) -> tuple[Any,
         ref = PluginRef.model_validate(raw)
     except ValidationError:
         raise SpecError(
-            f"{option} {text!r}: expected a {kind} name, or a mapping like '{{name: ..., param: value}}'."
+            f"{option} {text!r}: expected a {kind} name, or a mapping like '{{name: ..., param: "
+            "value}'."
         ) from None
     return resolve(registry, kind, option, ref, source=option).build(), _ref_label(ref)
 

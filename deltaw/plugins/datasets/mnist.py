@@ -133,7 +133,8 @@ def near_misses(folder: Path, missing: list[str]) -> str:
 
 
 def locate(path: str | None) -> dict[str, Path]:
-    """The four files, from the first folder that holds all of them; a DataError listing every place looked."""
+    """The four files, from the first folder that holds all of them; a DataError listing every place
+    looked."""
     places = candidates(path)
     report = []
     for i, (folder, source) in enumerate(places, 1):
@@ -143,7 +144,8 @@ def locate(path: str | None) -> dict[str, Path]:
             return files  # type: ignore[return-value]
         if len(missing) < len(FILES):
             raise DataError(
-                f"MNIST is incomplete in {folder} (from {source}): missing {', '.join(missing)} (looked for each "
+                f"MNIST is incomplete in {folder} (from {source}): missing {', '.join(missing)} "
+                "(looked for each "
                 f"name with and without .gz, with dots or underscores for hyphens)."
                 f"{near_misses(folder, missing)} "
                 f"Add the missing files. {HOW_TO_GET}"
@@ -158,7 +160,8 @@ def locate(path: str | None) -> dict[str, Path]:
         )
         report.append(f"{i}. {folder} (from {source}): {state}")
     skipped = (
-        f" Only data.path was searched because it is set; without it deltaw looks in ${MNIST_DIR_ENV} and then $DELTAW_DATA_DIR/mnist."
+        " Only data.path was searched because it is set; without it deltaw looks in "
+        f"${MNIST_DIR_ENV} and then $DELTAW_DATA_DIR/mnist."
         if path
         else ""
     )
@@ -166,7 +169,8 @@ def locate(path: str | None) -> dict[str, Path]:
 
 
 def read_idx(path: Path, ndim: int) -> np.ndarray:
-    """An IDX file of unsigned bytes with ``ndim`` dimensions (gzip or raw) as a read-only uint8 array."""
+    """An IDX file of unsigned bytes with ``ndim`` dimensions (gzip or raw) as a read-only uint8
+    array."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -178,30 +182,37 @@ def read_idx(path: Path, ndim: int) -> np.ndarray:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as exc:
             raise DataError(
-                f"{path} is not a valid gzip file ({exc}): it is probably truncated or damaged. Download it again, or use the uncompressed file."
+                f"{path} is not a valid gzip file ({exc}): it is probably truncated or damaged. "
+                "Download it again, or use the uncompressed file."
             ) from None
     elif path.suffix == ".gz":
         raise DataError(
-            f"{path} is named .gz but is not gzip data (it starts with {raw[:4].hex() or 'nothing'}). Download it again, or remove the .gz suffix if it is a raw IDX file."
+            f"{path} is named .gz but is not gzip data (it starts with "
+            f"{raw[:4].hex() or 'nothing'}). Download it again, or remove the .gz suffix if it is "
+            "a raw IDX file."
         )
     header = 4 + 4 * ndim
     expected = 0x800 | ndim  # 0x00 0x00, type 0x08 = unsigned byte, number of dimensions
     if len(raw) < header:
         raise DataError(
-            f"{path} is truncated: {len(raw)} bytes, shorter than the {header}-byte header of an IDX file with {ndim} dimensions. Download it again."
+            f"{path} is truncated: {len(raw)} bytes, shorter than the {header}-byte header of an "
+            f"IDX file with {ndim} dimensions. Download it again."
         )
     magic = int.from_bytes(raw[:4], "big")
     if magic != expected:
         raise DataError(
-            f"{path} has the magic number 0x{magic:08x}, but an IDX file of unsigned bytes with {ndim} dimension(s) starts "
-            f"with 0x{expected:08x}. It is not the expected MNIST file (images have 3 dimensions, labels 1); check the file name and download it again."
+            f"{path} has the magic number 0x{magic:08x}, but an IDX file of unsigned bytes with "
+            f"{ndim} dimension(s) starts "
+            f"with 0x{expected:08x}. It is not the expected MNIST file (images have 3 dimensions, "
+            "labels 1); check the file name and download it again."
         )
     dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     size = int(np.prod(dims, dtype=np.int64))
     if len(raw) - header != size:
         what = "truncated" if len(raw) - header < size else "longer than its header says"
         raise DataError(
-            f"{path} is {what}: its header promises {' × '.join(map(str, dims))} = {size} bytes of data, but it has {len(raw) - header}. Download it again."
+            f"{path} is {what}: its header promises {' × '.join(map(str, dims))} = {size} bytes of "
+            f"data, but it has {len(raw) - header}. Download it again."
         )
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
@@ -233,17 +244,20 @@ class Mnist(deltaw.Dataset):
 
         path: str | None = Field(
             None,
-            description="Folder holding the four IDX files (.gz or raw); default: $DELTAW_MNIST_DIR, then $DELTAW_DATA_DIR/mnist (~/.deltaw/data/mnist).",
+            description="Folder holding the four IDX files (.gz or raw); default: "
+            "$DELTAW_MNIST_DIR, then $DELTAW_DATA_DIR/mnist (~/.deltaw/data/mnist).",
         )
         validation: int = Field(
             10000,
             ge=0,
-            description="Training images held out for validation, taken from the end of the training file (0 = none).",
+            description="Training images held out for validation, taken from the end of the "
+            "training file (0 = none).",
         )
         limit: int | None = Field(
             None,
             ge=1,
-            description="Train on only the first N training images (the book's overfitting runs use 1000); null = all.",
+            description="Train on only the first N training images (the book's overfitting runs "
+            "use 1000); null = all.",
         )
 
     def load(self, rng: np.random.Generator, dtype: np.dtype) -> deltaw.DataSplits:
@@ -254,22 +268,27 @@ class Mnist(deltaw.Dataset):
             images, labels = arrays[f"{part}_images"], arrays[f"{part}_labels"]
             if len(images) != len(labels):
                 raise DataError(
-                    f"{files[f'{part}_images']} has {len(images)} images but {files[f'{part}_labels']} has {len(labels)} labels; "
+                    f"{files[f'{part}_images']} has {len(images)} images but "
+                    f"{files[f'{part}_labels']} has {len(labels)} labels; "
                     f"they must come from the same download. Replace both with a matching pair."
                 )
             if len(labels) and labels.max() >= CLASSES:
                 raise DataError(
-                    f"{files[f'{part}_labels']} contains the label {labels.max()}; MNIST labels are the digits 0–9. Download the file again."
+                    f"{files[f'{part}_labels']} contains the label {labels.max()}; MNIST labels "
+                    "are the digits 0–9. Download the file again."
                 )
         if arrays["train_images"].shape[1:] != arrays["test_images"].shape[1:]:
             raise DataError(
-                f"{files['train_images']} holds {arrays['train_images'].shape[1:]} images but {files['test_images']} holds "
-                f"{arrays['test_images'].shape[1:]}; training and test images must have the same size."
+                f"{files['train_images']} holds {arrays['train_images'].shape[1:]} images but "
+                f"{files['test_images']} holds "
+                f"{arrays['test_images'].shape[1:]}; training and test images must have the same "
+                "size."
             )
         n = len(arrays["train_images"])
         if p.validation >= n:
             raise DataError(
-                f"data.validation = {p.validation} leaves no training images: {files['train_images']} has only {n}. Use a smaller validation count."
+                f"data.validation = {p.validation} leaves no training images: "
+                f"{files['train_images']} has only {n}. Use a smaller validation count."
             )
         end = n - p.validation
         keep = min(end, p.limit) if p.limit else end

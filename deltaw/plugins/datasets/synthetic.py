@@ -31,7 +31,8 @@ class SyntheticParams(BaseModel):
     samples: int = Field(1500, ge=2, description="Total number of points, over all splits.")
     validation: Amount = Field(
         0.1,
-        description="Validation points: a fraction of `samples` (below 1) or a count; 0 = no validation split.",
+        description="Validation points: a fraction of `samples` (below 1) or a count; 0 = no "
+        "validation split.",
     )
     test: Amount = Field(
         0.2,
@@ -40,7 +41,8 @@ class SyntheticParams(BaseModel):
 
 
 class Synthetic(deltaw.Dataset):
-    """Base of the synthetic sets: sizes, balanced labels, one-hot targets; subclasses draw the points."""
+    """Base of the synthetic sets: sizes, balanced labels, one-hot targets; subclasses draw the
+    points."""
 
     Params: ClassVar[Any] = SyntheticParams
     name: ClassVar[str] = "synthetic"
@@ -86,8 +88,10 @@ class Synthetic(deltaw.Dataset):
         n_train = p.samples - n_val - n_test
         if n_train < self.n_classes():
             raise DataError(
-                f"data ({self.name}): samples = {p.samples} with validation = {n_val} and test = {n_test} points leaves "
-                f"{max(n_train, 0)} for training, fewer than the {self.n_classes()} classes. Raise data.samples or lower "
+                f"data ({self.name}): samples = {p.samples} with validation = {n_val} and test = "
+                f"{n_test} points leaves "
+                f"{max(n_train, 0)} for training, fewer than the {self.n_classes()} classes. Raise "
+                "data.samples or lower "
                 f"data.validation / data.test."
             )
         shared = self.prepare(rng)
@@ -136,7 +140,8 @@ class Spirals(Synthetic):
         noise: float = Field(
             0.05,
             ge=0,
-            description="Standard deviation of the gaussian noise added to each coordinate (outer radius = 1).",
+            description="Standard deviation of the gaussian noise added to each coordinate (outer "
+            "radius = 1).",
         )
 
     def n_classes(self) -> int:
@@ -243,7 +248,8 @@ class Xor(Synthetic):
         noise: float | None = Field(
             None,
             ge=0,
-            description="Cluster standard deviation (clusters; default 0.15), or noise added to each coordinate (quadrants; default 0).",
+            description="Cluster standard deviation (clusters; default 0.15), or noise added to "
+            "each coordinate (quadrants; default 0).",
         )
 
     def points(
