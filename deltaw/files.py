@@ -26,6 +26,9 @@ def atomic_write(path: Path, write: Any, mode: str = "w") -> None:
 
     Raises :class:`~deltaw.errors.FileError` (exit code 7) when the file system
     refuses (ENOSPC, EROFS, EACCES, …); ``path`` is then unchanged.
+
+    The file gets the mode any new file gets (0666 less the umask: usually
+    0644), whatever writes it: text, JSON, arrays or a matplotlib picture.
     """
     path = Path(path)
     try:
@@ -37,7 +40,9 @@ def atomic_write(path: Path, write: Any, mode: str = "w") -> None:
 def _write_then_rename(path: Path, write: Any, mode: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file a normal file's mode
+        os.chmod(
+            tmp, FILE_MODE & ~umask()
+        )  # mkstemp makes 0600; give the file a normal file's mode
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
             write(f)
             f.flush()
@@ -49,8 +54,19 @@ def _write_then_rename(path: Path, write: Any, mode: str) -> None:
         raise
 
 
-def _umask() -> int:
-    mask = os.umask(0)
+FILE_MODE = 0o666  # what open() asks for; the umask takes its part away
+
+
+def umask() -> int:
+    """The process umask, read without changing it where the system allows (Linux)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (briefly process-wide)
     os.umask(mask)
     return mask
 

@@ -266,3 +266,55 @@ def test_a_plugin_registered_in_a_test_shows_up_and_trains(tmp_path, deltaw_plug
     assert result.exit_code == 0, result.output
     resolved = yaml.safe_load((only_run(tmp_path / "runs") / "resolved.yaml").read_text())
     assert resolved["cost"] == {"name": "half-quadratic", "scale": 0.5}
+
+
+# -- the run folder for scripts: --quiet and --json (issue 9 §8) ---------------------------
+def test_quiet_prints_the_run_folder_alone_and_json_ends_with_it(tmp_path):
+    from pathlib import Path
+
+    quiet = runner.invoke(
+        app, ["run", str(spec_file(tmp_path)), "--out", str(tmp_path / "q"), "-q"]
+    )
+    assert quiet.exit_code == 0, quiet.output
+    assert quiet.stdout == f"{only_run(tmp_path / 'q')}\n"
+    as_json = runner.invoke(
+        app, ["run", str(spec_file(tmp_path)), "--out", str(tmp_path / "j"), "--json"]
+    )
+    assert as_json.exit_code == 0, as_json.output
+    lines = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert [r["epoch"] for r in lines[:-1]] == [1, 2, 3]
+    assert lines[-1]["run_folder"] == str(only_run(tmp_path / "j"))
+    assert lines[-1]["status"] == "completed" and lines[-1]["exit_code"] == 0
+    assert lines[-1]["epochs"] == 3 and Path(lines[-1]["run_folder"]).is_dir()
+
+
+def test_a_run_that_fails_still_tells_scripts_its_folder(tmp_path):
+    spec = spec_file(tmp_path, optimizer={"name": "sgd", "lr": 1e300})
+    as_json = runner.invoke(app, ["run", str(spec), "--out", str(tmp_path / "j"), "--json"])
+    assert as_json.exit_code == 5, as_json.output
+    final = json.loads(as_json.stdout.splitlines()[-1])
+    assert final == {
+        "run_folder": str(only_run(tmp_path / "j")),
+        "status": "diverged",
+        "epochs": final["epochs"],
+        "wall_time": final["wall_time"],
+        "exit_code": 5,
+    }
+    quiet = runner.invoke(app, ["run", str(spec), "--out", str(tmp_path / "q"), "-q"])
+    assert quiet.exit_code == 5 and quiet.stdout == f"{only_run(tmp_path / 'q')}\n"
+    bad = runner.invoke(app, ["run", str(tmp_path / "nope.yaml"), "--json"])
+    assert bad.exit_code == 2 and bad.stdout == ""  # no folder was made: nothing on stdout
+
+
+def test_sweep_quiet_and_json_name_the_sweep_folder(tmp_path):
+    from pathlib import Path
+
+    sweep = Path(__file__).resolve().parent.parent / "examples" / "sweep-quick.yaml"
+    args = ["sweep", str(sweep), "--executor", "serial", "--no-plots"]
+    quiet = runner.invoke(app, [*args, "--out", str(tmp_path / "q"), "-q"])
+    assert quiet.exit_code == 0, quiet.output
+    assert quiet.stdout == f"{only_run(tmp_path / 'q')}\n" and "[1/3]" not in quiet.output
+    as_json = runner.invoke(app, [*args, "--out", str(tmp_path / "j"), "--json"])
+    data = json.loads(as_json.stdout)
+    assert data["sweep_folder"] == str(only_run(tmp_path / "j"))
+    assert data["status"] == "completed" and data["exit_code"] == 0 and len(data["runs"]) == 3

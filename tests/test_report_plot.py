@@ -81,11 +81,21 @@ def test_flatten_and_differing_keys():
         "optimizer.lr",
         "regularizers[0].lmbda",
     ]  # the sweep section is left out
-    assert labels(runs) == ["lr=0.1, lmbda=1", "lr=0.5, lmbda=2"]
+    assert labels(runs) == [
+        "optimizer.lr=0.1, regularizers[0].lmbda=1",
+        "optimizer.lr=0.5, regularizers[0].lmbda=2",
+    ]
     assert short_keys(["optimizer.lr", "schedule.lr", "seed"]) == {
         "optimizer.lr": "optimizer.lr",
         "schedule.lr": "schedule.lr",
         "seed": "seed",
+    }
+    # never a bare parameter name; two parts unless they are ambiguous
+    assert short_keys(["optimizer.lr", "training.clip.norm", "a.x.y", "b.x.y"]) == {
+        "optimizer.lr": "optimizer.lr",
+        "training.clip.norm": "clip.norm",
+        "a.x.y": "a.x.y",
+        "b.x.y": "b.x.y",
     }
 
 
@@ -266,3 +276,141 @@ def test_predict_with_other_weights_and_clear_errors(tmp_path):
         load_trained(result.folder, weights=tmp_path / "junk.npz")
     info = json.loads((result.folder / "run.json").read_text())
     assert info["train_size"] == 210
+
+
+# -- damaged files, mixed runs, legends, file modes (issue 9 §8) ---------------------------
+def test_a_damaged_metrics_file_is_skipped_with_a_warning_naming_it(tmp_path):
+    from typer.testing import CliRunner
+
+    from deltaw.cli import app
+
+    out = tmp_path / "runs"
+    good = run_spec(spec_file(tmp_path), out=out, plots=False)
+    bad = run_spec(spec_file(tmp_path), ["optimizer.lr=0.1"], out=out, plots=False)
+    metrics = bad.folder / "metrics.jsonl"
+    lines = metrics.read_text().splitlines()
+    metrics.write_text("\n".join([lines[0], '{"epoch": 2, "validation_cost": 0.5', "[1, 2]"]))
+    (bad.folder / "run.json").write_bytes(b"\xff\xfe garbage")
+    problems: list[str] = []
+    runs = collect_runs([out], problems)
+    (damaged,) = [r for r in runs if r.folder == bad.folder]
+    assert len(damaged.history) == 1 and damaged.status == "unknown"
+    assert any(f"{metrics} is damaged: lines 2, 3" in p for p in damaged.problems)
+    assert any(str(bad.folder / "run.json") in p for p in damaged.problems)
+    assert not [r for r in runs if r.folder == good.folder][0].problems
+    result = CliRunner().invoke(app, ["report", str(out)], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert f"Warning: {metrics} is damaged" in " ".join(result.output.split())
+    assert good.folder.name in result.output and bad.folder.name in result.output
+    as_json = CliRunner().invoke(app, ["report", str(out), "--json"])
+    data = json.loads(as_json.stdout)
+    assert len(data["runs"]) == 2 and any(str(metrics) in w for w in data["warnings"])
+    plotted = CliRunner().invoke(app, ["plot", str(out), "-o", str(tmp_path / "c.png")])
+    assert plotted.exit_code == 0 and f"{metrics} is damaged" in " ".join(plotted.output.split())
+
+
+def test_a_damaged_sweep_json_is_named_and_the_rest_reported(tmp_path):
+    out = tmp_path / "runs"
+    run_spec(spec_file(tmp_path), out=out, plots=False)
+    sweep = out / "some-sweep"
+    sweep.mkdir()
+    (sweep / "sweep.json").write_text('{"trials": [{"folder": 3}, "x"]}')
+    problems: list[str] = []
+    runs = collect_runs([out], problems)
+    assert len(runs) == 1 and problems == [
+        f"{sweep / 'sweep.json'} is damaged; the trials it does not name are left out."
+    ]
+
+
+def test_mixed_runs_differ_only_in_resolved_values():
+    base = {
+        "name": "a",
+        "seed": 1,
+        "data": {"name": "npz", "path": "x.npz"},
+        "optimizer": {"name": "sgd", "lr": 0.5},
+        "regularizers": [],
+        "training": {"epochs": 3, "clip": {"norm": None}},
+        "sweep": None,
+    }
+    other = {
+        "name": "b",
+        "seed": 1.0,  # 1 == 1.0
+        "data": {"name": "npz", "path": "x.npz", "extra": None},  # unset == null
+        "optimizer": {"name": "sgd", "lr": 0.25},
+        "training": {"epochs": 3},  # clip.norm unset == null; regularizers unset == []
+        "sweep": {"grid": {"optimizer.lr": [0.25, 0.5]}},
+    }
+    runs = [record("a", base, [1.0]), record("b", other, [1.0])]
+    assert differing_keys(runs) == ["name", "optimizer.lr"]
+    assert summarize(runs).keys == ["optimizer.lr"]  # the name is the run's, not a key
+
+
+def test_report_of_mixed_real_runs_lists_only_what_differs(tmp_path):
+    out = tmp_path / "runs"
+    run_spec(spec_file(tmp_path), out=out, plots=False)
+    run_spec(
+        spec_file(
+            tmp_path,
+            name="blobs",
+            data={"name": "blobs", "samples": 200, "classes": 2},
+            optimizer={"name": "adam", "lr": 0.01},
+            regularizers=[],
+        ),
+        out=out,
+        plots=False,
+    )
+    keys = summarize(collect_runs([out])).keys
+    assert "sweep" not in keys and all(not k.startswith("sweep.") for k in keys)
+    assert "optimizer.lr" in keys and "optimizer.name" in keys
+    assert set(short_keys(keys).values()) >= {"optimizer.lr", "optimizer.name", "data.name"}
+    assert all("." in short or short == k for k, short in short_keys(keys).items())
+
+
+def test_legend_entries_show_the_keys_once_and_shorten_long_values():
+    from deltaw.plots.curves import legend_entries
+
+    heading, entries = legend_entries(
+        [
+            "optimizer.lr=0.1, data.path=/a/very/long/folder/name/with/data.npz",
+            "optimizer.lr=0.5, data.path=b",
+        ]
+    )
+    assert heading == "optimizer.lr, data.path" and entries == ["0.1, …/data.npz", "0.5, b"]
+    assert legend_entries(["moons", "x=1"]) == (None, ["moons", "x=1"])
+
+
+@pytest.mark.parametrize("n", [3, 12, 40])
+def test_curves_of_many_runs_keep_their_legend_inside_a_bounded_picture(tmp_path, n):
+    from deltaw.plots.curves import learning_curves
+
+    histories = [
+        [
+            {"epoch": e, "training_cost": 1 / (e + i), "validation_accuracy": 0.5 + e / 100}
+            for e in range(1, 6)
+        ]
+        for i in range(n)
+    ]
+    names = [
+        f"optimizer.lr={0.01 * (i + 1):g}, training.batch_size={10 + i}, data.path=/d/set-{i}.npz"
+        for i in range(n)
+    ]
+    w, h = png_size(learning_curves(histories, names, tmp_path / "c.png"))
+    assert w <= 11.2 * 110 * 1.1  # the legend never widens the picture beyond the two panels
+    assert h <= (4.3 + 0.3 + n / 3 * 0.2) * 110 * 1.2  # and grows only by the rows it needs
+
+
+def test_every_file_of_a_run_gets_the_same_mode_pictures_too(tmp_path):
+    import os
+    import stat
+
+    for mask in (0o022, 0o077):
+        old = os.umask(mask)
+        try:
+            result = run_spec(spec_file(tmp_path), out=tmp_path / f"runs{mask}")
+        finally:
+            os.umask(old)
+        modes = {
+            p.name: stat.S_IMODE(p.stat().st_mode) for p in result.folder.iterdir() if p.is_file()
+        }
+        assert "curves.png" in modes and "regions.png" in modes and "metrics.jsonl" in modes
+        assert set(modes.values()) == {0o666 & ~mask}, modes

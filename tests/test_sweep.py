@@ -290,8 +290,8 @@ def test_repeats_are_grouped_as_mean_and_sample_std_of_their_runs(repeated):
     report = summarize(collect_runs([repeated.folder]))
     groups = group_report(report)
     assert sorted((g.label, len(g.rows), sorted(g.seeds)) for g in groups) == [
-        ("lr=0.1", 3, [0, 1, 2]),
-        ("lr=2", 3, [0, 1, 2]),
+        ("optimizer.lr=0.1", 3, [0, 1, 2]),
+        ("optimizer.lr=2", 3, [0, 1, 2]),
     ]
     means = [g.value["mean"] for g in groups]
     assert means == sorted(means, reverse=True)  # ranked by the mean final validation accuracy
@@ -304,7 +304,7 @@ def test_repeats_are_grouped_as_mean_and_sample_std_of_their_runs(repeated):
     (label, first), _ = group_runs(runs)
     epochs, means, stds = band([r.history for r in first], "validation_cost")
     per_run = [[row["validation_cost"] for row in r.history] for r in first]
-    assert epochs == [1, 2] and label == "lr=0.1"
+    assert epochs == [1, 2] and label == "optimizer.lr=0.1"
     assert means == pytest.approx(np.mean(per_run, axis=0))
     assert stds == pytest.approx(np.std(per_run, axis=0, ddof=1))
 

@@ -51,13 +51,26 @@ def summary(result: RunResult) -> None:
     from deltaw.cli.render import metrics_text
 
     final = metrics_text(result.history[-1]) if result.history else "no epoch finished"
+    from deltaw.cli.app import styled
+
     if result.status == "interrupted":
-        head = f"[yellow]{result.message}[/]"
+        head = styled("[yellow]{}[/]\nRun folder: {}", result.message, result.folder)
     elif result.status == "stopped":
-        head = f"[yellow]Stopped[/] after {len(result.history)} epochs ({result.message}): {final}"
+        head = styled(
+            "[yellow]Stopped[/] after {} epochs ({}): {}\nRun folder: {}",
+            len(result.history),
+            result.message,
+            final,
+            result.folder,
+        )
     else:
-        head = f"[green]Done[/] in {result.wall_time:.1f}s: {final}"
-    make_console().print(f"{head}\nRun folder: {result.folder}", highlight=False, soft_wrap=True)
+        head = styled(
+            "[green]Done[/] in {}s: {}\nRun folder: {}",
+            f"{result.wall_time:.1f}",
+            final,
+            result.folder,
+        )
+    make_console().print(head, highlight=False, soft_wrap=True)
 
 
 def trial_line(console: Console, total: int) -> Any:
@@ -75,8 +88,17 @@ def trial_line(console: Console, total: int) -> Any:
         final = (trial.result or {}).get("final", {})
         shown = ", ".join(fmt_metric(k, v) for k, v in final.items() if k.startswith("validation_"))
         note = f"  {trial.error.splitlines()[0]}" if trial.error else ""
+        from deltaw.cli.app import styled
+
         console.print(
-            f"[{done}/{total}] [{colour}]{trial.status}[/] {trial.label}  {shown}{note}",
+            styled(
+                f"{{}} [{colour}]{{}}[/] {{}}  {{}}{{}}",
+                f"[{done}/{total}]",
+                trial.status,
+                trial.label,
+                shown,
+                note,
+            ),
             highlight=False,
             soft_wrap=True,
         )

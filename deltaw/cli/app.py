@@ -20,6 +20,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from deltaw.errors import DeltawPluginWarning
 
@@ -31,9 +32,37 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+# Markup is off on both consoles: a `[` … `]` in a value, a path, a spec, an error or a
+# plugin's docstring prints as written. deltaw's own styling goes through styled().
+out = Console(markup=False)
+err = Console(stderr=True, markup=False)
 _disabled: list[str] = []
+
+
+def styled(markup: str, *values: object) -> Text:
+    """deltaw's own Rich markup with ``{}`` holes, filled with ``values`` shown as they are.
+
+    ``styled("[green]Done[/] in {}", folder)``: only the template is parsed
+    as markup; each value goes in afterwards as plain text with the style
+    around its hole, so nothing a user or a plugin wrote can style, hide or
+    break the output.
+    """
+    marks = [chr(0xE000 + i) for i in range(len(values))]  # private-use characters hold the places
+    parsed = Text.from_markup(markup.format(*marks))
+    text, start = Text(), 0
+    for mark, value in zip(marks, values):
+        at = parsed.plain.index(mark, start)
+        text.append_text(parsed[start:at])
+        style = " ".join(str(s.style) for s in parsed.spans if s.start <= at < s.end)
+        text.append(str(value), style=style or None)
+        start = at + 1
+    text.append_text(parsed[start:])
+    return text
+
+
+def warn(message: object) -> None:
+    """A warning on stderr: ``Warning:`` in yellow, then the message as written."""
+    err.print(styled("[yellow]Warning:[/] {}", message), soft_wrap=True)
 
 
 @contextlib.contextmanager
@@ -57,7 +86,7 @@ def friendly_errors() -> Iterator[None]:
                 f"network.layers, fewer samples, dtype float32 or a smaller batch."
             ) from None
     except DeltawError as exc:
-        err.print(f"[bold red]Error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        err.print(styled("[bold red]Error:[/] {}", exc), soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
 
 

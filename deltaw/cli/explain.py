@@ -10,8 +10,9 @@ import sys
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
-from deltaw.cli.app import SetOpt, app, friendly_errors, out
+from deltaw.cli.app import SetOpt, app, friendly_errors, out, styled
 from deltaw.cli.options import (
     ActivationOpt,
     CostOpt,
@@ -52,7 +53,9 @@ def explain(
         typer.Option(
             "--weight",
             "-w",
-            help="The weight w[l][j][k] as l,j,k: from neuron k of layer l−1 to neuron j of layer l (from 1; layer 1 = input). Default: into neuron 1 of layer 2 from the input with the largest |x|.",
+            help="The weight w\\[l]\\[j]\\[k] as l,j,k: from neuron k of layer l−1 to neuron j "
+            "of layer l (from 1; layer 1 = input). Default: into neuron 1 of layer 2 from the "
+            "input with the largest |x|.",
             show_default=False,
         ),
     ] = None,  # noqa: UP045
@@ -158,9 +161,16 @@ def _print_explanation(p: Any, e: Any, sample: int) -> None:
     acts = ", ".join(p.layer_names)
     where = f"row {sample} of the training split" if p.rows else f"random sample {sample}"
     out.print(
-        f"[bold]Explaining ∂C/∂{e.label}[/] in the network {' → '.join(map(str, e.sizes))} ({p.source}; "
-        f"activations {acts}; cost {p.cost_name}). Layer 1 is the input layer, layer {L} the output.",
-        highlight=False,
+        styled(
+            "[bold]Explaining ∂C/∂{}[/] in the network {} ({}; activations {}; cost {}). "
+            "Layer 1 is the input layer, layer {} the output.",
+            e.label,
+            " → ".join(map(str, e.sizes)),
+            p.source,
+            acts,
+            p.cost_name,
+            L,
+        )
     )
     out.print(
         f"{e.label} = {e.w:.6g} joins neuron {e.k} of layer {e.l - 1} to neuron {e.j} of layer {e.l} "
@@ -191,7 +201,7 @@ def _print_explanation(p: Any, e: Any, sample: int) -> None:
                 ),
             )
         if len(c.da) > 12:
-            table.add_row(f"[dim]+{len(c.da) - 12} more[/]", *[""] * 6)
+            table.add_row(Text(f"+{len(c.da) - 12} more", style="dim"), *[""] * 6)
         table.add_section()
     out.print(table)
     out.print(
@@ -235,13 +245,17 @@ def _print_explanation(p: Any, e: Any, sample: int) -> None:
                 f"{share:.1%}" if share == share else "-",
             )
         out.print(paths)
-        out.print(f"Sum over all {ps.count:,} paths: [bold]{ps.total:.12g}[/]", highlight=False)
+        out.print(styled("Sum over all {} paths: [bold]{}[/]", f"{ps.count:,}", f"{ps.total:.12g}"))
     else:
         out.print(
-            f"[yellow]{ps.count:,} paths exceed the cap of {ps.cap:,} (--max-paths), so they are not listed.[/] "
-            f"Their sum, accumulated layer by layer without listing them (adding up shared path segments "
-            f"first — the trick backprop uses), is [bold]{ps.total:.12g}[/].",
-            highlight=False,
+            styled(
+                "[yellow]{} paths exceed the cap of {} (--max-paths), so they are not listed.[/] "
+                "Their sum, accumulated layer by layer without listing them (adding up shared path "
+                "segments first — the trick backprop uses), is [bold]{}[/].",
+                f"{ps.count:,}",
+                f"{ps.cap:,}",
+                f"{ps.total:.12g}",
+            )
         )
 
     out.print(Rule("3. Backprop: δ from the output backwards"))
@@ -259,9 +273,12 @@ def _print_explanation(p: Any, e: Any, sample: int) -> None:
     out.print(bp)
     a_k = float(e.changes[0].dz[e.j - 1] / e.dw) if e.dw else float("nan")
     out.print(
-        f"BP4: ∂C/∂{e.label} = a[{e.l - 1}][{e.k}] · δ[{e.l}][{e.j}] = {a_k:.6g} × {e.deltas[e.l - 2][e.j - 1]:.6g} "
-        f"= [bold]{e.backprop:.12g}[/]",
-        highlight=False,
+        styled(
+            "BP4: {} = [bold]{}[/]",
+            f"∂C/∂{e.label} = a[{e.l - 1}][{e.k}] · δ[{e.l}][{e.j}] = {a_k:.6g} × "
+            f"{e.deltas[e.l - 2][e.j - 1]:.6g}",
+            f"{e.backprop:.12g}",
+        )
     )
 
     out.print(Rule("4. Side by side"))
@@ -302,7 +319,7 @@ def _print_explanation(p: Any, e: Any, sample: int) -> None:
         )
     for c in e.costs:
         costs.add_row(
-            f"{_sizes(c.sizes)}\n[dim]{c.note}[/]",
+            Text.assemble(_sizes(c.sizes), "\n", (c.note, "dim")),
             f"{c.weights:,}",
             _big(c.paths_one),
             _big(c.paths_all),

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from deltaw.cli.app import app, err, friendly_errors
+from deltaw.cli.app import app, err, friendly_errors, styled
 from deltaw.cli.options import PathsArg
 
 export_app = typer.Typer(
@@ -41,8 +41,6 @@ def tensorboard(
         if e.written:
             err.print(f"Wrote {e.logdir} ({e.epochs} epochs)", highlight=False, soft_wrap=True)
         else:
-            err.print(
-                f"[yellow]Skipped[/] {e.folder}: {e.skipped}", highlight=False, soft_wrap=True
-            )
+            err.print(styled("[yellow]Skipped[/] {}: {}", e.folder, e.skipped), soft_wrap=True)
     if done and not any(e.written for e in done):
         raise typer.Exit(1)

@@ -8,8 +8,9 @@ import sys
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
-from deltaw.cli.app import SetOpt, app, friendly_errors, out
+from deltaw.cli.app import SetOpt, app, friendly_errors, out, styled
 from deltaw.cli.options import (
     ActivationOpt,
     CostOpt,
@@ -118,7 +119,7 @@ def gradcheck(
         if not report.passed:
             raise GradientCheckError("Gradient check failed. " + report.diagnosis())
     if not json_out:
-        out.print(f"[green]Passed.[/] {report.diagnosis()}", highlight=False)
+        out.print(styled("[green]Passed.[/] {}", report.diagnosis()))
 
 
 def _print_gradcheck(p: Any, report: Any) -> None:
@@ -127,9 +128,12 @@ def _print_gradcheck(p: Any, report: Any) -> None:
     dtype = f"float64 (the network is {report.dtype})" if report.dtype != "float64" else "float64"
     rows = f", rows {', '.join(map(str, p.rows))} of the training split" if p.rows else ""
     out.print(
-        f"[bold]Gradient check[/] of {p.source}: layers {p.network.sizes}, cost {p.cost_name} = {report.cost_value:.6g} "
-        f"on {report.samples} sample(s){rows}; ε = {report.eps:g}, tolerance {report.tol:g}, {dtype}.",
-        highlight=False,
+        styled(
+            "[bold]Gradient check[/] of {}",
+            f"{p.source}: layers {p.network.sizes}, cost {p.cost_name} = {report.cost_value:.6g} "
+            f"on {report.samples} sample(s){rows}; ε = {report.eps:g}, tolerance {report.tol:g}, "
+            f"{dtype}.",
+        )
     )
     table = Table(
         title="Backprop against finite differences, per layer (layer 1 = input)",
@@ -143,7 +147,7 @@ def _print_gradcheck(p: Any, report: Any) -> None:
             no_wrap=col in ("param", "worst"),
         )
     for c in report.params:
-        kinks = f" [yellow]({c.at_kinks} at kink)[/]" if c.at_kinks else ""
+        kinks = styled(" [yellow]({} at kink)[/]", c.at_kinks) if c.at_kinks else ""
         ratio = (
             c.worst_backprop / c.worst_numeric
             if c.worst is not None and c.worst_numeric != 0
@@ -152,7 +156,7 @@ def _print_gradcheck(p: Any, report: Any) -> None:
         table.add_row(
             f"{c.layer} {report.layer_name(c.layer)}",
             f"{c.param} {'×'.join(map(str, c.shape))}",
-            f"{c.checked}/{c.size}{kinks}",
+            Text.assemble(f"{c.checked}/{c.size}", kinks),
             _mark(c.max_error, c.passed),
             fmt_e(c.median_error),
             c.label(c.worst),

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from deltaw.cli.app import app, err, friendly_errors, registry
+from deltaw.cli.app import app, err, friendly_errors, registry, styled
 from deltaw.errors import PluginError
 
 Packages = Annotated[
@@ -52,7 +51,7 @@ def install(
             ),
         )
     if code != 0:
-        err.print(f"[red]pip failed[/] (exit code {code}); nothing changed in deltaw.")
+        err.print(styled("[red]pip failed[/] (exit code {}); nothing changed in deltaw.", code))
         raise typer.Exit(code)
     added = inst.touched(before, inst.snapshot(), targets)
     if not added:
@@ -78,9 +77,14 @@ def install(
         if state not in ("loaded", "disabled"):
             failed.append(a)
         err.print(
-            f"Plugin {escape(repr(a.name))} ({escape(f'{a.distribution} {a.version}')}) "
-            f"[{colour}]{state}[/]{escape(detail)}",
-            highlight=False,
+            styled(
+                f"Plugin {{}} ({{}} {{}}) [{colour}]{{}}[/]{{}}",
+                repr(a.name),
+                a.distribution,
+                a.version,
+                state,
+                detail,
+            ),
             soft_wrap=True,
         )
     if failed:
@@ -111,7 +115,7 @@ def uninstall(
         before = inst.available()
         code = inst.run_pip("uninstall", list(packages or []), ["--yes"] if yes else [])
     if code != 0:
-        err.print(f"[red]pip failed[/] (exit code {code}).")
+        err.print(styled("[red]pip failed[/] (exit code {}).", code))
         raise typer.Exit(code)
     for a in sorted(before - inst.available(), key=lambda a: a.name):
         err.print(

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from deltaw.cli.app import err, registry
+from deltaw.cli.app import err, registry, styled
 
 PathsArg = Annotated[
     list[Path],
@@ -35,7 +35,7 @@ ByOpt = Annotated[
 
 def check_by(by: str) -> str:
     if by not in ("best", "final"):
-        err.print(f"[bold red]Error:[/] --by {by!r}: use best or final.")
+        err.print(styled("[bold red]Error:[/] --by {}: use best or final.", repr(by)))
         raise typer.Exit(2)
     return by
 
@@ -57,7 +57,8 @@ ActivationOpt = Annotated[
     str | None,
     typer.Option(
         "--activation",
-        help="With --layers: activation of every layer (name, or '{name: leaky-relu, alpha: 0.1}'). [default: sigmoid]",
+        help="With --layers: activation of every layer (name, or "
+        "'{name: leaky-relu, alpha: 0.1}'). \\[default: sigmoid]",
         show_default=False,
     ),
 ]  # noqa: UP045
@@ -74,7 +75,9 @@ OutputOpt = Annotated[
 CostOpt = Annotated[
     str | None,
     typer.Option(
-        "--cost", help="With --layers: the cost function. [default: quadratic]", show_default=False
+        "--cost",
+        help="With --layers: the cost function. \\[default: quadratic]",
+        show_default=False,
     ),
 ]  # noqa: UP045
 
@@ -82,7 +85,7 @@ InitOpt = Annotated[
     str | None,
     typer.Option(
         "--init",
-        help="With --layers: the weight initializer. [default: nielsen]",
+        help="With --layers: the weight initializer. \\[default: nielsen]",
         show_default=False,
     ),
 ]  # noqa: UP045
@@ -103,7 +106,8 @@ PlotOpt = Annotated[
     Path | None,
     typer.Option(
         "--plot",
-        help="Also draw the network into this PNG file (needs matplotlib: pip install 'deltaw[plot]').",
+        help="Also draw the network into this PNG file "
+        "(needs matplotlib: pip install 'deltaw\\[plot]').",
         show_default=False,
     ),
 ]  # noqa: UP045

@@ -41,15 +41,16 @@ def plot(
 
     Repeats of one configuration under several seeds are drawn as a band: the
     mean curve with ± one standard deviation shaded."""
+    from deltaw.cli.report import collect_with_warnings
     from deltaw.plots import pyplot
-    from deltaw.runs.report import collect_runs, labels
+    from deltaw.runs.report import labels
 
     default = "regions.png" if regions else "curves.png"
     target = output or (
         (paths[0] / default) if len(paths) == 1 and paths[0].is_dir() else Path(default)
     )
     with friendly_errors():
-        runs = collect_runs(paths)
+        runs, _ = collect_with_warnings(paths)
         pyplot()  # says how to install matplotlib when it is missing
         names = labels(runs)
         if regions:

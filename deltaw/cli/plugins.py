@@ -7,8 +7,9 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
-from deltaw.cli.app import app, err, friendly_errors, out, registry
+from deltaw.cli.app import app, err, friendly_errors, out, registry, styled
 
 
 @app.command()
@@ -20,7 +21,6 @@ def plugins(
 ) -> None:
     """List every registered name, and every plugin with its distribution, version and status."""
     from rich.table import Table
-    from rich.text import Text
 
     with friendly_errors():
         reg = registry()
@@ -53,8 +53,8 @@ def plugins(
             Text(p.name),
             Text(p.distribution or p.path or "-"),
             p.version or "-",
-            f"[{colour}]{p.status}[/]",
-            Text(_registers(p)),
+            Text(p.status, style=colour),
+            _registers(p),
             style=None,
         )
     out.print(status)
@@ -62,8 +62,14 @@ def plugins(
         first = found[0]
         who = " and ".join(f"{e.plugin.origin} ({e.qualified!r})" for e in found)
         err.print(
-            f"[yellow]Ambiguous:[/] {first.kind} {first.name!r} is registered by {who}; a spec must use a qualified name.",
-            highlight=False,
+            styled(
+                "[yellow]Ambiguous:[/] {} {} is registered by {}; "
+                "a spec must use a qualified name.",
+                first.kind,
+                repr(first.name),
+                who,
+            ),
+            soft_wrap=True,
         )
     for mine, theirs in reg.shadows():
         err.print(

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
-from deltaw.cli.app import app, err, friendly_errors, out, registry
+from deltaw.cli.app import app, err, friendly_errors, out, registry, warn
 from deltaw.cli.options import ByOpt, MetricOpt, PathsArg, check_by
 from deltaw.cli.render import fmt_metric
 
@@ -36,17 +37,17 @@ def report(
     """A table of runs: status, epochs, wall time, best and final metrics, and the spec keys in which they differ."""
     from deltaw.files import write_text
     from deltaw.runs.repeats import group_report
-    from deltaw.runs.report import collect_runs, report_csv, summarize
+    from deltaw.runs.report import report_csv, summarize
 
     check_by(by)
     with friendly_errors():
-        runs = collect_runs(paths)
+        runs, problems = collect_with_warnings(paths)
         rep = summarize(runs, metric, registry=registry(), by=by)
         if csv_path is not None:
             write_text(csv_path, report_csv(rep))
     groups = group_report(rep) if group else None
     if json_out:
-        data = report_json(rep)
+        data = {**report_json(rep), "warnings": problems}
         if groups:
             data["groups"] = [g.to_json() for g in groups]
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
@@ -56,7 +57,19 @@ def report(
     else:
         print_report(rep)
     if csv_path is not None:
-        err.print(f"Wrote {csv_path}", highlight=False)
+        err.print(f"Wrote {csv_path}", highlight=False, soft_wrap=True)
+
+
+def collect_with_warnings(paths: Any) -> tuple[list[Any], list[str]]:
+    """The runs under ``paths``; every damaged file among them is named in a warning on stderr."""
+    from deltaw.runs.report import collect_runs
+
+    problems: list[str] = []
+    runs = collect_runs(paths, problems)
+    problems += [p for r in runs for p in r.problems]
+    for problem in problems:
+        warn(problem)
+    return runs, problems
 
 
 # -- printing --------------------------------------------------------------------------------
@@ -111,7 +124,7 @@ def print_report(rep: Any) -> None:
         "running": "cyan",
     }
     for i, row in enumerate(rep.rows, 1):
-        status = f"[{colours.get(row['status'], 'red')}]{row['status']}[/]"
+        status = Text(row["status"], style=colours.get(row["status"], "red"))
         best = (
             f"{fmt_metric(metric, row['best'], bare=True)} ({row['best_epoch']})"
             if row["best"] is not None
@@ -133,9 +146,7 @@ def print_report(rep: Any) -> None:
     out.print(table)
     for row in rep.rows:
         if row["status"] not in ("completed", "running") and row["message"]:
-            err.print(
-                f"{row['run']}: {row['status']}: {row['message']}", highlight=False, soft_wrap=True
-            )
+            err.print(f"{row['run']}: {row['status']}: {row['message']}", soft_wrap=True)
 
 
 def print_groups(rep: Any, groups: list[Any]) -> None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from deltaw.cli.app import SetOpt, app, err, friendly_errors, registry
+from deltaw.cli.app import SetOpt, app, err, friendly_errors, registry, styled
 
 
 @app.command()
@@ -29,9 +29,19 @@ def run(
     out_dir: Annotated[
         Path, typer.Option("--out", "-o", help="Folder that receives the run folder.")
     ] = Path("runs"),
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="No progress display; print only the run folder's path on stdout."
+        ),
+    ] = False,
     json_lines: Annotated[
-        bool, typer.Option("--json", help="One JSON object per epoch on stdout.")
+        bool,
+        typer.Option(
+            "--json",
+            help="One JSON object per epoch on stdout, then one with run_folder, status, epochs, "
+            "wall_time and exit_code.",
+        ),
     ] = False,
     plots: Annotated[
         bool,
@@ -59,47 +69,106 @@ def run(
 
     if (spec is None) == (resume is None):
         err.print(
-            "[bold red]Error:[/] give a spec file to start a run, or --resume RUN_DIR to continue one (not both).",
+            styled(
+                "[bold red]Error:[/] give a spec file to start a run, or --resume RUN_DIR to "
+                "continue one (not both)."
+            ),
             soft_wrap=True,
         )
         raise typer.Exit(2)
-    shown = [] if quiet or json_lines else [ProgressDisplay(err)]
+    shown: list[Any] = [] if quiet or json_lines else [ProgressDisplay(err)]
     if json_lines:
         shown.append(JsonLines())
-    with friendly_errors():
-        try:
-            if resume is not None:
-                result = resume_run(
-                    resume,
-                    set_ or [],
-                    callbacks=shown,
-                    registry=registry(),
-                    plots=plots,
-                    tensorboard=tensorboard or None,
-                )
-            else:
-                result = run_spec(
-                    spec,
-                    set_ or [],
-                    out_dir,
-                    callbacks=shown,
-                    registry=registry(),
-                    plots=plots,
-                    tensorboard=tensorboard or None,
-                )
-        finally:
-            for cb in shown:
-                cb.on_run_end(None)
+    where = _run_folder()  # which folder the run writes, even when it then fails
+    try:
+        with friendly_errors():
+            try:
+                if resume is not None:
+                    result = resume_run(
+                        resume,
+                        set_ or [],
+                        callbacks=[*shown, where],
+                        registry=registry(),
+                        plots=plots,
+                        tensorboard=tensorboard or None,
+                    )
+                else:
+                    result = run_spec(
+                        spec,
+                        set_ or [],
+                        out_dir,
+                        callbacks=[*shown, where],
+                        registry=registry(),
+                        plots=plots,
+                        tensorboard=tensorboard or None,
+                    )
+            finally:
+                for cb in shown:
+                    cb.on_run_end(None)
+    except typer.Exit as stop:
+        if where.folder is not None:
+            _tell_script(where.folder, None, quiet, json_lines, stop.exit_code)
+        raise
+    _tell_script(result.folder, result, quiet, json_lines, 0)
     if result.status == "interrupted":
-        err.print(f"[yellow]{result.message}[/]", highlight=False, soft_wrap=True)
+        err.print(styled("[yellow]{}[/]", result.message), soft_wrap=True)
         raise typer.Exit(143 if result.signal == "SIGTERM" else 130)  # 128 + the signal
     if not quiet and not json_lines:
         final = result.history[-1] if result.history else {}
         summary = metrics_text(final)
         if result.status == "stopped":
-            head = f"[yellow]Stopped[/] after {len(result.history)} epochs in {result.wall_time:.1f}s ({result.message})"
+            head = styled(
+                "[yellow]Stopped[/] after {} epochs in {}s ({})",
+                len(result.history),
+                f"{result.wall_time:.1f}",
+                result.message,
+            )
         else:
-            head = f"[green]Done[/] in {result.wall_time:.1f}s"
-        err.print(
-            f"{head}: {summary}\nRun folder: {result.folder}", highlight=False, soft_wrap=True
-        )
+            head = styled("[green]Done[/] in {}s", f"{result.wall_time:.1f}")
+        err.print(head, f": {summary}\nRun folder: {result.folder}", sep="", soft_wrap=True)
+
+
+def _run_folder() -> Any:
+    """A callback that remembers the run folder when training starts (``trainer.run``)."""
+    from deltaw.core.base import Callback
+
+    class RunFolder(Callback):
+        folder: Path | None = None
+
+        def on_run_start(self, trainer: Any) -> None:
+            self.folder = getattr(getattr(trainer, "run", None), "folder", None)
+
+    return RunFolder()
+
+
+def _tell_script(
+    folder: Path, result: Any, quiet: bool, json_lines: bool, exit_code: int | None
+) -> None:
+    """The run folder for scripts: ``--quiet`` prints its path alone on stdout; ``--json`` ends
+    with ``{"run_folder": …, "status": …, "exit_code": …}``."""
+    import json
+    import sys
+
+    if quiet and not json_lines:
+        sys.stdout.write(f"{folder}\n")
+    elif json_lines:
+        if result is not None:
+            status, epochs, wall = result.status, len(result.history), result.wall_time
+        else:  # it failed: what the folder says
+            from deltaw.runs.folder import read_run_info
+
+            try:
+                info = read_run_info(folder)
+            except Exception:  # noqa: BLE001 - the error itself was reported already
+                info = {}
+            status, epochs, wall = info.get("status", "failed"), info.get("epochs"), None
+            wall = info.get("wall_time")
+        final = {
+            "run_folder": str(folder),
+            "status": status,
+            "epochs": epochs,
+            "wall_time": wall,
+            "exit_code": 130 if status == "interrupted" else exit_code or 0,
+        }
+        sys.stdout.write(json.dumps(final) + "\n")
+    sys.stdout.flush()

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from deltaw.cli.app import app, friendly_errors, out, registry
+from deltaw.cli.app import app, friendly_errors, out, registry, styled
 
 
 @app.command()
@@ -17,6 +17,7 @@ def show(
     name: Annotated[str, typer.Argument(help="Registered name (or plugin:name).")],
 ) -> None:
     """Show a plugin's documentation and its parameters with types and defaults."""
+
     import inspect
 
     from rich.table import Table
@@ -27,13 +28,17 @@ def show(
     with friendly_errors():
         entry = registry().entry(kind, name, where=f"`deltaw show {kind} {name}`")
     out.print(
-        f"[bold]{entry.kind} {entry.name}[/]  (plugin {entry.plugin.name!r}, {entry.plugin.origin}; "
-        f"{entry.cls.__module__}.{entry.cls.__qualname__})",
-        highlight=False,
+        styled(
+            "[bold]{} {}[/]  (plugin {}, {}; {}.{})",
+            entry.kind,
+            entry.name,
+            repr(entry.plugin.name),
+            entry.plugin.origin,
+            entry.cls.__module__,
+            entry.cls.__qualname__,
+        )
     )
-    out.print(
-        inspect.cleandoc(entry.cls.__doc__ or "(no documentation)"), highlight=False, markup=False
-    )
+    out.print(inspect.cleandoc(entry.cls.__doc__ or "(no documentation)"), highlight=False)
     rows = param_rows(entry.cls)
     if not rows:
         out.print("\nParameters: none.")

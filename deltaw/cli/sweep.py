@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -10,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from deltaw.cli.app import SetOpt, _disabled, app, err, friendly_errors, out, registry
+from deltaw.cli.app import SetOpt, _disabled, app, err, friendly_errors, out, registry, styled
 from deltaw.cli.options import ByOpt, MetricOpt, check_by
 from deltaw.cli.report import print_report, report_json
 from deltaw.errors import SpecError
@@ -171,7 +172,19 @@ def sweep(
         bool, typer.Option("--plots/--no-plots", help="Write learning curves (needs matplotlib).")
     ] = True,
     json_out: Annotated[
-        bool, typer.Option("--json", help="Print the summary as JSON on stdout.")
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the summary as JSON on stdout, with sweep_folder, status and exit_code.",
+        ),
+    ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="No progress or table; print only the sweep folder's path on stdout.",
+        ),
     ] = False,
 ) -> None:
     """Run every trial of the `sweep:` section of SPEC (or of --grid/--random/--seeds), each a run
@@ -224,64 +237,79 @@ def sweep(
             recorded = read_sweep_info(resume).get("trials", [])
             total = len(recorded)
             done = sum(1 for t in recorded if t.get("status") in FINAL)
-            err.print(f"Resuming the sweep of {total} trials ({done} ended) …", highlight=False)
+            if not quiet:
+                err.print(f"Resuming the sweep of {total} trials ({done} ended) …")
         else:
             assert spec is not None
             total, done = len(plan(spec, overrides, registry=registry()).trials), 0
-            err.print(f"Sweep of {total} trials …", highlight=False)
-        with SweepProgress(err, total, done) as display:
-            options.update(on_trial=display.trial, on_event=display.event)
+            if not quiet:
+                err.print(f"Sweep of {total} trials …")
+        shown = contextlib.nullcontext() if quiet else SweepProgress(err, total, done)
+        with shown as display:
+            if display is not None:
+                options.update(on_trial=display.trial, on_event=display.event)
             if resume is not None:
                 result = resume_sweep(resume, set_ or [], **options)  # type: ignore[arg-type]
             else:
                 assert spec is not None
                 result = run_sweep(spec, overrides, out_dir, **options)  # type: ignore[arg-type]
-    _summary(result, json_out)
+    _summary(result, json_out, quiet)
 
 
-def _summary(result: Any, json_out: bool) -> None:
+def _summary(result: Any, json_out: bool, quiet: bool = False) -> None:
     import shlex
-
-    from rich.markup import escape
 
     from deltaw.cli.report import print_groups
     from deltaw.runs.repeats import group_report
 
     report = result.report
     groups = group_report(report)
+    everything_failed = bool(result.trials) and len(result.failed) == len(result.trials)
+    status = "interrupted" if result.interrupted else "failed" if everything_failed else "completed"
+    code = 130 if result.interrupted else 1 if everything_failed or result.resumable else 0
     if json_out:
-        data = report_json(report, result.folder)
+        data = {**report_json(report, result.folder), "status": status, "exit_code": code}
         if groups:
             data["groups"] = [g.to_json() for g in groups]
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    elif quiet:
+        sys.stdout.write(f"{result.folder}\n")  # a script needs the folder, nothing else
     elif groups:
         print_groups(report, groups)
     else:
         print_report(report)
-    err.print(f"Sweep folder: {result.folder}", highlight=False, markup=False, soft_wrap=True)
-    again = escape(f"deltaw sweep --resume {shlex.quote(str(result.folder))}")
+    if not quiet:
+        err.print(f"Sweep folder: {result.folder}", highlight=False, soft_wrap=True)
+    again = f"deltaw sweep --resume {shlex.quote(str(result.folder))}"
     if result.interrupted:
         err.print(
-            f"[yellow]The sweep was interrupted[/]; finished trials are kept. "
-            f"Resume it with: {again}",
-            highlight=False,
+            styled(
+                "[yellow]The sweep was interrupted[/]; finished trials are kept. "
+                "Resume it with: {}",
+                again,
+            ),
             soft_wrap=True,
         )
-        raise typer.Exit(130)
-    if result.resumable:
+    elif result.resumable:
         err.print(
-            f"[yellow]{len(result.resumable)} of {len(result.trials)} trials did not run to their "
-            f"end[/] (a worker was lost). Resume them with: {again}",
-            highlight=False,
+            styled(
+                "[yellow]{} of {} trials did not run to their end[/] (a worker was lost). "
+                "Resume them with: {}",
+                len(result.resumable),
+                len(result.trials),
+                again,
+            ),
             soft_wrap=True,
         )
-        raise typer.Exit(1)
-    if result.failed:
+    elif result.failed:
         err.print(
-            f"[yellow]{len(result.failed)} of {len(result.trials)} trials did not finish[/]; "
-            f"their errors are in sweep.json and sweep.csv.",
-            highlight=False,
+            styled(
+                "[yellow]{} of {} trials did not finish[/]; their errors are in sweep.json and "
+                "sweep.csv.",
+                len(result.failed),
+                len(result.trials),
+            ),
             soft_wrap=True,
         )
-        if len(result.failed) == len(result.trials):
-            raise typer.Exit(1)
+    if code:
+        raise typer.Exit(code)

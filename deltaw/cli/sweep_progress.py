@@ -22,6 +22,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from deltaw.cli.app import styled
 from deltaw.cli.render import fmt_metric
 
 COLOURS = {"completed": "green", "stopped": "yellow", "interrupted": "yellow", "pruned": "yellow"}
@@ -88,11 +89,16 @@ class SweepProgress:
         colour = COLOURS.get(trial.status, "red")
         final = trial.result.get("final", {}) if trial.result else {}
         shown = ", ".join(fmt_metric(k, v) for k, v in final.items() if k.startswith("validation_"))
-        note = f"  {escape(trial.error.splitlines()[0])}" if trial.error else ""
+        note = f"  {trial.error.splitlines()[0]}" if trial.error else ""
         self.console.print(
-            f"[{done}/{self.total}] [{colour}]{trial.status}[/] {escape(trial.label)}  "
-            f"{escape(shown)}{note}",
-            highlight=False,
+            styled(
+                f"{{}} [{colour}]{{}}[/] {{}}  {{}}{{}}",
+                f"[{done}/{self.total}]",
+                trial.status,
+                trial.label,
+                shown,
+                note,
+            ),
             soft_wrap=True,
         )
         self._overall()

@@ -1,4 +1,4 @@
-"""What shaped the numbers: Python, numpy, BLAS and plugin versions, and the BLAS thread limit."""
+"""What shaped the numbers: Python, numpy, BLAS and plugin versions, the cores, the BLAS threads."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from deltaw.errors import TrainingError
 from deltaw.registry import Registry
 from deltaw.registry.distributions import installed_version
 from deltaw.runs.folder import now
+from deltaw.runs.threads import BlasThreads, available_cpus
 from deltaw.spec.build import Experiment
 
 
@@ -26,6 +26,7 @@ def environment(exp: Experiment, registry: Registry | None = None) -> dict[str, 
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
+        "cpus_available": available_cpus(),  # affinity and cgroup quota: what BLAS may use
         "numpy": np.__version__,
         "blas": blas_info(),
         "deltaw": deltaw.__version__,
@@ -94,24 +95,14 @@ def blas_info() -> dict[str, Any]:
     return info
 
 
-class blas_threads:
-    """Limit BLAS threads for the run (needs threadpoolctl); a no-op when ``n`` is None."""
+def blas_threads(setting: int | str | None, exp: Experiment | None = None) -> BlasThreads:
+    """The BLAS thread count for a run: ``setting`` as ``training.threads`` takes it.
 
-    def __init__(self, n: int | None) -> None:
-        self.n, self._ctx = n, None
-
-    def __enter__(self) -> None:
-        if self.n is None:
-            return
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:
-            raise TrainingError(
-                "training.threads needs threadpoolctl: pip install threadpoolctl (or deltaw[bench])."
-            ) from None
-        self._ctx = threadpool_limits(limits=self.n, user_api="blas")
-        self._ctx.__enter__()
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._ctx is not None:
-            self._ctx.__exit__(*exc)
+    An int limits BLAS to that many threads, None leaves it alone, ``"auto"``
+    chooses from the free cores and, given ``exp``, the size of its products
+    (:mod:`deltaw.runs.threads`). Use it as a context manager around training
+    and add its ``callbacks`` to the trainer; ``record`` goes into ``run.json``.
+    """
+    if exp is None:
+        return BlasThreads(setting)
+    return BlasThreads(setting, exp.network.sizes, exp.spec.training.batch_size)

@@ -22,7 +22,6 @@ import yaml
 from deltaw.core.history import BOOKKEEPING, metric_keys
 from deltaw.core.monitor import Monitor
 from deltaw.errors import DeltawError
-from deltaw.files import read_json
 from deltaw.runs.folder import run_state
 
 PREFERRED = (
@@ -44,6 +43,7 @@ class RunRecord:
     resolved: dict[str, Any]
     history: list[dict[str, float]]
     overrides: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # damaged files, skipped with a warning
 
     @property
     def name(self) -> str:
@@ -55,11 +55,13 @@ class RunRecord:
 
     @property
     def epochs(self) -> int:
-        return int(self.info.get("epochs", len(self.history)))
+        value = self.info.get("epochs")
+        return int(value) if _finite(value) else len(self.history)
 
     @property
     def wall_time(self) -> float:
-        return float(self.info.get("wall_time", 0.0))
+        value = self.info.get("wall_time")
+        return float(value) if _finite(value) else 0.0
 
 
 def is_run(path: Path) -> bool:
@@ -71,24 +73,66 @@ def is_sweep(path: Path) -> bool:
 
 
 def load_run(folder: Path) -> RunRecord:
-    """Read a run folder (a missing file reads as empty: a run that failed early still shows up)."""
+    """Read a run folder; a missing file reads as empty (a run that failed early still shows up).
+
+    A damaged file does not stop a report of many runs: what can be read is
+    kept, and ``problems`` says which file (and which lines of
+    ``metrics.jsonl``) was skipped.
+    """
     folder = Path(folder)
-    info = read_json(folder / "run.json", {})
-    resolved = _read_yaml(folder / "resolved.yaml")
-    overrides = read_json(folder / "overrides.json", [])
-    history: list[dict[str, float]] = []
-    path = folder / "metrics.jsonl"
-    if path.exists():
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if line.strip():
-                try:
-                    history.append(json.loads(line))
-                except json.JSONDecodeError:
-                    raise DeltawError(
-                        f"{path}, line {n}: not valid JSON; the file is damaged."
-                    ) from None
+    problems: list[str] = []
+    info = _read_json(folder / "run.json", {}, problems)
+    resolved = _read_yaml(folder / "resolved.yaml", problems)
+    overrides = _read_json(folder / "overrides.json", [], problems)
+    if not isinstance(info, dict):
+        problems.append(f"{folder / 'run.json'} is not a JSON object; its status is unknown.")
+        info = {}
+    if not isinstance(overrides, list):
+        overrides = []
+    history = read_history(folder / "metrics.jsonl", problems)
     info = true_state(folder, info)
-    return RunRecord(folder, info, resolved, history, overrides)
+    return RunRecord(folder, info, resolved, history, overrides, problems)
+
+
+def read_history(path: Path, problems: list[str]) -> list[dict[str, float]]:
+    """The rows of ``metrics.jsonl``: JSON objects of numbers; other lines are skipped and named."""
+    try:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        problems.append(f"{path} cannot be read ({exc.strerror or exc}); its metrics are left out.")
+        return []
+    history: list[dict[str, float]] = []
+    bad: list[int] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            row = None
+        if _is_metrics_row(row):
+            history.append(row)
+        else:
+            bad.append(n)
+    if bad:
+        lines = ", ".join(map(str, bad[:5])) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        problems.append(
+            f"{path} is damaged: line{'s' if len(bad) > 1 else ''} {lines} "
+            f"{'are' if len(bad) > 1 else 'is'} not a JSON object of numbers and "
+            f"{'were' if len(bad) > 1 else 'was'} skipped; "
+            f"{len(history)} epoch record{'s' if len(history) != 1 else ''} kept."
+        )
+    return history
+
+
+def _is_metrics_row(row: Any) -> bool:
+    return (
+        isinstance(row, dict)
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in row.values())
+        and _finite(row.get("epoch", 0))
+    )
 
 
 def true_state(folder: Path, info: dict[str, Any]) -> dict[str, Any]:
@@ -101,13 +145,26 @@ def true_state(folder: Path, info: dict[str, Any]) -> dict[str, Any]:
     return {**info, **true, "message": state.note}
 
 
-def sweep_trials(folder: Path) -> list[dict[str, Any]]:
-    """The trials recorded in a sweep folder's ``sweep.json``."""
-    return list(read_json(Path(folder) / "sweep.json", {}).get("trials", []))
+def sweep_trials(folder: Path, problems: list[str] | None = None) -> list[dict[str, Any]]:
+    """The trials recorded in a sweep folder's ``sweep.json`` (none when it is damaged)."""
+    problems = [] if problems is None else problems
+    path = Path(folder) / "sweep.json"
+    seen = len(problems)
+    data = _read_json(path, {}, problems)
+    trials = data.get("trials") if isinstance(data, dict) else None
+    ok = [t for t in trials or [] if isinstance(t, dict) and isinstance(t.get("folder"), str)]
+    if len(problems) == seen and (not isinstance(trials, list) or len(ok) < len(trials)):
+        problems.append(f"{path} is damaged; the trials it does not name are left out.")
+    return ok
 
 
-def collect_runs(paths: Sequence[str | Path]) -> list[RunRecord]:
-    """Every run under ``paths``: run folders, sweep folders (their trials) and folders of runs."""
+def collect_runs(paths: Sequence[str | Path], problems: list[str] | None = None) -> list[RunRecord]:
+    """Every run under ``paths``: run folders, sweep folders (their trials) and folders of runs.
+
+    A damaged ``sweep.json`` is named in ``problems`` (each run's own damaged
+    files in its :attr:`RunRecord.problems`); a path that holds no runs is an error.
+    """
+    problems = [] if problems is None else problems
     runs: list[RunRecord] = []
     for p in paths:
         path = Path(p)
@@ -118,7 +175,7 @@ def collect_runs(paths: Sequence[str | Path]) -> list[RunRecord]:
         if is_run(path):
             runs.append(load_run(path))
         elif is_sweep(path):
-            for trial in sweep_trials(path):
+            for trial in sweep_trials(path, problems):
                 sub = path / trial["folder"]
                 record = load_run(sub) if sub.exists() else RunRecord(sub, {}, {}, [])
                 if not record.info:  # never began (pending), or failed before it could say so
@@ -130,7 +187,7 @@ def collect_runs(paths: Sequence[str | Path]) -> list[RunRecord]:
         elif path.is_dir() and (
             subs := sorted(d for d in path.iterdir() if d.is_dir() and (is_run(d) or is_sweep(d)))
         ):
-            runs += collect_runs(subs)
+            runs += collect_runs(subs, problems)
         else:
             raise DeltawError(
                 f"{path} is not a run folder (no run.json), a sweep folder (no sweep.json), or a folder that holds them."
@@ -155,28 +212,53 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+NOT_COMPARED = ("sweep",)  # a trial's copy of its sweep section says how it was made, not what
+
+
 def differing_keys(runs: Sequence[RunRecord]) -> list[str]:
-    """Spec keys whose resolved values are not the same in every run (the sweep section left out)."""
+    """Spec keys whose resolved values differ between runs.
+
+    Values are compared as values: a key a run does not have, null and an
+    empty list or mapping all mean "not set"; 1 and 1.0 are equal. The sweep
+    section is left out.
+    """
     if len(runs) < 2:
         return []
     flats = [flatten(r.resolved) for r in runs if r.resolved]
     keys: list[str] = []
     for flat in flats:
         keys += [k for k in flat if k not in keys]
-    keys = [k for k in keys if not k.startswith("sweep.")]
-    return [
-        k
-        for k in keys
-        if len({json.dumps(f.get(k, "<unset>"), sort_keys=True, default=str) for f in flats}) > 1
-    ]
+    keys = [k for k in keys if k.split(".")[0].split("[")[0] not in NOT_COMPARED]
+    return [k for k in keys if len({_canonical(f.get(k)) for f in flats}) > 1]
+
+
+def _canonical(value: Any) -> str:
+    """One text per value: unset, null, [] and {} alike; numbers by value (1 == 1.0)."""
+
+    def norm(v: Any) -> Any:
+        if isinstance(v, bool) or v is None:
+            return v
+        if isinstance(v, float) and v.is_integer():
+            return int(v)
+        if isinstance(v, (list, tuple)):
+            return [norm(x) for x in v] or None
+        if isinstance(v, dict):
+            return {str(k): norm(x) for k, x in v.items()} or None
+        return v
+
+    return json.dumps(norm(value), sort_keys=True, default=str)
 
 
 def short_keys(keys: Sequence[str]) -> dict[str, str]:
-    """The shortest unambiguous tail of each dotted key (``optimizer.lr`` → ``lr``)."""
+    """Each dotted key by its last two parts (``optimizer.lr``, ``clip.norm``, ``seed``).
+
+    Never a bare parameter name that could belong to several plugins or
+    sections (``lr``); more parts when two keys would still look alike.
+    """
     out = {}
     for key in keys:
         parts = key.split(".")
-        for n in range(1, len(parts) + 1):
+        for n in range(min(2, len(parts)), len(parts) + 1):
             tail = ".".join(parts[-n:])
             if sum(1 for k in keys if k == tail or k.endswith("." + tail)) == 1:
                 out[key] = tail
@@ -187,16 +269,21 @@ def short_keys(keys: Sequence[str]) -> dict[str, str]:
 
 
 def labels(runs: Sequence[RunRecord]) -> list[str]:
-    """A legend label per run: its differing keys (``lr=0.25, lmbda=5``), else its spec name or folder."""
-    keys = differing_keys(runs)
+    """A legend label per run: the keys in which the runs differ (``optimizer.lr=0.25, …``).
+
+    The keys come in the same order in every label (:mod:`deltaw.plots.curves`
+    puts them in the legend's title once); a run whose differing keys do not
+    tell it apart gets its folder name; a single run, its spec name.
+    """
+    keys = [k for k in differing_keys(runs) if k != "name"]
     short = short_keys(keys)
     out = []
     for r in runs:
         flat = flatten(r.resolved)
-        parts = [f"{short[k]}={fmt_value(flat.get(k))}" for k in keys if k != "name"]
+        parts = [f"{short[k]}={fmt_value(flat.get(k))}" for k in keys]
         out.append(", ".join(parts) if parts else str(r.resolved.get("name") or r.name))
     if len(set(out)) < len(out):
-        out = [f"{label} ({r.name})" for label, r in zip(out, runs)]
+        out = [f"{label} ({r.name})" if label else r.name for label, r in zip(out, runs)]
     return out
 
 
@@ -300,7 +387,7 @@ def summarize(
 
 
 def _finite(v: Any) -> bool:
-    return isinstance(v, (int, float)) and math.isfinite(v)
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def report_csv(report: Report) -> str:
@@ -346,11 +433,28 @@ def _cell(v: Any) -> str:
     return "" if v is None else repr(v) if isinstance(v, float) else str(v)
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _read_json(path: Path, default: Any, problems: list[str]) -> Any:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        return default
+    except (OSError, ValueError) as exc:
+        problems.append(f"{path} cannot be read ({_reason(exc)}); it is left out.")
+        return default
+
+
+def _read_yaml(path: Path, problems: list[str]) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         return {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise DeltawError(f"{path} cannot be read ({exc}).") from None
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        problems.append(f"{path} cannot be read ({_reason(exc)}); its spec keys are left out.")
+        return {}
     return data if isinstance(data, dict) else {}
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        return str(exc.strerror or exc)
+    return " ".join(str(exc).split())[:200]

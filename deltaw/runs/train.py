@@ -259,7 +259,8 @@ def train_experiment(
     guard = [StallGuard()] if exp.spec.training.stall_check else []
     switched_on = tensorboard_callbacks(exp.callbacks, tensorboard)
     hooks = hook_callbacks(registry)
-    trainer = exp.trainer([writer, *hooks, *switched_on, *callbacks])
+    threads = blas_threads(exp.spec.training.threads, exp)
+    trainer = exp.trainer([writer, *hooks, *switched_on, *callbacks, *threads.callbacks])
     # first the run's status (so every callback's on_run_end sees how it ended), then the
     # stall guard, before the spec's callbacks and the writer: a stalled epoch is never recorded
     trainer.callbacks[:0] = [RunStatus(), *guard]
@@ -271,7 +272,9 @@ def train_experiment(
     if resume is not None:
         restore(trainer, exp, resume, folder)
     try:
-        result = train_and_record(trainer, exp, folder, writer, registry, plots, wall_before, extra)
+        result = train_and_record(
+            trainer, exp, folder, writer, registry, plots, wall_before, extra, threads
+        )
     except BaseException:
         run_ended(hooks, trainer, registry, exp, writer.saved_epoch, failing=True)
         raise
@@ -288,13 +291,15 @@ def train_and_record(
     plots: bool,
     wall_before: float,
     extra: dict[str, Any] | None,
+    threads: Any,
 ) -> RunResult:
-    """Train, then write how it ended (``run.json``, ``weights.npz``, plots); errors as promised."""
+    """Train (with ``threads``, the BLAS thread limit), then write how it ended (``run.json``, ``weights.npz``, plots); errors as promised."""
     assert exp.data is not None and trainer.run is not None
     extra = dict(
         extra or {}, train_size=len(exp.data.train), epochs_planned=exp.spec.training.epochs
     )
     extra["owner"] = this_process()  # a reader tells a killed run from a running one
+    extra["blas_threads"] = threads.record  # kept up to date while training
     started = time.perf_counter()
 
     def wall() -> float:
@@ -311,7 +316,7 @@ def train_and_record(
     write_info(folder, trainer, exp, "running", wall_before, "", extra)
     status, message, signal = "completed", "", ""
     try:
-        with blas_threads(exp.spec.training.threads):
+        with threads:
             trainer.fit(exp.data)
         if trainer.stop:
             status, message = "stopped", stop_reason(trainer)

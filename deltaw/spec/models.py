@@ -177,8 +177,10 @@ class TrainingSpec(Strict):
         "{layer index: factor} (0 is the first weight layer; unnamed layers keep 1). "
         "0 freezes a layer.",
     )
-    threads: int | None = Field(
-        None, ge=1, description="BLAS threads (needs threadpoolctl); default: leave BLAS as it is."
+    threads: Annotated[int, Field(ge=1)] | Literal["auto"] | None = Field(
+        "auto",
+        description="BLAS threads: auto (the free cores, as many as the products can use, "
+        "re-checked every second), a number, or null to leave BLAS as it is.",
     )
     stall_check: bool = Field(
         True,
