@@ -59,3 +59,18 @@ def test_the_core_imports_only_numpy_the_standard_library_and_deltaw_errors():
     outside -= {*sys.stdlib_module_names, "numpy"}
     assert not outside, f"deltaw.core imports {sorted(outside)}; the core knows only numpy"
     assert "numpy" in imported  # the graph is real: the core does import numpy
+
+
+def test_the_tree_passes_ruff_within_100_columns():
+    """The configured limit holds (E501 is selected) and the tree is formatted: CI runs this."""
+    ruff = [sys.executable, "-m", "ruff"]
+    if subprocess.run([*ruff, "--version"], capture_output=True).returncode != 0:
+        ruff = [shutil.which("ruff") or "ruff"]
+    checked = subprocess.run(
+        [*ruff, "check", "--no-cache", "."], cwd=ROOT, capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    formatted = subprocess.run(
+        [*ruff, "format", "--check", "--no-cache", "."], cwd=ROOT, capture_output=True, text=True
+    )
+    assert formatted.returncode == 0, formatted.stdout + formatted.stderr

@@ -1,4 +1,5 @@
-"""Reports of run folders, learning-curve and decision-region plots, and predictions from a trained run."""
+"""Reports of run folders, learning-curve and decision-region plots, and predictions from a
+trained run."""
 
 import builtins
 import json

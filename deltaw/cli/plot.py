@@ -19,14 +19,16 @@ def plot(
         typer.Option(
             "--output",
             "-o",
-            help="PNG file to write (default: curves.png, or regions.png, in the folder given, or here for several).",
+            help="PNG file to write (default: curves.png, or regions.png, "
+            "in the folder given, or here for several).",
         ),
     ] = None,  # noqa: UP045
     regions: Annotated[
         bool,
         typer.Option(
             "--regions",
-            help="Draw the decision regions of each trained run over its 2-D data instead of learning curves.",
+            help="Draw the decision regions of each trained run over its 2-D data "
+            "instead of learning curves.",
         ),
     ] = False,
     group: Annotated[
@@ -63,7 +65,8 @@ def plot(
                 trained = load_trained(r.folder, registry())
                 if trained.network.sizes[0] != 2:
                     raise DeltawError(
-                        f"{r.folder}: decision regions need 2-D inputs; this network takes {trained.network.sizes[0]}."
+                        f"{r.folder}: decision regions need 2-D inputs; "
+                        f"this network takes {trained.network.sizes[0]}."
                     )
                 nets.append(trained.network)
                 data, prep = input_data(trained, None, registry())[0], trained.exp.preprocess

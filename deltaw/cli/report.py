@@ -15,7 +15,10 @@ from deltaw.cli.options import ByOpt, MetricOpt, PathsArg, check_by
 from deltaw.cli.render import fmt_metric
 
 
-@app.command()
+@app.command(
+    help="A table of runs: status, epochs, wall time, best and final metrics, "
+    "and the spec keys in which they differ."
+)
 def report(
     paths: PathsArg,
     metric: MetricOpt = None,
@@ -34,7 +37,6 @@ def report(
         ),
     ] = True,
 ) -> None:
-    """A table of runs: status, epochs, wall time, best and final metrics, and the spec keys in which they differ."""
     from deltaw.files import write_text
     from deltaw.runs.repeats import group_report
     from deltaw.runs.report import report_csv, summarize
@@ -97,7 +99,10 @@ def print_report(rep: Any) -> None:
     for row in rep.rows:
         finals += [k for k in row["final"] if k.split("_", 1)[-1] == suffix and k not in finals]
     direction = "higher" if rep.higher else "lower"
-    title = f"{len(rep.rows)} runs, ranked by the {rep.by} {metric} ({direction} is better); last-epoch values per split"
+    title = (
+        f"{len(rep.rows)} runs, ranked by the {rep.by} {metric} ({direction} is better); "
+        f"last-epoch values per split"
+    )
     table = Table(title=title, title_justify="left")
     table.add_column("#", justify="right")
     table.add_column(

@@ -25,7 +25,8 @@ STYLES = {"training": "--", "validation": "-", "test": ":"}
 
 
 def metric_names(histories: Sequence[Sequence[dict[str, float]]]) -> list[str]:
-    """Metrics recorded per split (``cost``, ``accuracy``, …), in the order first seen; cost first."""
+    """Metrics recorded per split (``cost``, ``accuracy``, …), in the order first seen; cost
+    first."""
     names: list[str] = []
     for history in histories:
         for row in history:

@@ -170,7 +170,8 @@ def collect_runs(paths: Sequence[str | Path], problems: list[str] | None = None)
         path = Path(p)
         if not path.exists():
             raise DeltawError(
-                f"{path}: no such folder. Give run folders, sweep folders or a folder of runs (e.g. runs/)."
+                f"{path}: no such folder. "
+                f"Give run folders, sweep folders or a folder of runs (e.g. runs/)."
             )
         if is_run(path):
             runs.append(load_run(path))
@@ -190,14 +191,16 @@ def collect_runs(paths: Sequence[str | Path], problems: list[str] | None = None)
             runs += collect_runs(subs, problems)
         else:
             raise DeltawError(
-                f"{path} is not a run folder (no run.json), a sweep folder (no sweep.json), or a folder that holds them."
+                f"{path} is not a run folder (no run.json), a sweep folder (no sweep.json), "
+                f"or a folder that holds them."
             )
     return runs
 
 
 # -- comparing ---------------------------------------------------------------------------
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    """``{"optimizer": {"lr": 1}}`` → ``{"optimizer.lr": 1}``; lists of mappings are indexed, other lists kept whole."""
+    """``{"optimizer": {"lr": 1}}`` → ``{"optimizer.lr": 1}``; lists of mappings are indexed, other
+    lists kept whole."""
     out: dict[str, Any] = {}
     if isinstance(data, dict):
         for k, v in data.items():
@@ -308,7 +311,8 @@ def metrics_of(runs: Sequence[RunRecord]) -> list[str]:
 
 
 def choose_metric(runs: Sequence[RunRecord], metric: str | None = None) -> str | None:
-    """``metric`` if some run records it (else an error naming what they record), or the first of PREFERRED."""
+    """``metric`` if some run records it (else an error naming what they record), or the first of
+    PREFERRED."""
     recorded = metrics_of(runs)
     if metric:
         if recorded and metric not in recorded:
@@ -347,7 +351,8 @@ def summarize(
     registry: Any = None,
     by: str = "final",
 ) -> Report:
-    """Rows sorted by the last (``by="final"``) or best (``"best"``) value of ``metric``; runs without it last."""
+    """Rows sorted by the last (``by="final"``) or best (``"best"``) value of ``metric``; runs
+    without it last."""
     metric = choose_metric(runs, metric)
     higher = higher_is_better(metric, mode, registry) if metric else True
     keys = [k for k in differing_keys(runs) if k != "name"]

@@ -185,12 +185,14 @@ def resume_run(
     resolved, _ = load_spec(folder / "resolved.yaml", list(overrides), registry=registry)
     if status == "diverged":
         raise TrainingError(
-            f"{folder}: this run diverged ({info.get('message', '')}); resuming would diverge again the same way. "
+            f"{folder}: this run diverged ({info.get('message', '')}); "
+            f"resuming would diverge again the same way. "
             f"Start a new run with a smaller optimizer.lr."
         )
     if status == "stopped":
         raise TrainingError(
-            f"{folder}: this run was stopped ({info.get('message', 'by a callback')}); there is nothing to resume."
+            f"{folder}: this run was stopped ({info.get('message', 'by a callback')}); "
+            f"there is nothing to resume."
         )
     if status == "completed" and resolved.spec.training.epochs <= done:
         raise TrainingError(
@@ -293,7 +295,8 @@ def train_and_record(
     extra: dict[str, Any] | None,
     threads: Any,
 ) -> RunResult:
-    """Train (with ``threads``, the BLAS thread limit), then write how it ended (``run.json``, ``weights.npz``, plots); errors as promised."""
+    """Train (with ``threads``, the BLAS thread limit), then write how it ended (``run.json``,
+    ``weights.npz``, plots); errors as promised."""
     assert exp.data is not None and trainer.run is not None
     extra = dict(
         extra or {}, train_size=len(exp.data.train), epochs_planned=exp.spec.training.epochs
@@ -364,9 +367,11 @@ def train_and_record(
             "true (if it still stalls, try a smaller optimizer.lr)."
         )
         raise TrainingError(
-            f"Training diverged: {exc}, at learning rate {exc.lr:g}. The accuracy will not improve from here. "
+            f"Training diverged: {exc}, at learning rate {exc.lr:g}. "
+            f"The accuracy will not improve from here. "
             f"{cause} The run folder {folder} "
-            f"keeps the checkpoint of epoch {exc.epoch - 1}. (To let such a run go on anyway: --set training.stall_check=false.)"
+            f"keeps the checkpoint of epoch {exc.epoch - 1}. "
+            f"(To let such a run go on anyway: --set training.stall_check=false.)"
         ) from None
     except BaseException as exc:
         failure = plugin_failure(registry, exc, exp.plugins_used, folder, writer.saved_epoch)
@@ -429,8 +434,10 @@ def restore(
     shapes = [w.shape for w in trainer.network.weights]
     if [tuple(w.shape) for w in state["weights"]] != shapes:
         raise TrainingError(
-            f"{folder / 'checkpoint.npz'} holds weights of shapes {[tuple(w.shape) for w in state['weights']]}, "
-            f"but the run's spec builds {shapes}; the folder's spec and checkpoint do not belong together."
+            f"{folder / 'checkpoint.npz'} holds weights of shapes "
+            f"{[tuple(w.shape) for w in state['weights']]}, "
+            f"but the run's spec builds {shapes}; "
+            f"the folder's spec and checkpoint do not belong together."
         )
     trainer.load_state_dict(state)
     if trainer.schedule is None:  # η is the base rate, which a resume may change (optimizer.lr)
@@ -471,8 +478,10 @@ def check_monitors(exp: Experiment, source: str) -> None:
             continue
         if monitor.key not in recorded:
             raise SpecError(
-                f"{source}: {where}.monitor is {monitor.key!r}, but this run records only: {', '.join(recorded) or 'no metrics'} "
-                f"(training.evaluate × metrics, for the splits the data set has). Pick one of those."
+                f"{source}: {where}.monitor is {monitor.key!r}, "
+                f"but this run records only: {', '.join(recorded) or 'no metrics'} "
+                f"(training.evaluate × metrics, for the splits the data set has). "
+                f"Pick one of those."
             )
         monitor.bind(exp.metrics[monitor.metric].higher_is_better)
 

@@ -1,4 +1,5 @@
-"""Pydantic models of an experiment spec (the skeleton; plugin parameters are validated per plugin)."""
+"""Pydantic models of an experiment spec (the skeleton; plugin parameters are validated per
+plugin)."""
 
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ class PluginRef(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     name: str = Field(
-        description="Registered name, or 'plugin:name' to pick one of two plugins that share a name."
+        description="Registered name, "
+        "or 'plugin:name' to pick one of two plugins that share a name."
     )
 
     @model_validator(mode="before")
@@ -184,7 +186,8 @@ class TrainingSpec(Strict):
     )
     stall_check: bool = Field(
         True,
-        description="Stop as diverged when an epoch leaves some layer's weights unchanged (its units saturated or dead, usually η far too large).",
+        description="Stop as diverged when an epoch leaves some layer's weights unchanged "
+        "(its units saturated or dead, usually η far too large).",
     )
 
     @field_validator("lr_multipliers", mode="before")
@@ -227,7 +230,8 @@ class TrainingSpec(Strict):
 
 
 class RandomParam(Strict):
-    """How one key of a random sweep is drawn: exactly one of ``range``, ``log_range``, ``int_range``, ``choice``."""
+    """How one key of a random sweep is drawn: exactly one of ``range``, ``log_range``,
+    ``int_range``, ``choice``."""
 
     range: tuple[float, float] | None = Field(None, description="Uniform between the two numbers.")
     log_range: tuple[float, float] | None = Field(
@@ -247,7 +251,8 @@ class RandomParam(Strict):
         ]
         if len(given) != 1:
             raise ValueError(
-                f"give exactly one of range, log_range, int_range, choice (got {', '.join(given) or 'none'})"
+                f"give exactly one of range, log_range, int_range, choice "
+                f"(got {', '.join(given) or 'none'})"
             )
         bounds = self.range or self.log_range or self.int_range
         if bounds is not None and not bounds[0] < bounds[1]:
@@ -282,7 +287,8 @@ class SweepSpec(Strict):
     )
     metric: str | None = Field(
         None,
-        description="Metric that ranks the trials (best over epochs), e.g. validation_accuracy; default: the first of validation, test, training accuracy or cost.",
+        description="Metric that ranks the trials (best over epochs), e.g. validation_accuracy; "
+        "default: the first of validation, test, training accuracy or cost.",
     )
     mode: Literal["auto", "max", "min"] = Field(
         "auto", description="Whether a higher metric is better; auto asks the metric plugin."
@@ -324,7 +330,8 @@ class SweepSpec(Strict):
         lengths = {k: len(v) for k, v in self.zip.items()}
         if len(set(lengths.values())) > 1:
             raise ValueError(
-                f"zip lists must have one length, got {', '.join(f'{k}: {n}' for k, n in lengths.items())}"
+                f"zip lists must have one length, "
+                f"got {', '.join(f'{k}: {n}' for k, n in lengths.items())}"
             )
         seen: dict[str, str] = {}
         for part, keys in (
@@ -341,7 +348,8 @@ class SweepSpec(Strict):
                     raise ValueError(f"{part} key {key!r}: a sweep cannot change the sweep section")
                 if key in seen:
                     raise ValueError(
-                        f"{key!r} appears in both {seen[key]} and {part}; give each key in one place"
+                        f"{key!r} appears in both {seen[key]} and {part}; "
+                        f"give each key in one place"
                     )
                 if key == "seed" and repeats:
                     raise ValueError(
