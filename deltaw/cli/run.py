@@ -109,10 +109,12 @@ def run(
         if where.folder is not None:
             _tell_script(where.folder, None, quiet, json_lines, stop.exit_code)
         raise
-    _tell_script(result.folder, result, quiet, json_lines, 0)
-    if result.status == "interrupted":
+    interrupted = result.status == "interrupted"
+    code = (143 if result.signal == "SIGTERM" else 130) if interrupted else 0  # 128 + signal
+    _tell_script(result.folder, result, quiet, json_lines, code)
+    if interrupted:
         err.print(styled("[yellow]{}[/]", result.message), soft_wrap=True)
-        raise typer.Exit(143 if result.signal == "SIGTERM" else 130)  # 128 + the signal
+        raise typer.Exit(code)
     if not quiet and not json_lines:
         final = result.history[-1] if result.history else {}
         summary = metrics_text(final)
