@@ -101,7 +101,8 @@ class Deltaw:
         ]
 
     def next_order(self) -> np.ndarray:
-        """The permutation the next epoch will use (drawn from a copy of the trainer's generator)."""
+        """The permutation the next epoch will use (drawn from a copy of the trainer's
+        generator)."""
         return clone_rng(self.trainer.rng).permutation(len(self.data.train))
 
     def epoch(self, order: np.ndarray | None = None) -> None:
@@ -309,7 +310,8 @@ def torch_version() -> str | None:
 
 @dataclass
 class Torch:
-    """PyTorch CPU the way its tutorials write it: ``nn.Sequential`` of ``nn.Linear`` + ``nn.Sigmoid``,
+    """PyTorch CPU the way its tutorials write it: ``nn.Sequential`` of ``nn.Linear`` +
+    ``nn.Sigmoid``,
     autograd, ``torch.optim.SGD`` (L2 as the weights' ``weight_decay`` = λ/n), one ``zero_grad``/
     ``backward``/``step`` per mini-batch. The cross-entropy version leaves the last sigmoid to
     ``binary_cross_entropy_with_logits`` (same δᴸ = a − y)."""
@@ -352,7 +354,8 @@ class Torch:
         self.gen = torch.Generator().manual_seed(self.seed)
 
     def warm_up(self) -> None:
-        """A few hundred mini-batches: enough for PyTorch's lazy set-up, without a whole (slow) epoch."""
+        """A few hundred mini-batches: enough for PyTorch's lazy set-up, without a whole (slow)
+        epoch."""
         self.epoch(np.arange(min(len(self.x), 200 * self.cfg.batch)))
 
     def epoch(self, order: np.ndarray | None = None) -> None:
@@ -408,7 +411,8 @@ def agreement(
     contenders: tuple[str, ...] | None = None,
     workdir: Path | None = None,
 ) -> dict[str, float]:
-    """Train every contender ``steps`` mini-batches from the same weights in the same order; compare to deltaw.
+    """Train every contender ``steps`` mini-batches from the same weights in the same order; compare
+    to deltaw.
 
     ``data`` is the spec's data reference; its training split is cut to
     ``steps × batch`` rows with the data set's ``limit``, so one epoch is
@@ -439,5 +443,6 @@ def agreement(
 
 
 def tolerance(dtype: str) -> float:
-    """The agreement :func:`agreement` must reach: rounding only (summation order, sigmoid formula)."""
+    """The agreement :func:`agreement` must reach: rounding only (summation order, sigmoid
+    formula)."""
     return 1e-9 if dtype == "float64" else 1e-4

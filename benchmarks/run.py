@@ -1,4 +1,5 @@
-"""deltaw's performance benchmark: epoch times against plain numpy, the book's algorithm and PyTorch.
+"""deltaw's performance benchmark: epoch times against plain numpy, the book's algorithm and
+PyTorch.
 
     python benchmarks/run.py            # the full benchmark (a few minutes on 2 cores)
     python benchmarks/run.py --quick    # a fast smoke run: fewer repetitions, 10,000 training rows
@@ -72,7 +73,8 @@ SLOW_REPEATS = (
     3  # rounds for contenders whose epoch takes over SLOW_EPOCH s (the book; PyTorch at batch 10) …
 )
 SLOW_EPOCH = 1.0
-VERY_SLOW_EPOCH = 8.0  # … and one round when the first takes longer than this (PyTorch's threads on a loaded machine)
+# … and one round when the first takes longer than this (PyTorch's threads on a loaded machine)
+VERY_SLOW_EPOCH = 8.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"deltaw benchmark — {source['description']}", flush=True)
         if torch_version() is None:
             print(
-                "PyTorch is not installed: its rows are skipped (pip install torch to include them).",
+                "PyTorch is not installed: its rows are skipped (pip install torch to include "
+                "them).",
                 flush=True,
             )
         for cfg in configs:
@@ -157,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def data_reference(tmp: Path, limit: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The spec's ``data`` entry: MNIST from $DELTAW_MNIST_DIR, else a synthetic MNIST-shaped npz."""
+    """The spec's ``data`` entry: MNIST from $DELTAW_MNIST_DIR, else a synthetic MNIST-shaped
+    npz."""
     extra = {"limit": limit} if limit else {}
     if os.environ.get("DELTAW_MNIST_DIR"):
         where = os.environ["DELTAW_MNIST_DIR"]
@@ -166,7 +170,8 @@ def data_reference(tmp: Path, limit: int | None = None) -> tuple[dict[str, Any],
             "kind": "mnist",
             "dir": where,
             "train_rows": train,
-            "description": f"MNIST from $DELTAW_MNIST_DIR={where}: {train:,} training, 10,000 validation, 10,000 test images",
+            "description": f"MNIST from $DELTAW_MNIST_DIR={where}: {train:,} training, 10,000 "
+            "validation, 10,000 test images",
         }
     path = tmp / "synthetic-mnist.npz"
     rng = np.random.default_rng(0)
@@ -191,7 +196,8 @@ def data_reference(tmp: Path, limit: int | None = None) -> tuple[dict[str, Any],
     return {"name": "npz", "path": str(path), "shuffle": False, **extra}, {
         "kind": "synthetic",
         "train_rows": train,
-        "description": f"SYNTHETIC MNIST-shaped data ($DELTAW_MNIST_DIR is not set): {train:,} training, 10,000 validation, "
+        "description": f"SYNTHETIC MNIST-shaped data ($DELTAW_MNIST_DIR is not set): {train:,} "
+        "training, 10,000 validation, "
         "10,000 test rows of random pixels — timings are comparable, accuracies are meaningless",
     }
 
@@ -209,7 +215,8 @@ def bench_config(cfg: Config, data: dict[str, Any], repeats: int, tmp: Path) -> 
     bad = {k: v for k, v in agree.items() if not v <= tolerance(cfg.dtype)}
     if bad:
         raise SystemExit(
-            f"{cfg.name}: contenders disagree with deltaw after 5 steps (relative difference {bad}); "
+            f"{cfg.name}: contenders disagree with deltaw after 5 steps (relative difference "
+            f"{bad}); "
             "the comparison would not be of the same math."
         )
     dw = Deltaw(cfg, data, tmp)
@@ -274,7 +281,8 @@ def paired_ratios(times: dict[str, list[float | None]]) -> dict[str, float]:
 
 
 def bench_threads(data: dict[str, Any], repeats: int, tmp: Path) -> list[dict[str, Any]]:
-    """deltaw and the numpy reference with 1 and 2 BLAS threads (``training.threads``), interleaved."""
+    """deltaw and the numpy reference with 1 and 2 BLAS threads (``training.threads``),
+    interleaved."""
     from deltaw.runs.environment import blas_threads
 
     try:
@@ -323,7 +331,8 @@ def bench_threads(data: dict[str, Any], repeats: int, tmp: Path) -> list[dict[st
 
 
 def bench_evaluation(data: dict[str, Any], repeats: int, tmp: Path) -> dict[str, Any]:
-    """One epoch's evaluation (cost + accuracy, batched) and the book's per-example evaluate on 10,000 images."""
+    """One epoch's evaluation (cost + accuracy, batched) and the book's per-example evaluate on
+    10,000 images."""
     from benchmarks.contenders import Book
 
     print("\nevaluation …", flush=True)
@@ -451,13 +460,15 @@ def print_report(results: dict[str, Any]) -> None:
     m = results["machine"]
     print(f"\n## Results ({results['data']['kind']} data, {results['repeats']} rounds, medians)\n")
     print(
-        f"Machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, numpy {m['numpy']}; BLAS {_blas(m)}; env {m['env'] or '{}'}"
+        f"Machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, numpy {m['numpy']}; BLAS "
+        f"{_blas(m)}; env {m['env'] or '{}'}"
     )
     if m.get("torch"):
         print(f"PyTorch {m['torch']['version']}, {m['torch']['threads']} threads")
     print("\nEpoch times in seconds (median); ratios are medians of per-round ratios.\n")
     print(
-        "| configuration | deltaw | numpy | book | torch | deltaw ÷ numpy | book ÷ deltaw | torch ÷ deltaw |"
+        "| configuration | deltaw | numpy | book | torch | deltaw ÷ numpy | book ÷ deltaw | torch "
+        "÷ deltaw |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for c in results["configs"]:
@@ -479,7 +490,8 @@ def print_report(results: dict[str, Any]) -> None:
         for t in results["threads"]:
             for n in (1, 2):
                 print(
-                    f"| {t['label']} | {n} | {t['median'][f'deltaw-{n}']:.3f} | {t['median'][f'numpy-{n}']:.3f} |"
+                    f"| {t['label']} | {n} | {t['median'][f'deltaw-{n}']:.3f} | "
+                    f"{t['median'][f'numpy-{n}']:.3f} |"
                 )
     if results.get("evaluation"):
         print("\n| per epoch, besides training | rows | time (s) |")
@@ -494,7 +506,8 @@ def print_report(results: dict[str, Any]) -> None:
 
 
 EVAL_LABELS = {
-    "training+validation": "deltaw evaluation, cost + accuracy, training + validation (deltaw run's default)",
+    "training+validation": "deltaw evaluation, cost + accuracy, training + validation (deltaw "
+    "run's default)",
     "validation": "deltaw evaluation, cost + accuracy, validation only",
     "book-per-example-validation": "the book's evaluate(): one example at a time, validation",
     "run-folder-writes": "deltaw run's run-folder writes (metrics + checkpoint, atomic with fsync)",

@@ -1,4 +1,5 @@
-"""What the benchmark measures outside the training loop: the machine, start-up time, peak memory."""
+"""What the benchmark measures outside the training loop: the machine, start-up time, peak
+memory."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ BLAS_ENV = (
 
 
 def machine() -> dict[str, Any]:
-    """CPU, cores, Python, numpy, the BLAS numpy runs (and its threads) and the BLAS-related environment."""
+    """CPU, cores, Python, numpy, the BLAS numpy runs (and its threads) and the BLAS-related
+    environment."""
     import numpy as np
 
     cpu = platform.processor() or platform.machine()
@@ -59,7 +61,8 @@ def machine() -> dict[str, Any]:
         ]
     except ImportError:
         info["blas"] = (
-            "threadpoolctl not installed (pip install threadpoolctl): BLAS kernel and threads unknown"
+            "threadpoolctl not installed (pip install threadpoolctl): BLAS kernel and threads "
+            "unknown"
         )
     try:
         import torch
@@ -71,13 +74,15 @@ def machine() -> dict[str, Any]:
 
 
 def deltaw_command() -> list[str]:
-    """The ``deltaw`` console script beside this Python (not a pyenv shim), else ``python -m deltaw``."""
+    """The ``deltaw`` console script beside this Python (not a pyenv shim), else ``python -m
+    deltaw``."""
     script = Path(sys.executable).parent / "deltaw"
     return [str(script)] if script.is_file() else [sys.executable, "-m", "deltaw"]
 
 
 def startup(args: list[str], repeats: int) -> dict[str, Any]:
-    """Wall time of ``deltaw ARGS`` (output discarded): median and all runs, after one warm-up run."""
+    """Wall time of ``deltaw ARGS`` (output discarded): median and all runs, after one warm-up
+    run."""
     cmd = deltaw_command() + args
     times = []
     for i in range(repeats + 1):

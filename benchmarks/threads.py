@@ -13,10 +13,10 @@ re-checks the machine between mini-batches). First on the machine as it is
 (a busy loop that ends by itself after ``--busy-limit`` seconds) and kills at
 the end. Each round times one epoch of every setting, in an order that
 rotates; times are medians, and "auto ÷ best" is the median over rounds of
-auto's epoch over the faster fixed count's in the same round. Alongside: the load average and how many cores
-other processes used during each phase (``/proc/stat``, as ``auto`` sees it),
-and the threads ``auto`` chose. Prints a Markdown table; ``--json PATH``
-writes everything.
+auto's epoch over the faster fixed count's in the same round. Alongside: the
+load average and how many cores other processes used during each phase
+(``/proc/stat``, as ``auto`` sees it), and the threads ``auto`` chose. Prints a
+Markdown table; ``--json PATH`` writes everything.
 """
 
 from __future__ import annotations
@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 class Bench:
-    """One experiment; an epoch with a given ``training.threads`` setting, as ``deltaw run`` sets it."""
+    """One experiment; an epoch with a given ``training.threads`` setting, as ``deltaw run`` sets
+    it."""
 
     def __init__(self, data: dict[str, Any], tmp: Path) -> None:
         import yaml
@@ -117,7 +118,8 @@ class Bench:
         self.trainer = self.exp.trainer()
 
     def epoch(self, setting: int | str) -> tuple[float, dict[str, Any]]:
-        """Seconds of one epoch (``Trainer.fit``) under ``setting``, and what the setting recorded."""
+        """Seconds of one epoch (``Trainer.fit``) under ``setting``, and what the setting
+        recorded."""
         from deltaw.runs.environment import blas_threads
 
         threads = blas_threads(setting, self.exp)

@@ -9,6 +9,11 @@ This module is the public face for plugin authors::
     @deltaw.hookimpl
     def register_costs(register):
         register("my-cost", MyCost)
+
+and for notebooks and scripts (:mod:`deltaw.api`)::
+
+    run = deltaw.run("examples/quickstart.yaml", set={"training.epochs": 5})
+    run.df, run.predict(x), run.evaluate()
 """
 
 from __future__ import annotations
@@ -17,6 +22,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load on first use
+    from deltaw.api import (
+        Prediction,
+        Run,
+        Sweep,
+        load_run,
+        load_sweep,
+        resume,
+        run,
+        sweep,
+        validate,
+    )
     from deltaw.core.base import (
         Activation,
         Callback,
@@ -32,7 +48,10 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load on f
         Regularizer,
         Schedule,
         Split,
+        Transform,
     )
+    from deltaw.core.chain import Chain
+    from deltaw.core.monitor import Monitor
     from deltaw.core.numerics import (
         clip_probs,
         eps_for,
@@ -42,7 +61,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load on f
         softmax,
         xlogy,
     )
-    from deltaw.errors import DeltawError
+    from deltaw.core.run_context import RunContext, SweepContext
+    from deltaw.errors import DeltawError, DeltawPluginWarning
+    from deltaw.params import MonitorParams
     from deltaw.registry.hookspecs import hookimpl
 
 __version__ = "0.1.0"
@@ -50,32 +71,49 @@ __version__ = "0.1.0"
 __all__ = [
     "Activation",
     "Callback",
+    "Chain",
     "Cost",
     "DataSplits",
     "Dataset",
     "DeltawError",
+    "DeltawPluginWarning",
     "EvalContext",
     "Executor",
     "Initializer",
     "Metric",
+    "Monitor",
+    "MonitorParams",
     "Optimizer",
     "Plugin",
+    "Prediction",
     "Regularizer",
+    "Run",
+    "RunContext",
     "Schedule",
     "Split",
+    "Sweep",
+    "SweepContext",
+    "Transform",
     "__version__",
     "clip_probs",
     "eps_for",
     "hookimpl",
+    "load_run",
+    "load_sweep",
     "log_sigmoid",
     "log_softmax",
+    "resume",
+    "run",
     "sigmoid",
     "softmax",
+    "sweep",
+    "validate",
     "xlogy",
 ]
 
 # Public name → the module defining it. Loaded on first access (PEP 562), so that
-# `import deltaw` — and so `deltaw --help` — does not pay for numpy and pluggy.
+# `import deltaw` — and so `deltaw --help` — does not pay for numpy and pluggy. The Python
+# API (deltaw.run, deltaw.load_run, …) lives in deltaw.api.
 _LAZY = {
     **dict.fromkeys(
         (
@@ -93,6 +131,7 @@ _LAZY = {
             "Regularizer",
             "Schedule",
             "Split",
+            "Transform",
         ),
         "deltaw.core.base",
     ),
@@ -100,26 +139,39 @@ _LAZY = {
         ("clip_probs", "eps_for", "log_sigmoid", "log_softmax", "sigmoid", "softmax", "xlogy"),
         "deltaw.core.numerics",
     ),
+    "Chain": "deltaw.core.chain",
     "DeltawError": "deltaw.errors",
+    "DeltawPluginWarning": "deltaw.errors",
+    "Monitor": "deltaw.core.monitor",
+    "RunContext": "deltaw.core.run_context",  # the `run` of the run hooks
+    "SweepContext": "deltaw.core.run_context",  # the `sweep` of the sweep hooks
+    "MonitorParams": "deltaw.params",  # Pydantic: loaded only when a plugin asks for it
     "hookimpl": "deltaw.registry.hookspecs",
+    "get_registry": "deltaw.registry",  # the loaded plugins, for plugins that compose others
+    **dict.fromkeys(
+        (
+            "Prediction",
+            "Run",
+            "Sweep",
+            "load_run",
+            "load_sweep",
+            "resume",
+            "run",
+            "sweep",
+            "validate",
+        ),
+        "deltaw.api",
+    ),
 }
 
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
-    if module is not None:
-        value = getattr(importlib.import_module(module), name)
-        globals()[name] = value  # later look-ups are plain attribute reads
-        return value
-    if not name.startswith(
-        "_"
-    ):  # a subpackage (deltaw.errors, deltaw.registry, …), as eager imports used to provide
-        try:
-            return importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{name}":
-                raise
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if module is None:  # a subpackage is an attribute once imported: import deltaw.registry
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups are plain attribute reads
+    return value
 
 
 def __dir__() -> list[str]:

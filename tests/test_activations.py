@@ -23,7 +23,8 @@ from deltaw.testing import check_activation
 
 
 def builtin_entries(kind):
-    """Every built-in of a kind, from a registry with the built-ins only (new ones are covered automatically)."""
+    """Every built-in of a kind, from a registry with the built-ins only (new ones are
+    covered automatically)."""
     reg = Registry()
     reg.load_builtins()
     return reg.entries(kind)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deltaw.core.base import Activation, Cost, overrides
+from deltaw.core.base import Activation, Cost, overrides, uses_derivative
 from deltaw.core.network import Network
 from deltaw.registry import Registry
 
@@ -116,7 +116,8 @@ def _max_error(net: Network, cost: Cost, x: np.ndarray, y: np.ndarray) -> tuple[
                 if not err <= worst:
                     worst, where = (
                         err,
-                        f"{name}[{l}]{list(idx)}: backprop {g[idx]:.6g}, finite differences {fd:.6g}",
+                        f"{name}[{l}]{list(idx)}: backprop {g[idx]:.6g},"
+                        f" finite differences {fd:.6g}",
                     )
     return worst, where
 
@@ -171,3 +172,73 @@ def test_the_check_itself_catches_a_wrong_derivative():
     net.activations[0] = HalfSlopeTanh()
     err, _ = _max_error(net, _cost("quadratic"), x, y)
     assert err > 0.1
+
+
+# -- BP2: which of its methods the network asks of an activation ------------------------------
+
+
+class Tanh(Activation):
+    """tanh that records which of its methods the network called."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def forward(self, z):
+        return np.tanh(z)
+
+    def derivative(self, z, a):
+        self.calls.append("derivative")
+        return 1.0 - a * a
+
+
+class FastTanh(Tanh):
+    """Elementwise, with its own (here: equal) backward, as a plugin might write for speed."""
+
+    def backward(self, z, a, grad):
+        self.calls.append("backward")
+        return grad * (1.0 - a * a)
+
+
+class DeclaredNonElementwise(Tanh):
+    elementwise = False  # keeps the base backward, which is grad ⊙ derivative
+
+
+@pytest.mark.parametrize(
+    ("hidden", "fast", "calls"),
+    [(Tanh, True, ["derivative"]), (FastTanh, False, ["backward"])],
+    ids=["base-backward", "own-backward"],
+)
+def test_bp2_takes_the_fused_path_only_for_an_elementwise_activation_keeping_the_base_backward(
+    hidden, fast, calls
+):
+    net, x, y = _network("tanh", "sigmoid", seed=2)
+    plain = net.backprop(x, y, _cost("quadratic"))
+    net.activations[0] = act = hidden()
+    assert uses_derivative(act) is fast
+    got = net.backprop(x, y, _cost("quadratic"))
+    assert act.calls == calls  # an activation's own backward is called, never bypassed
+    for a, b in zip(plain[0] + plain[1], got[0] + got[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-14, atol=0)
+
+
+def test_the_declared_elementwise_flag_decides_not_the_class_layout():
+    assert uses_derivative(_activation("sigmoid"))
+    assert not uses_derivative(_activation("softmax"))  # elementwise = False, own backward
+    assert not uses_derivative(DeclaredNonElementwise())  # the flag alone sends it to backward
+    net, x, y = _network("tanh", "sigmoid", seed=2)
+    plain = net.backprop(x, y, _cost("quadratic"))
+    net.activations[0] = DeclaredNonElementwise()
+    got = net.backprop(x, y, _cost("quadratic"))
+    for a, b in zip(plain[0] + plain[1], got[0] + got[1]):
+        assert np.array_equal(a, b)  # grad ⊙ σ'(z) in place or not: the same numbers
+
+
+@pytest.mark.parametrize("x_dtype", [np.float32, np.float64])
+def test_backprop_without_buffers_returns_gradients_in_the_dtype_the_forward_pass_used(x_dtype):
+    net = Network([3, 4, 3], [_activation("tanh"), _activation("sigmoid")], dtype=np.float32)
+    net.weights = [np.full(W.shape, 0.1, np.float32) for W in net.weights]
+    x = np.linspace(-1, 1, 6).reshape(2, 3).astype(x_dtype)
+    y = np.eye(3, dtype=x_dtype)[[0, 2]]
+    nabla_w, nabla_b = net.backprop(x, y, _cost("quadratic"))
+    assert {g.dtype for g in nabla_w + nabla_b} == {np.dtype(x_dtype)}

@@ -1,4 +1,5 @@
-"""Built-in callbacks (early stopping, checkpoints, non-finite stop, loggers) and the pluggy run hooks."""
+"""Built-in callbacks (early stopping, checkpoints, non-finite stop, loggers) and the pluggy run
+hooks."""
 
 import json
 import types
@@ -12,8 +13,9 @@ from deltaw.errors import DeltawError, SpecError
 from deltaw.plugins.callbacks import Checkpoint, CsvLog, EarlyStopping, JsonlLog, StopOnNonFinite
 from deltaw.registry import get_registry
 from deltaw.registry.runhooks import hook_callbacks
-from deltaw.runs.checkpoint import load_run_checkpoint
-from deltaw.runs.train import run_spec
+from deltaw.runs.checkpoint import load_run_checkpoint, save_run_checkpoint
+from deltaw.runs.train import resume_run, run_spec
+from deltaw.runs.writer import callback_states
 
 SPEC = {
     "name": "tiny",
@@ -226,3 +228,129 @@ def test_per_batch_hooks_cost_nothing_unless_a_plugin_implements_one():
     reg.register_plugin(PerBatch(), "per-batch")
     (adapter,) = hook_callbacks(reg)
     assert type(adapter).on_batch_end is not deltaw.Callback.on_batch_end
+
+
+# -- the declared contracts: callback state, and watching a metric with deltaw.Monitor ----------
+
+
+class CtrlC(deltaw.Callback):
+    """Raises KeyboardInterrupt at the end of epoch ``epoch`` (after its checkpoint is written)."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, trainer, epoch, metrics):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_every_callback_has_a_state_and_a_stateless_one_saves_an_empty_dict():
+    class Quiet(deltaw.Callback):
+        """Does nothing, so has no state."""
+
+    quiet = Quiet()
+    assert quiet.state_dict() == {} and quiet.load_state_dict({}) is None
+    es = EarlyStopping(patience=3)
+    feed(es, fake_trainer(), "validation_accuracy", [0.5, 0.8])
+    assert callback_states([quiet, StopOnNonFinite(), es]) == [
+        {},
+        {},
+        {"best": 0.8, "best_epoch": 2, "wait": 0},
+    ]
+
+
+def test_a_checkpoint_storing_none_for_a_stateless_callback_still_resumes(tmp_path):
+    callbacks = ["stop-on-non-finite", {"name": "early-stopping", "patience": 50}]
+    spec = spec_file(tmp_path, callbacks=callbacks)
+    straight = run_spec(spec, out=tmp_path / "a", plots=False)
+    cut = run_spec(spec, out=tmp_path / "b", callbacks=[CtrlC(2)], plots=False)
+    path = cut.folder / "checkpoint.npz"
+    state, states = load_run_checkpoint(path)
+    assert states[0] == {} and states[1]["best_epoch"] >= 1
+    save_run_checkpoint(
+        path, state, [None, states[1]]
+    )  # the layout written before Callback had state_dict
+    resumed = resume_run(cut.folder, plots=False)
+    drop = ("train_time", "eval_time")
+    assert [{k: v for k, v in h.items() if k not in drop} for h in resumed.history] == [
+        {k: v for k, v in h.items() if k not in drop} for h in straight.history
+    ]
+    assert (
+        load_run_checkpoint(path)[1] == load_run_checkpoint(straight.folder / "checkpoint.npz")[1]
+    )
+
+
+class Hits(deltaw.Metric):
+    """Fraction of rows whose largest output is the target class (higher is better)."""
+
+    def compute(self, a, y, context):
+        return float((a.argmax(axis=1) == y.argmax(axis=1)).mean())
+
+
+class BestOf(deltaw.Callback):
+    """Remembers the best value of one metric: a third-party rule watching a metric."""
+
+    class Params(deltaw.MonitorParams):
+        pass
+
+    def __init__(self, params=None, **kwargs):
+        super().__init__(params, **kwargs)
+        self.monitor = deltaw.Monitor(self.params.monitor, self.params.mode)
+        self.best = None
+
+    def on_epoch_end(self, trainer, epoch, metrics):
+        value = self.monitor.value(metrics, "best-of callback")
+        if self.monitor.improved(value, self.best):
+            self.best = value
+
+    def state_dict(self):
+        return {"best": self.best}
+
+    def load_state_dict(self, state):
+        self.best = state["best"]
+
+
+class HitsPlugin:
+    @deltaw.hookimpl
+    def register_metrics(self, register):
+        register("hits", Hits)
+
+    @deltaw.hookimpl
+    def register_callbacks(self, register):
+        register("best-of", BestOf)
+
+
+def test_the_monitor_types_are_public_and_the_builtins_use_them():
+    from deltaw.core.monitor import Monitor
+    from deltaw.params import MonitorParams
+
+    assert deltaw.Monitor is Monitor and deltaw.MonitorParams is MonitorParams
+    assert issubclass(EarlyStopping.Params, MonitorParams)
+    assert issubclass(Checkpoint.Params, MonitorParams)
+    assert isinstance(EarlyStopping().monitor, Monitor) and deltaw.Callback.monitor is None
+
+
+def test_a_third_party_monitor_is_checked_before_training_and_bound_to_its_metric(tmp_path):
+    get_registry().register_plugin(HitsPlugin(), "hits-plugin")
+    assert not deltaw.Monitor("validation_hits").higher  # the name alone would say "lower"
+    spec = spec_file(
+        tmp_path,
+        metrics=["cost", "hits"],
+        callbacks=[{"name": "best-of", "monitor": "validation_hit"}],
+    )
+    with pytest.raises(SpecError, match="callbacks\\[0\\].monitor is 'validation_hit'"):
+        run_spec(spec, out=tmp_path / "runs", plots=False)
+    spec = spec_file(
+        tmp_path,
+        data={"name": "moons", "samples": 300, "noise": 0.3},
+        network={"layers": [2, 4, 2], "activation": "tanh", "output_activation": "softmax"},
+        optimizer={"name": "sgd", "lr": 0.05},
+        metrics=["cost", "hits"],
+        callbacks=[{"name": "best-of", "monitor": "validation_hits"}],
+    )
+    result = run_spec(spec, out=tmp_path / "runs", plots=False)
+    hits = [h["validation_hits"] for h in result.history]
+    assert min(hits) < max(hits)  # so choosing the wrong direction would show
+    (state,) = load_run_checkpoint(result.folder / "checkpoint.npz")[1]
+    assert state == {"best": max(hits)}  # bound to Hits.higher_is_better, not guessed

@@ -243,7 +243,7 @@ def test_plots_are_written_as_png(tmp_path):
         assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-# -- the tutorial's commands print what the tutorial shows -------------------------------------------------
+# -- the tutorial's commands print what the tutorial shows -----------------------------------------
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "backprop.md"
 
@@ -261,7 +261,8 @@ def doc_blocks(text: str) -> tuple[dict[str, str], list[tuple[str, list[str]]]]:
 
 
 def run_doc_command(command: str, files: dict[str, str]) -> tuple[int, str]:
-    """Run a tutorial command in-process, 80 columns wide; `python FILE.py ARGS` runs FILE's code first."""
+    """Run a tutorial command in-process, 80 columns wide; `python FILE.py ARGS` runs FILE's code
+    first."""
     words = shlex.split(command)
     if words[0] == "python":
         exec(compile(files[words[1]], words[1], "exec"), {"__name__": words[1].removesuffix(".py")})
@@ -276,7 +277,8 @@ WHERE = re.compile(r"\b[a-zδσ]+(?:\[\d+\])+")  # w[4][3][4], b[4][3], a[2][1]:
 
 
 def same_line(shown: str, actual: str) -> bool:
-    """Equal text; numbers equal to 1e-4, or both below 1e-6 (rounding-level errors differ between BLAS builds).
+    """Equal text; numbers equal to 1e-4, or both below 1e-6 (rounding-level errors differ between
+    BLAS builds).
 
     On a passing (✓) line, positions such as ``w[4][3][4]`` are not compared: there they name the
     parameter with the largest rounding error, which depends on BLAS threads and the CPU.
@@ -328,7 +330,8 @@ def test_every_command_in_the_tutorial_prints_what_the_tutorial_shows(monkeypatc
                 None,
             )
             assert found is not None, (
-                f"docs/backprop.md shows output that `{command}` no longer prints (first shown line: {want[0]!r}). "
+                f"docs/backprop.md shows output that `{command}` no longer prints (first shown "
+                f"line: {want[0]!r}). "
                 f"Run it with COLUMNS=80 and paste the real output."
             )
             start = found + len(want)

@@ -66,6 +66,38 @@ def test_run_writes_a_complete_run_folder(tmp_path):
     with np.load(folder / "weights.npz") as w:
         assert w["w0"].shape == (2, 8) and w["b1"].shape == (3,)
     assert json.loads((folder / "run.json").read_text())["status"] == "completed"
+    data = env["data"]  # the data set's description: DataSplits.info
+    assert data["name"] == "blobs" and sum(data["splits"].values()) == 300
+    assert data["info"]["classes"] == 3 and data["info"]["kind"] == "2d"
+
+
+def test_a_data_sets_info_is_recorded_as_plain_json():
+    from deltaw.runs.environment import data_description
+
+    x, y = np.zeros((4, 2)), np.zeros((4, 1))
+    splits = deltaw.DataSplits(
+        deltaw.Split(x, y),
+        info={
+            "classes": np.int64(2),
+            "scale": np.float32(0.5),
+            "mean": np.ones(2),
+            "big": np.ones((4, 40)),
+        },
+    )
+    exp = types.SimpleNamespace(
+        spec=types.SimpleNamespace(data=types.SimpleNamespace(name="mine")), data=splits
+    )
+    described = json.loads(json.dumps(data_description(exp)))
+    assert described == {
+        "name": "mine",
+        "splits": {"training": 4},
+        "info": {
+            "classes": 2,
+            "scale": 0.5,
+            "mean": [1.0, 1.0],
+            "big": "array of shape [4, 40], float64",
+        },
+    }
 
 
 def test_same_seed_twice_gives_identical_metrics(tmp_path):
@@ -163,6 +195,34 @@ def test_show_documents_parameters_with_defaults():
     result = runner.invoke(app, ["show", "optimizer", "adam"])
     assert result.exit_code == 0
     assert "beta1" in result.output and "0.9" in result.output and "amsgrad" in result.output
+
+
+def test_show_writes_constraints_and_defaults_as_the_docs_do():
+    """`deltaw show` and docs/plugins-builtin.md format a parameter the same way: `(> 0)`,
+    never pydantic's `[Gt(gt=0)]` or a validator's memory address."""
+    sgd = runner.invoke(app, ["show", "optimizer", "sgd"], env={"COLUMNS": "200"})
+    assert sgd.exit_code == 0 and "(> 0)" in sgd.output and "Gt(" not in sgd.output
+    npz = runner.invoke(app, ["show", "dataset", "npz"], env={"COLUMNS": "200"})
+    assert npz.exit_code == 0 and "required" in npz.output and "(≥ 2)" in npz.output
+    assert " at 0x" not in npz.output and "Validator" not in npz.output
+    log = runner.invoke(app, ["show", "callback", "csv-log"], env={"COLUMNS": "200"})
+    assert "(exactly 1 character)" in log.output
+
+
+def test_param_rows_name_lengths_in_characters_for_text_and_items_for_lists():
+    from deltaw.spec.describe import param_rows
+
+    class Plugin:
+        class Params(BaseModel):
+            sep: str = Field(",", min_length=1, max_length=1, description="Separator.")
+            steps: list[int] = Field(min_length=1, description="Steps.")
+            rate: float = Field(0.5, gt=0, le=1)
+
+    assert param_rows(Plugin) == [
+        ("sep", "str", "','", "Separator. (exactly 1 character)"),
+        ("steps", "list[int]", "required", "Steps. (at least 1 item)"),
+        ("rate", "float", "0.5", "(> 0, ≤ 1)"),
+    ]
 
 
 def test_show_unknown_name_suggests_close_ones():

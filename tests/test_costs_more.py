@@ -265,7 +265,7 @@ def test_kl_fuses_only_with_softmax_and_the_hinges_never_fuse():
 
 def test_check_cost_draws_its_test_points_away_from_the_hinge_margin(monkeypatch):
     """With a wide gap most first draws are near the margin: they must be redrawn, not tolerated."""
-    monkeypatch.setattr(deltaw.testing, "KINK_GAP", 0.25)
+    monkeypatch.setattr(deltaw.testing.costs, "KINK_GAP", 0.25)
     seen, calls = [], []
 
     class Spy(Hinge):

@@ -18,7 +18,18 @@ import deltaw
 import deltaw.plugins.datasets as datasets
 from deltaw.core.network import Network
 from deltaw.errors import DataError
-from deltaw.plugins.datasets import Blobs, Circles, Csv, Mnist, Moons, Npz, Spirals, Xor
+from deltaw.plugins.datasets import (
+    Blobs,
+    Circles,
+    Csv,
+    Mnist,
+    Moons,
+    Npz,
+    Spirals,
+    Xor,
+    csvfile,
+    splits,
+)
 from deltaw.registry.manager import Registry
 
 RNG = np.random.default_rng
@@ -61,7 +72,8 @@ def idx(arr: np.ndarray) -> bytes:
 def write_mnist(
     folder: Path, n_train: int = 12, n_test: int = 5, gz: bool = True, shape=(28, 28), seed: int = 0
 ) -> dict[str, np.ndarray]:
-    """Four IDX files with random pixels (including 0 and 255) and labels 0–9; returns the arrays."""
+    """Four IDX files with random pixels (including 0 and 255) and labels 0–9; returns the
+    arrays."""
     rng = RNG(seed)
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {
@@ -652,3 +664,245 @@ def test_csv_errors_name_the_file_and_the_columns(tmp_path):
         Csv(path=str(path), features=["species", "sepal_width"]).load(RNG(0), np.float64)
     with pytest.raises(DataError, match="holds text"):
         Csv(path=str(path), one_hot=False).load(RNG(0), np.float64)
+
+
+# ---------------------------------------------------------------------------------------
+# the steps of the csv reader and of the split assembly, one by one
+# ---------------------------------------------------------------------------------------
+
+
+def table_of(tmp_path: Path, text: str, header: bool | None = None) -> csvfile.Table:
+    path = tmp_path / "t.csv"
+    path.write_text(text, encoding="utf-8")
+    rows = csvfile.read_rows(path, ",")
+    return csvfile.make_table(path, rows, csvfile.has_header(rows) if header is None else header)
+
+
+def test_read_rows_skips_blank_rows_and_a_byte_order_mark(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_bytes("\ufeffa,b\n\n1,2\n , \n3,4\n".encode())
+    assert csvfile.read_rows(path, ",") == [["a", "b"], ["1", "2"], ["3", "4"]]
+
+
+def test_read_rows_refuses_empty_one_column_and_non_utf8_files(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("\n  \n")
+    with pytest.raises(DataError, match="is empty: it needs one row per sample"):
+        csvfile.read_rows(path, ",")
+    path.write_text("1;2\n3;4\n")
+    with pytest.raises(DataError, match="single column with delimiter ','.*data.delimiter"):
+        csvfile.read_rows(path, ",")
+    assert csvfile.read_rows(path, ";") == [["1", "2"], ["3", "4"]]
+    path.write_bytes(b"a,b\n\xff\xfe,1\n")
+    with pytest.raises(DataError, match="is not UTF-8 text"):
+        csvfile.read_rows(path, ",")
+
+
+@pytest.mark.parametrize(
+    ("rows", "header"),
+    [
+        ([["x", "label"], ["1", "0"]], True),  # text above a number
+        ([["x", "label"], ["1", "cat"]], True),  # one text-above-number cell is enough
+        ([["1", "0"], ["2", "1"]], False),  # numbers only
+        ([["a", "cat"], ["b", "dog"]], False),  # text above text: data, not names
+        ([["x", "label"]], False),  # a single row is data
+    ],
+)
+def test_has_header_is_text_above_a_number(rows, header):
+    assert csvfile.has_header(rows) is header
+
+
+def test_make_table_names_the_columns_strips_cells_and_counts_rows_from_the_file(tmp_path):
+    table = table_of(tmp_path, " a , b ,c\n 1, 2 ,3\n4,5,6\n")
+    assert table.header and table.names == ["a", "b", "c"] and table.width == 3
+    assert table.first_line == 2 and table.cells.tolist() == [["1", "2", "3"], ["4", "5", "6"]]
+    table = table_of(tmp_path, "1,2,3\n4,5,6\n")
+    assert not table.header and table.names == ["0", "1", "2"] and table.first_line == 1
+    with pytest.raises(DataError, match=r"t.csv, row 3: 2 cells, but the header has 3"):
+        table_of(tmp_path, "a,b,c\n1,2,3\n4,5\n")
+    with pytest.raises(DataError, match="row 2: 2 cells, but the first row has 3"):
+        table_of(tmp_path, "1,2,3\n4,5\n")
+    with pytest.raises(DataError, match="has a header row but no data rows"):
+        table_of(tmp_path, "a,b\n", header=True)
+
+
+def test_columns_by_name_or_index_and_features_default_to_the_other_columns(tmp_path):
+    named = table_of(tmp_path, "a,b,c,d\n1,2,3,4\n")
+    assert csvfile.choose_columns(named, "c", None) == ([2], [0, 1, 3])
+    assert csvfile.choose_columns(named, [-1, "a"], ["b"]) == ([3, 0], [1])
+    bare = table_of(tmp_path, "1,2,3\n4,5,6\n")
+    assert csvfile.column_index(bare, "-1", "target") == 2  # a digit string is an index
+    with pytest.raises(DataError, match="no header row, so target column 'y' cannot be found"):
+        csvfile.column_index(bare, "y", "target")
+    with pytest.raises(DataError, match=r"has 3 columns \(0 to 2\), so data.features = 3 is out"):
+        csvfile.column_index(bare, 3, "features")
+    with pytest.raises(DataError, match=r"no column 'dd' \(data.target\).*Did you mean 'd'"):
+        csvfile.column_index(named, "dd", "target")
+    with pytest.raises(DataError, match="'a' are both a target and a feature"):
+        csvfile.choose_columns(named, "a", ["a", "b"])
+    with pytest.raises(DataError, match="needs at least one target and one input column"):
+        csvfile.choose_columns(named, [], None)
+
+
+def test_inputs_are_finite_numbers_and_a_bad_cell_is_named_by_row_and_column(tmp_path):
+    table = table_of(tmp_path, "a,b,y\n1,2.5,0\n3,-4e1,1\n")
+    x = csvfile.read_inputs(table, [0, 1])
+    assert x.dtype == np.float64 and x.tolist() == [[1.0, 2.5], [3.0, -40.0]]
+    table = table_of(tmp_path, "a,b,y\n1,2,0\n3,,1\n")
+    with pytest.raises(DataError, match="row 3, column 'b': an empty cell is not a number"):
+        csvfile.read_inputs(table, [0, 1])
+    table = table_of(tmp_path, "a,b,y\n1,inf,0\n3,4,1\n")
+    with pytest.raises(DataError, match="column 'b': contains NaN or infinite values"):
+        csvfile.read_inputs(table, [0, 1])
+
+
+def test_a_text_target_column_is_class_names_in_sorted_order(tmp_path):
+    table = table_of(tmp_path, "x,kind\n1,dog\n2,cat\n3,dog\n")
+    y, names = csvfile.read_targets(table, [1], one_hot=None)
+    assert names == ["cat", "dog"] and y.tolist() == [1, 0, 1]
+    with pytest.raises(DataError, match="holds text \\(class names\\), which only works with"):
+        csvfile.read_targets(table, [1], one_hot=False)
+    table = table_of(tmp_path, "x,kind\n1,dog\n2,\n3,cat\n")
+    with pytest.raises(DataError, match="row 3, column 'kind': an empty target cell"):
+        csvfile.read_targets(table, [1], one_hot=None)
+    y, names = csvfile.read_targets(table_of(tmp_path, "x,y\n1,0.5\n2,1\n"), [1], one_hot=None)
+    assert names is None and y.shape == (2, 1) and y[:, 0].tolist() == [0.5, 1.0]
+
+
+def test_class_labels_must_be_whole_numbers_from_zero(tmp_path):
+    src = tmp_path / "d.npz"
+    assert splits.class_labels(src, np.array([[2.0], [0.0]]), "y").tolist() == [2, 0]
+    for bad, shown in ((np.array([0, 1.5]), r"1\.5"), (np.array([1, -1]), "-1")):
+        with pytest.raises(
+            DataError, match=rf"labels 0, 1, 2, …, but the targets \(y\) contain .*{shown}"
+        ):
+            splits.class_labels(src, bad, "y")
+    with pytest.raises(DataError, match="are not numbers, so they cannot be class labels"):
+        splits.class_labels(src, np.array(["a", "b"]), "y")
+
+
+@pytest.mark.parametrize(
+    ("y", "one_hot", "names", "want"),
+    [
+        (np.array([0, 2, 1]), None, None, True),  # 1-D integers are labels
+        (np.array([[0], [1]]), None, None, False),  # a column of integers stays numbers
+        (np.array([0.0, 1.0]), None, None, False),  # floats stay numbers
+        (np.array([0, 1]), None, ["a", "b"], True),  # class names
+        (np.array([0.0, 1.0]), True, None, True),  # asked for
+        (np.array([0, 1]), False, None, False),  # refused
+    ],
+)
+def test_wants_one_hot(y, one_hot, names, want):
+    assert splits.wants_one_hot(y, one_hot, names) is want
+
+
+def test_class_targets_use_one_class_count_for_every_split(tmp_path):
+    src, p = tmp_path / "d.npz", Npz.Params(path="d.npz")
+    found = {
+        "training": (np.zeros((3, 1)), np.array([0, 1, 1]), "'x'/'y'"),
+        "test": (np.zeros((2, 1)), np.array([3, 0]), "'x_test'/'y_test'"),
+    }
+    ys, classes = splits.class_targets(src, found, p, np.dtype(np.float32))
+    assert classes == 4 and ys["training"].shape == (3, 4) and ys["test"].dtype == np.float32
+    assert ys["test"].argmax(1).tolist() == [3, 0]
+    with pytest.raises(DataError, match="data.classes is 3 but the targets contain the label 3"):
+        splits.class_targets(src, found, Npz.Params(path="d.npz", classes=3), np.dtype("f8"))
+    with pytest.raises(DataError, match="data.classes only applies to one-hot targets"):
+        splits.class_targets(
+            src, found, Npz.Params(path="d", one_hot=False, classes=4), np.dtype("f8")
+        )
+    found["training"] = (np.zeros((2, 1)), np.eye(2), "'x'/'y'")
+    with pytest.raises(DataError, match=r"one label per row, but the targets \('x'/'y'\) have"):
+        splits.class_targets(src, found, Npz.Params(path="d", one_hot=True), np.dtype("f8"))
+
+
+def test_carve_takes_test_then_validation_off_the_end_and_limit_keeps_the_first_rows(tmp_path):
+    x, y = np.arange(10.0).reshape(10, 1), np.arange(10)
+    p = Npz.Params(path="d", validation=0.2, test=3, shuffle=False, limit=4)
+    parts = splits.carve(tmp_path, x, y, p, RNG(0))
+    assert parts["test"][1].tolist() == [7, 8, 9] and parts["validation"][1].tolist() == [5, 6]
+    assert parts["training"][1].tolist() == [0, 1, 2, 3]
+    shuffled = splits.carve(tmp_path, x, y, Npz.Params(path="d", test=3), RNG(5))
+    order = RNG(5).permutation(10)  # the run's rng, used once
+    assert shuffled["test"][1].tolist() == order[7:].tolist()
+    assert shuffled["training"][1].tolist() == order[:7].tolist()
+    assert list(splits.carve(tmp_path, x, y, Npz.Params(path="d"), RNG(0))) == ["training"]
+    with pytest.raises(
+        DataError, match=r"training rows \(10\) cannot give 5 validation and 5 test"
+    ):
+        splits.carve(tmp_path, x, y, Npz.Params(path="d", validation=5, test=5), RNG(0))
+
+
+def test_a_split_the_file_has_is_not_carved_again(tmp_path):
+    found = {"training": (np.zeros(2), np.zeros(2), "a"), "test": (np.zeros(1), np.zeros(1), "b")}
+    splits.check_no_second_split(tmp_path, found, Npz.Params(path="d", validation=0.1))
+    with pytest.raises(DataError, match=r"already has a test split \(b\), so data.test = 0.2"):
+        splits.check_no_second_split(tmp_path, found, Npz.Params(path="d", test=0.2))
+
+
+def test_data_info_describes_the_training_split(tmp_path):
+    train = deltaw.Split(np.zeros((3, 2)), np.zeros((3, 3)))
+    info = splits.data_info(tmp_path / "d.csv", train, 3, ["a", "b", "c"], {"columns": ["u", "v"]})
+    assert info == {
+        "source": str(tmp_path / "d.csv"),
+        "input_dim": 2,
+        "outputs": 3,
+        "task": "classification",
+        "kind": "2d",
+        "classes": 3,
+        "labels": ["a", "b", "c"],
+        "columns": ["u", "v"],
+    }
+    assert (
+        splits.data_info(tmp_path, deltaw.Split(np.zeros((1, 5)), np.zeros((1, 1))), None)["task"]
+        == "regression"
+    )
+
+
+# MNIST as mirrors ship it (issue 9 §3)
+# ---------------------------------------------------------------------------------------
+
+
+def _respell(folder: Path, spell) -> None:
+    for path in list(folder.iterdir()):
+        target = folder / spell(path.name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        path.rename(target)
+
+
+@pytest.mark.parametrize(
+    "spell",
+    [
+        lambda n: n.replace("-idx", ".idx"),  # train-images.idx3-ubyte (Kaggle, many mirrors)
+        lambda n: n.replace("-", "_"),
+        lambda n: n.upper(),
+        lambda n: f"{n.removesuffix('.gz').replace('-idx', '.idx')}/{n.replace('-idx', '.idx')}",
+    ],
+    ids=["dots", "underscores", "upper-case", "folder-per-file"],
+)
+@pytest.mark.parametrize("gz", [True, False])
+def test_mnist_accepts_the_spellings_of_mirrors(tmp_path, no_env, spell, gz):
+    arrays = write_mnist(tmp_path / "m", gz=gz)
+    _respell(tmp_path / "m", spell)
+    data = Mnist(path=str(tmp_path / "m"), validation=2).load(RNG(0), np.float64)
+    assert len(data.train) == 10 and len(data.test) == 5
+    assert np.allclose(data.test.x[0], arrays["test_images"][0].reshape(-1) / 255)
+
+
+def test_mnist_missing_files_name_the_near_misses_that_are_there(tmp_path, no_env):
+    write_mnist(tmp_path / "m", gz=False)
+    _respell(tmp_path / "m", lambda n: f"{n}.zip" if n.startswith("t10k") else n)
+    with pytest.raises(DataError) as err:
+        Mnist(path=str(tmp_path / "m")).load(RNG(0), np.float64)
+    msg = str(err.value)
+    assert "missing t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte" in msg
+    assert "'t10k-images-idx3-ubyte.zip' (for t10k-images-idx3-ubyte)" in msg
+    assert "'t10k-labels-idx1-ubyte.zip' (for t10k-labels-idx1-ubyte)" in msg
+
+
+def test_mnist_none_found_still_names_near_misses(tmp_path, no_env):
+    write_mnist(tmp_path / "m", gz=False)
+    _respell(tmp_path / "m", lambda n: n.replace("ubyte", "ubyt"))
+    with pytest.raises(DataError, match="none of the four files") as err:
+        Mnist(path=str(tmp_path / "m")).load(RNG(0), np.float64)
+    assert "'train-images-idx3-ubyt' (for train-images-idx3-ubyte)" in str(err.value)

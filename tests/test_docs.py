@@ -44,7 +44,8 @@ def test_public_all_matches_the_exports():
 
 
 def test_committed_schema_matches_the_builtins(tmp_path):
-    """deltaw.schema.json (what the example specs point editors at) is the built-ins' current schema."""
+    """deltaw.schema.json (what the example specs point editors at) is the built-ins' current
+    schema."""
     import json
 
     from deltaw.registry import get_registry

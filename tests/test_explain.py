@@ -1,4 +1,5 @@
-"""deltaw.core.explain: the path sum, backprop and the nudged cost agree, and paths are counted exactly."""
+"""deltaw.core.explain: the path sum, backprop and the nudged cost agree, and paths are counted
+exactly."""
 
 from __future__ import annotations
 

@@ -42,6 +42,13 @@ class BadFusedCrossEntropy(CrossEntropy):
         return y - a
 
 
+class SlowCrossEntropy(CrossEntropy):
+    """A right fused δᴸ = a − y with sigmoid, but a gradient off by a factor 1.5."""
+
+    def gradient(self, a, y):
+        return 1.5 * super().gradient(a, y)
+
+
 class HalfL2(L2):
     def gradient(self, w, n):
         return 0.5 * super().gradient(w, n)
@@ -125,6 +132,20 @@ def test_a_wrong_fused_output_delta_fails_while_its_gradient_is_right():
     report = gradcheck(net, BadFusedCrossEntropy(), x, y, cost_name="bad-ce")
     assert not report.passed
     assert [c.what for c in report.components if not c.passed] == ["output delta"]
+
+
+def test_a_wrong_gradient_behind_a_right_fused_delta_is_blamed_on_gradient_alone():
+    net, x, y = _net([Tanh(), Tanh(), Sigmoid()])
+    report = gradcheck(net, SlowCrossEntropy(), x, y, cost_name="slow-ce")
+    assert all(p.passed for p in report.params)  # backprop uses the fused δ: every layer is right
+    assert not report.passed
+    assert [c.what for c in report.components if not c.passed] == ["cost"]
+    fused = next(c for c in report.components if c.what == "output delta")
+    assert fused.passed and "finite differences of value(forward(z), y)" in fused.check
+    text = report.diagnosis()
+    assert "cost 'slow-ce': gradient(a, y)/m gives" in text
+    assert "Cost.gradient is wrong, but its fused output_delta with 'Sigmoid' is right" in text
+    assert "output_delta(z, a, y)" not in text  # the fused method is not blamed
 
 
 def test_parameters_at_a_declared_kink_are_reported_not_failed():

@@ -16,7 +16,8 @@ from deltaw.testing import check_optimizer
 
 
 def builtin_entries(kind):
-    """Every built-in of a kind, from a registry with the built-ins only (new ones are covered automatically)."""
+    """Every built-in of a kind, from a registry with the built-ins only (new ones are covered
+    automatically)."""
     reg = Registry()
     reg.load_builtins()
     return reg.entries(kind)
@@ -209,3 +210,10 @@ def test_float32_params_get_float32_updates(entry):
     opt.update(p, np.full_like(p, 0.5), state, 1, 0.1)
     assert p.dtype == np.float32 and all(v.dtype == np.float32 for v in state.values())
     assert np.all(p < 1.0)
+
+
+def test_centered_rmsprop_refuses_alpha_zero_where_its_variance_is_zero():
+    # found by the kit's settings near the bounds: α = 0 makes ṽ = g² − g² = 0, so θ −= γg/ε
+    with pytest.raises(ValidationError, match="centered RMSprop needs alpha > 0"):
+        RMSprop(centered=True, alpha=0.0)
+    RMSprop(alpha=0.0)  # plain RMSprop at α = 0 is sign-SGD-like and fine

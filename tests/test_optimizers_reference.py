@@ -355,3 +355,12 @@ def test_a_tiny_spec_trains_end_to_end_and_resumes_bit_for_bit(tmp_path, optimiz
     cli("--resume", str(cut), "--set", "training.epochs=4")
     with np.load(straight / "weights.npz") as a, np.load(cut / "weights.npz") as b:
         assert a.files == b.files and all(np.array_equal(a[k], b[k]) for k in a.files)
+
+
+def test_adabelief_refuses_beta1_zero_where_its_belief_is_zero():
+    # found by the kit's settings near the bounds: at β₁ = 0, m = g, (g − m)² = 0, step γg/√ε
+    with pytest.raises(ValidationError, match="greater than 0"):
+        AdaBelief(beta1=0.0)
+    theta = THETA0.copy()
+    AdaBelief(beta1=1e-3).update(theta, GRADS[0], AdaBelief().init(theta), 1, 1e-3)
+    assert np.all(np.isfinite(theta))

@@ -1,5 +1,6 @@
 """Managing plugins from the command line: plugins, show, --disable-plugin, broken plugins,
-install/uninstall through this interpreter's pip, new-plugin, schema; the pytest fixtures; the hook docs."""
+install/uninstall through this interpreter's pip, new-plugin, schema; the pytest fixtures; the hook
+docs."""
 
 from __future__ import annotations
 
@@ -96,6 +97,8 @@ def test_plugins_json_has_every_plugin_and_name(site):
         "status": "loaded",
         "error": None,
         "registers": [{"kind": "optimizer", "name": "lion"}],
+        "path": None,
+        "hooks": [],
     } in report["plugins"]
     only = json.loads(deltaw("plugins", "optimizer", "--json").stdout)
     assert {n["kind"] for n in only["names"]} == {"optimizer"} and "lion" in {
@@ -113,6 +116,7 @@ def test_a_broken_plugin_does_not_break_help_plugins_or_validate(site, tmp_path)
     assert listed.exit_code == 0
     assert re.search(r"broken\s.*deltaw-broken\s.*failed\s.*RuntimeError: kaput", listed.output)
     assert listed.output.count("failed to load and was skipped") == 1  # reported once, on stderr
+    assert "DeltawPluginWarning" not in listed.output  # as a message, not as a Python warning
     checked = deltaw("validate", spec_file(tmp_path))
     assert checked.exit_code == 0, checked.output
     assert "name: lion" in checked.stdout
@@ -142,8 +146,8 @@ def test_disable_plugin_option_disables_it_and_a_spec_naming_it_says_so(site, tm
     text = one_line(result.output)
     assert "Unknown optimizer 'lion' at optimizer." in text
     assert (
-        "provided by plugin 'lion' of the package deltaw-lion 1.0, which is disabled (named in --disable-plugin)"
-        in text
+        "provided by plugin 'lion' of the package deltaw-lion 1.0, which is disabled (named in "
+        "--disable-plugin)" in text
     )
 
 
@@ -154,8 +158,8 @@ def test_two_plugins_with_one_name_are_flagged_in_the_list_and_a_qualified_name_
     site.add("deltaw-lion-fork", {"fork": "lion_mod2"}, {"lion_mod2": LION})
     listed = deltaw("plugins")
     assert (
-        "Ambiguous: optimizer 'lion' is registered by deltaw-lion-fork 1.0 ('fork:lion') and deltaw-lion 1.0 ('lion:lion')"
-        in one_line(listed.output)
+        "Ambiguous: optimizer 'lion' is registered by deltaw-lion-fork 1.0 ('fork:lion') and "
+        "deltaw-lion 1.0 ('lion:lion')" in one_line(listed.output)
     )
     ambiguous = deltaw("validate", spec_file(tmp_path))
     assert ambiguous.exit_code == 2
@@ -184,7 +188,8 @@ def test_show_documents_a_plugin_with_its_origin_and_parameters():
 
 @pytest.fixture
 def fake_pip(monkeypatch, site):
-    """pip that 'installs' deltaw-lion into the fake site (or removes it) and records its command line."""
+    """pip that 'installs' deltaw-lion into the fake site (or removes it) and records its command
+    line."""
     calls: list[list[str]] = []
 
     def call(cmd, *args, **kwargs):
@@ -247,6 +252,75 @@ def test_after_uninstall_a_spec_naming_its_plugin_says_which_package_is_missing(
     )
 
 
+def reinstall_broken(monkeypatch, site):
+    """pip that reinstalls deltaw-lion 0.2.0 over itself, now with a module that cannot import."""
+
+    def call(cmd, *args, **kwargs):
+        info = site.root / "deltaw_lion-0.2.0.dist-info"
+        for f in info.iterdir():
+            f.unlink()
+        info.rmdir()
+        broken = "import numpy\nraise ImportError('deltaw_lion needs scipy')\n"
+        site.add("deltaw-lion", {"lion": "lion_mod"}, {"lion_mod": broken}, version="0.2.0")
+        return 0
+
+    monkeypatch.setattr(install.subprocess, "call", call)
+
+
+@pytest.mark.parametrize("strict", ["", "1"])
+def test_reinstalling_a_plugin_that_now_fails_to_load_is_an_error(
+    fake_pip, site, monkeypatch, strict
+):
+    assert deltaw("install", "deltaw-lion").exit_code == 0
+    reinstall_broken(monkeypatch, site)
+    monkeypatch.setenv("DELTAW_STRICT_PLUGINS", strict)
+    result = deltaw("install", "--force-reinstall", "deltaw-lion")
+    assert result.exit_code == 3, result.output
+    text = one_line(result.output)
+    assert "Plugin 'lion' (deltaw-lion 0.2.0) failed: cannot import 'lion_mod'" in text
+    assert "ImportError: deltaw_lion needs scipy" in text
+    assert "pip installed deltaw-lion 0.2.0, but deltaw cannot load its plugin 'lion'" in text
+    assert "`deltaw uninstall deltaw-lion`" in text
+
+
+def test_installing_an_unchanged_plugin_again_still_checks_that_it_loads(fake_pip, monkeypatch):
+    assert deltaw("install", "deltaw-lion").exit_code == 0
+    monkeypatch.setattr(install.subprocess, "call", lambda cmd: 0)  # "already satisfied"
+    result = deltaw("install", "Deltaw_Lion>=0.1")
+    assert result.exit_code == 0, result.output
+    assert "Plugin 'lion' (deltaw-lion 0.2.0) loaded: optimizer lion" in one_line(result.output)
+    nothing = deltaw("install", "numpy")
+    assert nothing.exit_code == 0 and "None of the packages pip installed is a deltaw plugin" in (
+        one_line(nothing.output)
+    )
+
+
+def test_force_reinstall_reinstalls_the_named_packages_never_deltaw_or_numpy(fake_pip, monkeypatch):
+    install_once = install.subprocess.call
+
+    def call(cmd):  # the second call finds deltaw-lion installed: it only records
+        return (fake_pip.append(cmd) or 0) if fake_pip else install_once(cmd)
+
+    monkeypatch.setattr(install.subprocess, "call", call)
+    result = deltaw("install", "--force-reinstall", "-U", "deltaw-lion", "-e", "./mine")
+    assert result.exit_code == 0, result.output
+    pip = [sys.executable, "-m", "pip", "install"]
+    assert fake_pip == [
+        # pip's --force-reinstall alone would reinstall every dependency, deltaw included
+        [*pip, "--upgrade", "--force-reinstall", "--no-deps", "deltaw-lion", "-e", "./mine"],
+        [*pip, "--upgrade", "deltaw-lion", "-e", "./mine"],  # only what is missing
+    ]
+    assert "Plugin 'lion' (deltaw-lion 0.2.0) loaded: optimizer lion" in one_line(result.output)
+
+
+def test_force_reinstall_stops_at_the_first_pip_call_that_fails(monkeypatch):
+    calls = []
+    monkeypatch.setattr(install.subprocess, "call", lambda cmd: calls.append(cmd) or 2)
+    result = deltaw("install", "--force-reinstall", "deltaw-lion")
+    assert result.exit_code == 2 and "pip failed (exit code 2)" in result.output
+    assert len(calls) == 1 and "--no-deps" in calls[0]
+
+
 def test_pip_failing_is_reported_with_its_exit_code(monkeypatch):
     monkeypatch.setattr(install.subprocess, "call", lambda cmd: 1)
     result = deltaw("install", "deltaw-nonexistent")
@@ -286,11 +360,61 @@ def test_new_plugin_writes_a_package_and_says_what_to_do_next(tmp_path):
     )
     assert result.exit_code == 0, result.output
     text = one_line(result.output)
-    assert "cost 'my-cost' in the package deltaw-my-cost" in text and "deltaw install -e" in text
-    assert (tmp_path / "my-cost" / "src" / "deltaw_my_cost" / "__init__.py").is_file()
+    assert "(plugin 'my-cost', package deltaw-my-cost): cost 'my-cost' (MyCost)" in text
+    assert "deltaw install -e" in text and "cost: my-cost" in text
+    assert (tmp_path / "my-cost" / "src" / "deltaw_my_cost" / "cost.py").is_file()
     assert 'authors = [{ name = "Ada" }]' in (tmp_path / "my-cost" / "pyproject.toml").read_text()
     again = deltaw("new-plugin", "my-cost", "--kind", "cost", "--dir", tmp_path / "my-cost")
     assert again.exit_code == 1 and "already exists and is not empty" in one_line(again.output)
+    assert "Warning" not in result.output  # my-cost shadows no built-in
+
+
+def test_new_plugin_warns_when_the_name_shadows_a_builtin(tmp_path):
+    result = deltaw("new-plugin", "sgd", "--kind", "optimizer", "--dir", tmp_path / "sgd")
+    assert result.exit_code == 0, result.output
+    text = one_line(result.output)
+    assert "Warning: optimizer 'sgd' is also a built-in of deltaw, and your plugin shadows it." in (
+        text
+    )
+    assert "'deltaw:sgd' is the built-in" in text and "a default a spec leaves out" in text
+    assert (tmp_path / "sgd" / "pyproject.toml").is_file()
+    other_kind = deltaw("new-plugin", "sgd", "--kind", "cost", "--dir", tmp_path / "sgd-cost")
+    assert other_kind.exit_code == 0 and "Warning" not in other_kind.output
+
+
+def test_new_plugin_writes_several_kinds_with_their_own_names_and_adds_more(tmp_path):
+    made = deltaw(
+        "new-plugin", "focal-loss", "-k", "cost", "-k", "metric", "--name", "cost=focal",
+        "--dir", tmp_path / "pkg",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    text = one_line(made.output)
+    assert "(plugin 'focal-loss', package deltaw-focal-loss): cost 'focal' (FocalCost), " in text
+    assert "metric 'focal-loss' (FocalLossMetric)" in text
+    assert "cost: focal" in text and "metrics: [cost, accuracy, focal-loss]" in text
+    added = deltaw("new-plugin", "--add-kind", "optimizer", "-n", "focal-sgd", tmp_path / "pkg")
+    assert added.exit_code == 0, added.output
+    assert "Added to" in added.output and "optimizer 'focal-sgd' (FocalSgdOptimizer)" in one_line(
+        added.output
+    )
+    init = (tmp_path / "pkg" / "src" / "deltaw_focal_loss" / "__init__.py").read_text()
+    assert "from deltaw_focal_loss.optimizer import FocalSgdOptimizer, register_optimizers" in init
+    again = deltaw("new-plugin", "--add-kind", "cost", tmp_path / "pkg")
+    assert again.exit_code == 1 and "already has register_costs" in one_line(again.output)
+    mixed = deltaw("new-plugin", "--add-kind", "cost", "--kind", "metric", tmp_path / "pkg")
+    assert mixed.exit_code == 1 and "takes no --kind" in one_line(mixed.output)
+
+
+def test_new_plugin_warns_of_each_name_that_shadows_a_builtin(tmp_path):
+    result = deltaw(
+        "new-plugin", "sgd", "-k", "optimizer", "-k", "cost", "-k", "metric",
+        "-n", "metric=accuracy", "--dir", tmp_path / "sgd",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = one_line(result.output)
+    assert "Warning: optimizer 'sgd' is also a built-in of deltaw" in text
+    assert "Warning: metric 'accuracy' is also a built-in of deltaw" in text
+    assert "Warning: cost 'sgd'" not in text
 
 
 @pytest.mark.parametrize(
@@ -298,6 +422,13 @@ def test_new_plugin_writes_a_package_and_says_what_to_do_next(tmp_path):
     [
         (["new-plugin", "My Cost!"], "is not a usable plugin name"),
         (["new-plugin", "my-thing", "--kind", "executor"], "no template for the kind 'executor'"),
+        (["new-plugin", "my-thing", "-k", "cost", "-k", "cost"], "the kind 'cost' is given twice"),
+        (["new-plugin", "my-thing", "--name", "cost=x"], "names the kind 'cost', which is not"),
+        (["new-plugin", "my-thing", "--name", "Focal!"], "is not a usable registered name"),
+        (
+            ["new-plugin", "x", "-k", "optimizer", "-k", "transform", "-n", "x"],
+            "the optimizer and the transform would both register 'x'",
+        ),
     ],
 )
 def test_new_plugin_rejects_bad_names_and_kinds_clearly(tmp_path, args, message):
@@ -315,7 +446,9 @@ def test_schema_goes_to_stdout_or_to_a_file(tmp_path):
     assert written.exit_code == 0 and "yaml-language-server: $schema=" in written.output
     assert json.loads((tmp_path / "deltaw.schema.json").read_text()) == schema
     failed = deltaw("schema", "-o", tmp_path / "missing" / "s.json")
-    assert failed.exit_code == 1 and "cannot write the schema" in one_line(failed.output)
+    # a file system fault is exit code 7, naming the path and the cause (docs/reliability.md)
+    assert failed.exit_code == 7 and "Cannot write" in one_line(failed.output)
+    assert "no such file or folder" in one_line(failed.output)
 
 
 # -- the pytest plugin -----------------------------------------------------------------------------
@@ -352,7 +485,8 @@ def test_the_pytest_fixtures_register_a_plugin_for_one_test_only(tmp_path):
             import pytest
             from deltaw.errors import PluginError
             with pytest.raises(PluginError, match="must be a subclass of deltaw.Cost"):
-                deltaw_plugin(types.SimpleNamespace(register_costs=deltaw.hookimpl(lambda register: register("x", int))), name="bad")
+                hook = deltaw.hookimpl(lambda register: register("x", int))
+                deltaw_plugin(types.SimpleNamespace(register_costs=hook), name="bad")
     """)
     )
     proc = subprocess.run(
@@ -400,5 +534,6 @@ def test_every_hook_is_documented_in_docs_plugins_md_with_its_signature():
         if f"{name}({params})" not in doc:
             missing.append(f"{name}({params})")
     assert not missing, (
-        f"docs/plugins.md does not document these hooks (write their signatures as shown): {missing}"
+        "docs/plugins.md does not document these hooks (write their signatures as shown): "
+        f"{missing}"
     )

@@ -46,8 +46,9 @@ CAN_BUILD_OFFLINE = """
 import importlib.util, sys
 from importlib.metadata import version
 major_minor = tuple(int(x) for x in version("setuptools").split(".")[:2])
-wheels = importlib.util.find_spec("wheel") or major_minor >= (70, 1)  # setuptools 70.1 builds wheels by itself
-sys.exit(0 if major_minor >= (68, 0) and wheels else 1)
+# setuptools 70.1 builds wheels by itself
+wheels = importlib.util.find_spec("wheel") or major_minor >= (70, 1)
+sys.exit(0 if major_minor >= (77, 0) and wheels else 1)  # deltaw's build-system.requires
 """
 
 
@@ -67,7 +68,8 @@ class Venv:
         )
         bin_dir = root / "venv" / ("Scripts" if os.name == "nt" else "bin")
         self.python, self.deltaw = bin_dir / "python", bin_dir / "deltaw"
-        # --system-site-packages only reaches the base interpreter; when the tests themselves run in a
+        # --system-site-packages only reaches the base interpreter; when the tests themselves run in
+        # a
         # virtual environment, make its packages (numpy, pip, setuptools, pytest, …) visible too
         inner = subprocess.run(
             [str(self.python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
@@ -80,7 +82,8 @@ class Venv:
             for p in sys.path
             if p and Path(p).is_dir() and Path(p).name in ("site-packages", "dist-packages")
         ]
-        # an "import" line in a .pth runs at start-up; addsitedir also processes the outer .pth files
+        # an "import" line in a .pth runs at start-up; addsitedir also processes the outer .pth
+        # files
         Path(inner, "_outer_environment.pth").write_text(
             "import site; " + "; ".join(f"site.addsitedir({p!r})" for p in outer) + "\n"
         )
@@ -108,7 +111,8 @@ class Venv:
         )
         if check and proc.returncode != 0:
             raise AssertionError(
-                f"{' '.join(map(str, args))} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+                f"{' '.join(map(str, args))} exited "
+                f"{proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
             )
         return proc
 
@@ -125,12 +129,13 @@ class Venv:
 
 
 def copy_tree(src: Path, dst: Path, *only: str) -> Path:
-    """A clean copy to build from, so pip's build/ and *.egg-info never land in the checkout."""
-    ignore = shutil.ignore_patterns(
-        "__pycache__", "*.egg-info", "build", "dist", ".pytest_cache", "runs"
-    )
+    """A clean copy to build from, so pip's build/ and *.egg-info never land in the checkout.
+
+    Run folders (``runs/``) are left out at the top only: ``deltaw/runs`` is a package.
+    """
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "dist", ".pytest_cache")
     dst.mkdir(parents=True)
-    for name in only or [p.name for p in src.iterdir()]:
+    for name in only or [p.name for p in src.iterdir() if p.name != "runs"]:
         path = src / name
         if path.is_dir():
             shutil.copytree(path, dst / name, ignore=ignore)
@@ -221,11 +226,14 @@ def test_installed_example_plugins_work_end_to_end_and_an_uninstalled_one_is_nam
 
     help_time, plugins_time = venv.timed("--help"), venv.timed("plugins")
     print(
-        f"\nwith deltaw-lion and deltaw-extras installed: `deltaw --help` {help_time * 1000:.0f} ms, "
-        f"`deltaw plugins` {plugins_time * 1000:.0f} ms (median of 3, wall time incl. interpreter start)"
+        f"\nwith deltaw-lion and deltaw-extras installed: `deltaw --help` {help_time * 1000:.0f} "
+        "ms, "
+        f"`deltaw plugins` {plugins_time * 1000:.0f} ms (median of 3, wall time incl. interpreter "
+        "start)"
     )
 
-    # uninstall one: a spec naming it fails with the missing package, the closest names and `deltaw plugins`
+    # uninstall one: a spec naming it fails with the missing package, the closest names and `deltaw
+    # plugins`
     removed = venv.cli("uninstall", "deltaw-lion", "-y")
     assert "Removed plugin 'lion' (deltaw-lion 0.1.0)" in removed.stderr
     failed = venv.cli("validate", spec, check=False)

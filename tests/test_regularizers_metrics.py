@@ -13,7 +13,8 @@ from deltaw.testing import check_regularizer
 
 
 def builtin_entries(kind):
-    """Every built-in of a kind, from a registry with the built-ins only (new ones are covered automatically)."""
+    """Every built-in of a kind, from a registry with the built-ins only (new ones are covered
+    automatically)."""
     reg = Registry()
     reg.load_builtins()
     return reg.entries(kind)
@@ -25,6 +26,7 @@ EXAMPLE_PARAMS = {"l2": {"lmbda": 5.0}, "l1": {"lmbda": 5.0}}  # built-ins with 
 @pytest.mark.parametrize("entry", builtin_entries("regularizer"), ids=lambda e: e.name)
 def test_every_builtin_regularizer_passes_the_public_contract_check(entry):
     check_regularizer(entry.cls(**EXAMPLE_PARAMS.get(entry.name, {})))
+    check_regularizer(entry.cls)  # λ is required: settings from its bound, 0 included
 
 
 W1 = np.array([[1.0, -2.0], [0.5, 0.0]])

@@ -1,4 +1,5 @@
-"""Reports of run folders, learning-curve and decision-region plots, and predictions from a trained run."""
+"""Reports of run folders, learning-curve and decision-region plots, and predictions from a
+trained run."""
 
 import builtins
 import json
@@ -7,14 +8,17 @@ import numpy as np
 import pytest
 import yaml
 
+import deltaw
 import deltaw.plots
 from deltaw.errors import DeltawError
+from deltaw.registry import get_registry
 from deltaw.runs.predict import evaluate, input_data, load_trained, save_predictions
 from deltaw.runs.report import (
     RunRecord,
     collect_runs,
     differing_keys,
     flatten,
+    higher_is_better,
     labels,
     report_csv,
     short_keys,
@@ -119,6 +123,36 @@ def test_summary_ranks_by_final_or_best_and_knows_costs_go_down():
     assert text.splitlines()[0].startswith(
         "run,status,seed,best_validation_cost,best_epoch,final_validation_cost"
     )
+
+
+def test_the_report_direction_is_the_monitors_the_metric_plugin_first():
+    class Errors(deltaw.Metric):
+        """Misclassified rows: a name that does not say which way is better."""
+
+        higher_is_better = False
+
+        def compute(self, a, y, context):
+            return 0.0
+
+    class Hits(deltaw.Metric):
+        """Correct rows."""
+
+        def compute(self, a, y, context):
+            return 1.0
+
+    class Plugin:
+        @deltaw.hookimpl
+        def register_metrics(self, register):
+            register("errors", Errors)
+            register("hits", Hits)
+
+    reg = get_registry()
+    reg.register_plugin(Plugin(), "direction")
+    assert not higher_is_better("validation_hits")  # unknown metric: a guess from the name
+    assert higher_is_better("validation_hits", registry=reg)  # the plugin's higher_is_better
+    assert not higher_is_better("validation_errors", registry=reg)
+    assert higher_is_better("validation_errors", "max", registry=reg)  # the mode wins
+    assert deltaw.Monitor("validation_hits").higher == higher_is_better("validation_hits")
 
 
 def test_collect_runs_reads_run_folders_and_folders_of_runs_and_rejects_others(tmp_path):

@@ -1,4 +1,5 @@
-"""Checkpoints and resume: an interrupted run, resumed, ends bit for bit where an uninterrupted one does.
+"""Checkpoints and resume: an interrupted run, resumed, ends bit for bit where an uninterrupted
+one does.
 
 Ctrl-C is simulated by a callback (or a pluggy hook) raising KeyboardInterrupt.
 """
@@ -157,8 +158,8 @@ def test_resuming_a_finished_run_says_how_to_train_longer_and_extending_equals_a
         TrainingError, match="already completed its 3 epochs.*--set training.epochs=13"
     ):
         resume_run(short.folder, plots=False)
-    with pytest.raises(SpecError, match="only training.epochs may change"):
-        resume_run(short.folder, ["optimizer.lr=0.1"], plots=False)
+    with pytest.raises(SpecError, match="only training.epochs and optimizer.lr may change"):
+        resume_run(short.folder, ["training.batch_size=8"], plots=False)
     resume_run(short.folder, ["training.epochs=5"], plots=False)
     long = run_spec(
         spec_file(tmp_path, **simple), ["training.epochs=5"], out=tmp_path / "b", plots=False

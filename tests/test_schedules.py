@@ -1,9 +1,12 @@
-"""Learning-rate schedules against expected-value lists (PyTorch's ``test_lrscheduler.py`` style)."""
+"""Learning-rate schedules against expected-value lists (PyTorch's ``test_lrscheduler.py``
+style)."""
 
 import math
 
 import pytest
+import yaml
 
+import deltaw
 from deltaw.errors import DeltawError, SpecError, TrainingError
 from deltaw.plugins.schedules import (
     Constant,
@@ -15,11 +18,14 @@ from deltaw.plugins.schedules import (
     ReduceOnPlateau,
     Step,
 )
+from deltaw.registry import get_registry
+from deltaw.runs.train import run_spec
 from deltaw.spec.loading import validate_spec
 
 
 def rates(schedule, epochs, base=0.05, steps_per_epoch=1, metrics=None, key="validation_accuracy"):
-    """The rate the Trainer would use for every epoch (or step), feeding ``metrics`` after each epoch."""
+    """The rate the Trainer would use for every epoch (or step), feeding ``metrics`` after each
+    epoch."""
     if hasattr(schedule, "configure"):
         schedule.configure(epochs, steps_per_epoch)
     out, step = [], 0
@@ -70,7 +76,8 @@ def test_cosine_with_one_step_per_epoch_is_pytorch_cosine_annealing():  # PyTorc
 
 
 def test_cosine_warms_up_linearly_then_anneals_per_step():
-    # 4 epochs × 2 steps, 1 epoch of warm-up: η·s/W for s ≤ 2, then ½(1 + cos π p) with p = 0, 1/6, …, 5/6
+    # 4 epochs × 2 steps, 1 epoch of warm-up: η·s/W for s ≤ 2, then ½(1 + cos π p)
+    # with p = 0, 1/6, …, 5/6
     c = [(1 + math.cos(math.pi * k / 6)) / 2 for k in range(6)]
     close(rates(Cosine(warmup=1), 4, base=1.0, steps_per_epoch=2), [0.5, 1.0, *c])
 
@@ -184,3 +191,57 @@ def test_schedule_parameters_are_validated_with_their_location():
         validate_spec(spec_with("step"))
     with pytest.raises(SpecError, match="Closest registered schedules: cosine"):
         validate_spec(spec_with("cosin"))
+
+
+# -- the declared contracts: deltaw.Monitor, deltaw.MonitorParams and Schedule.stop_reason -------
+
+
+def test_plateau_schedules_share_the_public_monitor_parameters():
+    for cls in (NielsenHalving, ReduceOnPlateau):
+        assert issubclass(cls.Params, deltaw.MonitorParams)
+        assert isinstance(cls().monitor, deltaw.Monitor)
+        assert "cost: lower" in cls.Params.model_fields["mode"].description
+    assert ReduceOnPlateau().monitor.key == "validation_cost"  # its own default, as in PyTorch
+    assert NielsenHalving(mode="min").monitor.higher is False
+    assert Constant().monitor is None and Constant().stop_reason is None
+
+
+class Target(deltaw.Schedule):
+    """A third-party schedule: constant η; stop once the monitored metric reaches ``target``."""
+
+    class Params(deltaw.MonitorParams):
+        target: float = 0.0
+
+    def __init__(self, params=None, **kwargs):
+        super().__init__(params, **kwargs)
+        self.monitor = deltaw.Monitor(self.params.monitor, self.params.mode)
+
+    def lr(self, base_lr, epoch, step):
+        return base_lr
+
+    def on_epoch_end(self, epoch, metrics):
+        value = self.monitor.value(metrics, "target schedule")
+        if (value >= self.params.target) == self.monitor.higher:
+            self.stop_reason = f"{self.monitor.key} reached {value:.3g}"
+            return True
+        return False
+
+
+class TargetPlugin:
+    @deltaw.hookimpl
+    def register_schedules(self, register):
+        register("target", Target)
+
+
+def test_a_third_party_schedule_monitor_is_checked_and_its_stop_reason_reported(tmp_path):
+    get_registry().register_plugin(TargetPlugin(), "target-plugin")
+    path = tmp_path / "spec.yaml"
+    spec = {**spec_with({"name": "target", "monitor": "validation_acc"}), "training": {"epochs": 5}}
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(SpecError, match="schedule.monitor is 'validation_acc'"):
+        run_spec(path, out=tmp_path / "runs", plots=False)
+    spec["schedule"] = {"name": "target", "monitor": "validation_accuracy", "target": 0.0}
+    path.write_text(yaml.safe_dump(spec))
+    result = run_spec(path, out=tmp_path / "runs", plots=False)
+    assert result.status == "stopped" and len(result.history) == 1
+    assert result.message.startswith("validation_accuracy reached")

@@ -200,7 +200,7 @@ def test_the_schema_accepts_bare_qualified_and_parameterised_references(
 def test_a_bare_name_is_accepted_exactly_when_the_plugin_has_no_required_parameter(
     registry, validator
 ):
-    from deltaw.spec.loading import params_model
+    from deltaw.spec.resolve import params_model
 
     defs = validator.schema["$defs"]
     for entry in registry.entries():

@@ -2,10 +2,15 @@
 
 import json
 
+import numpy as np
 import pytest
+from pydantic import BaseModel, Field
 
+import deltaw
 from deltaw.errors import SpecError, UnknownNameError
-from deltaw.spec.loading import apply_overrides, load_spec, parse_override, validate_spec
+from deltaw.registry import get_registry
+from deltaw.spec.loading import load_spec, validate_spec
+from deltaw.spec.overrides import apply_overrides, parse_override
 
 BASE = {
     "name": "tiny",
@@ -149,7 +154,48 @@ def test_override_of_a_left_out_plugin_section_keeps_its_default_name():
     data = apply_overrides(
         {k: v for k, v in BASE.items() if k != "optimizer"}, [parse_override("optimizer.lr=0.25")]
     )
-    assert data["optimizer"] == {"name": "sgd", "lr": 0.25}
-    assert validate_spec(data).resolved()["optimizer"]["lr"] == 0.25
+    assert data["optimizer"] == {"name": "deltaw:sgd", "lr": 0.25}  # a default is the built-in
+    assert validate_spec(data).resolved()["optimizer"] == {"name": "sgd", "lr": 0.25}
     data = apply_overrides({"name": "x"}, [parse_override("training.clip.norm=1.0")])
     assert data["training"] == {"clip": {"norm": 1.0}}
+
+
+class TopK(deltaw.Metric):
+    """Fraction of rows whose target class is among the k largest outputs."""
+
+    class Params(BaseModel):
+        k: int = Field(1, ge=1, description="How many of the largest outputs count.")
+
+    def compute(self, a, y, context):
+        top = np.argsort(-a, axis=1)[:, : self.params.k]
+        return float((top == y.argmax(axis=1)[:, None]).any(axis=1).mean())
+
+
+class MetricsPlugin:
+    @deltaw.hookimpl
+    def register_metrics(self, register):
+        register("top-k", TopK)
+        register("accuracy", TopK)  # shares a built-in's name: `extra:accuracy` picks it
+
+
+def test_two_metrics_recorded_under_one_key_are_rejected_naming_both_positions():
+    text = messages({**BASE, "metrics": ["accuracy", "cost", {"name": "accuracy"}]})
+    assert "1 problem in the spec" in text
+    assert (
+        "metrics[0] (accuracy) and metrics[2] (accuracy) are both recorded as <split>_accuracy"
+        in text
+    )
+    assert "so one would overwrite the other" in text and "list each name once" in text
+
+
+def test_the_same_metric_with_other_parameters_or_from_another_plugin_is_rejected_too():
+    get_registry().register_plugin(MetricsPlugin(), "extra")
+    text = messages({**BASE, "metrics": [{"name": "top-k", "k": 1}, {"name": "top-k", "k": 3}]})
+    assert "metrics[0] ({name: top-k, k: 1}) and metrics[1] ({name: top-k, k: 3})" in text
+    assert "sweep.grid: {metrics.0.<param>: [...]}" in text
+    text = messages({**BASE, "metrics": ["deltaw:accuracy", "extra:accuracy"]})
+    assert "metrics[0] (deltaw:accuracy) and metrics[1] (extra:accuracy)" in text
+    spec = validate_spec(
+        {**BASE, "metrics": ["cost", "deltaw:accuracy", {"name": "top-k", "k": 2}]}
+    )
+    assert [m.name for m in spec.spec.metrics] == ["cost", "deltaw:accuracy", "top-k"]

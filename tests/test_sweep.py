@@ -1,4 +1,5 @@
-"""Sweeps: expanding grid/zip/random, validating every trial, running them through executor plugins."""
+"""Sweeps: expanding grid/zip/random, validating every trial, running them through executor
+plugins."""
 
 import json
 
@@ -11,8 +12,9 @@ from deltaw.errors import SpecError
 from deltaw.registry import get_registry
 from deltaw.runs.report import load_run
 from deltaw.runs.sweep import expand, format_override, plan, run_sweep
-from deltaw.spec.loading import parse_override, validate_spec
+from deltaw.spec.loading import validate_spec
 from deltaw.spec.models import SweepSpec
+from deltaw.spec.overrides import parse_override
 
 BASE = {
     "name": "tiny-sweep",
@@ -92,7 +94,7 @@ def test_overrides_written_for_a_trial_parse_back_to_the_same_value(value):
 @pytest.mark.parametrize(
     ("sweep", "message"),
     [
-        ({}, "a sweep needs grid, zip or random"),
+        ({}, "a sweep needs grid, zip, random, seeds or repeat"),
         ({"grid": {"optimizer.lr": []}}, "grid.optimizer.lr has no values"),
         ({"zip": {"a": [1], "b": [1, 2]}}, "zip lists must have one length"),
         ({"grid": {"seed": [1]}, "zip": {"seed": [2]}}, "'seed' appears in both grid and zip"),
@@ -107,7 +109,8 @@ def test_overrides_written_for_a_trial_parse_back_to_the_same_value(value):
         ),
         (
             {"gird": {"seed": [1]}},
-            "sweep.gird: unknown key; accepted keys here: grid, zip, random, metric, mode, executor, workers",
+            "sweep.gird: unknown key; accepted keys here: grid, zip, random, metric, mode, "
+            "executor, workers, seeds, repeat",
         ),
         ({"grid": {"seed": [1]}, "executor": "ray"}, "Unknown executor 'ray' at sweep.executor"),
     ],
@@ -176,7 +179,8 @@ def test_trials_are_normal_run_folders_ranked_in_the_summary(tmp_path):
 
 
 def test_a_failing_trial_is_recorded_and_the_others_go_on(tmp_path):
-    # 190 validation points leave none for training (a DataError at load time); lr = 50 on a linear net diverges to NaN
+    # 190 validation points leave none for training (a DataError at load time); lr = 50 on a
+    # linear net diverges to NaN
     path = spec_file(
         tmp_path,
         {
@@ -239,3 +243,105 @@ def test_local_processes_give_the_same_numbers_as_serial(tmp_path):
             np.load(serial.folder / b.folder / "weights.npz") as wb,
         ):
             assert all(np.array_equal(wa[k], wb[k]) for k in wa.files)
+
+
+# -- repeats: seeds, mean ± std, bands -----------------------------------------------------------
+def test_seeds_and_repeat_repeat_every_configuration():
+    sweep = SweepSpec.model_validate({"grid": {"optimizer.lr": [0.1, 1.0]}, "seeds": [4, 2]})
+    assert expand(sweep, seed=0) == [
+        {"optimizer.lr": 0.1, "seed": 4},
+        {"optimizer.lr": 0.1, "seed": 2},
+        {"optimizer.lr": 1.0, "seed": 4},
+        {"optimizer.lr": 1.0, "seed": 2},
+    ]
+    assert expand(SweepSpec.model_validate({"repeat": 3}), seed=7) == [
+        {"seed": 7},
+        {"seed": 8},
+        {"seed": 9},
+    ]
+    for bad, message in [
+        ({"seeds": [1], "repeat": 2}, "give seeds or repeat, not both"),
+        ({"seeds": [1, 1]}, "has a seed twice"),
+        ({"grid": {"seed": [1, 2]}, "repeat": 2}, "give seeds in one place"),
+    ]:
+        with pytest.raises(SpecError, match=message):
+            validate_spec({**BASE, "sweep": bad}, source="s.yaml")
+
+
+@pytest.fixture(scope="module")
+def repeated(tmp_path_factory):
+    """Two learning rates × three seeds, run serially."""
+    tmp = tmp_path_factory.mktemp("repeats")
+    path = spec_file(
+        tmp, {"grid": {"optimizer.lr": [0.1, 2.0]}, "seeds": [0, 1, 2], "executor": "serial"}
+    )
+    return run_sweep(path, out=tmp / "runs", plots=False)
+
+
+def test_repeats_are_grouped_as_mean_and_sample_std_of_their_runs(repeated):
+    from deltaw.plots.bands import band
+    from deltaw.runs.repeats import group_report, group_runs
+    from deltaw.runs.report import collect_runs, summarize
+
+    assert [t.values for t in repeated.trials][:2] == [
+        {"optimizer.lr": 0.1, "seed": 0},
+        {"optimizer.lr": 0.1, "seed": 1},
+    ]
+    report = summarize(collect_runs([repeated.folder]))
+    groups = group_report(report)
+    assert sorted((g.label, len(g.rows), sorted(g.seeds)) for g in groups) == [
+        ("optimizer.lr=0.1", 3, [0, 1, 2]),
+        ("optimizer.lr=2", 3, [0, 1, 2]),
+    ]
+    means = [g.value["mean"] for g in groups]
+    assert means == sorted(means, reverse=True)  # ranked by the mean final validation accuracy
+    for g in groups:
+        values = [row["final"]["validation_accuracy"] for row in g.rows]
+        assert g.value["mean"] == pytest.approx(np.mean(values))
+        assert g.value["std"] == pytest.approx(np.std(values, ddof=1)) and g.value["n"] == 3
+        assert g.final["validation_cost"]["n"] == 3
+    runs = collect_runs([repeated.folder])
+    (label, first), _ = group_runs(runs)
+    epochs, means, stds = band([r.history for r in first], "validation_cost")
+    per_run = [[row["validation_cost"] for row in r.history] for r in first]
+    assert epochs == [1, 2] and label == "optimizer.lr=0.1"
+    assert means == pytest.approx(np.mean(per_run, axis=0))
+    assert stds == pytest.approx(np.std(per_run, axis=0, ddof=1))
+
+
+def test_report_shows_repeats_as_mean_and_std_and_plot_draws_bands(repeated, tmp_path):
+    from typer.testing import CliRunner
+
+    from deltaw.cli import app
+
+    runner = CliRunner()
+    table = runner.invoke(app, ["report", str(repeated.folder)])
+    text = " ".join(table.output.split())
+    assert table.exit_code == 0 and "2 configurations × seeds (6 runs)" in text and " ± " in text
+    assert "0,1,2" in text
+    data = json.loads(runner.invoke(app, ["report", str(repeated.folder), "--json"]).stdout)
+    assert [g["n"] for g in data["groups"]] == [3, 3] and len(data["runs"]) == 6
+    flat = runner.invoke(app, ["report", str(repeated.folder), "--no-group"])
+    assert "6 runs, ranked" in " ".join(flat.output.split())
+    pytest.importorskip("matplotlib")
+    drawn = runner.invoke(app, ["plot", str(repeated.folder), "-o", str(tmp_path / "bands.png")])
+    assert drawn.exit_code == 0 and (tmp_path / "bands.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_sweep_on_the_command_line_needs_no_sweep_section(tmp_path):
+    from typer.testing import CliRunner
+
+    from deltaw.cli import app
+
+    path = tmp_path / "plain.yaml"
+    path.write_text(yaml.safe_dump(BASE))
+    result = CliRunner().invoke(
+        app,
+        ["sweep", str(path), "--grid", "optimizer.lr=0.05,5", "--seeds", "0,1", "--dry-run"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "trial 4: --set optimizer.lr=5 --set seed=1" in result.output
+    also = CliRunner().invoke(
+        app, ["sweep", str(path), "--set", "sweep.grid.optimizer.lr=[0.1, 1]", "--dry-run"]
+    )
+    assert also.exit_code == 0 and "trial 2: --set optimizer.lr=1" in also.output

@@ -17,7 +17,8 @@ from deltaw.testing import (
     check_regularizer,
 )
 
-ERR = r"relative error \d\.\de[+-]\d\d, tolerance 1e-0\d"  # every finite-difference failure says by how much
+# every finite-difference failure says by how much
+ERR = r"relative error \d\.\de[+-]\d\d, tolerance 1e-0\d"
 
 # -- activations -------------------------------------------------------------------------------
 
@@ -62,7 +63,8 @@ class RowSum(Tanh):
 
 def test_a_wrong_derivative_is_reported_with_its_index_value_and_error():
     pattern = (
-        r"^check_activation\(SlightlyWrongDerivative\): derivative at z\[\d,\d\]=-?[\d.]+ is [\d.]+ "
+        r"^check_activation\(SlightlyWrongDerivative\): derivative at z\[\d,\d\]=-?[\d.]+ is "
+        r"[\d.]+ "
         rf"but finite differences give [\d.]+ \({ERR}\)$"
     )
     with pytest.raises(AssertionError, match=pattern):
@@ -70,7 +72,10 @@ def test_a_wrong_derivative_is_reported_with_its_index_value_and_error():
 
 
 def test_a_wrong_vector_jacobian_product_is_caught_against_the_fd_jacobian():
-    pattern = rf"check_activation\(SoftmaxWithoutTheCrossTerm\): backward \(vector–Jacobian product\) at z\[\d,\d\].*finite differences of the Jacobian.*{ERR}"
+    pattern = (
+        r"check_activation\(SoftmaxWithoutTheCrossTerm\): backward \(vector–Jacobian product\) at "
+        rf"z\[\d,\d\].*finite differences of the Jacobian.*{ERR}"
+    )
     with pytest.raises(AssertionError, match=pattern):
         check_activation(SoftmaxWithoutTheCrossTerm)
 
@@ -80,6 +85,83 @@ def test_an_activation_wrongly_declared_elementwise_is_caught():
         AssertionError, match=r"declares elementwise = True but a\[\d,\d\] changes with z\[\d,\d\]"
     ):
         check_activation(SoftmaxClaimingToBeElementwise)
+
+
+class TanhWithAForeignBackward(Tanh):
+    """Declares elementwise (inherited) but its backward is not derivative · g."""
+
+    def backward(self, z, a, grad):
+        return grad * (1.0 - a * a) + 1e-3 * np.abs(grad)
+
+
+class TanhOnlyBackward(deltaw.Activation):
+    """Forgets to say elementwise = False: backward only, no derivative."""
+
+    def forward(self, z):
+        return np.tanh(z)
+
+    def backward(self, z, a, grad):
+        return grad * (1.0 - a * a)
+
+
+class TanhClaimingNotElementwise(Tanh):
+    """Says elementwise = False but keeps the elementwise backward of the base class."""
+
+    elementwise = False
+
+
+class ReLUWithAnotherSubgradient(deltaw.Activation):
+    """σ'(0) = 0 in derivative but 1 in backward: agrees everywhere except at the kink."""
+
+    kinks = (0.0,)
+
+    def forward(self, z):
+        return np.maximum(z, 0.0)
+
+    def derivative(self, z, a):
+        return (z > 0).astype(z.dtype)
+
+    def backward(self, z, a, grad):
+        return grad * (z >= 0)
+
+
+@pytest.mark.parametrize(
+    "cls, pattern",
+    [
+        (
+            TanhWithAForeignBackward,
+            r"declares elementwise = True, so backward\(z, a, g\) must equal "
+            r"derivative\(z, a\) \* g \(the network may use either\), "
+            r"but at z\[\d,\d\]=-?[\d.]+ \(float64\) backward gives -?[\d.e-]+ "
+            r"and derivative \* g gives -?[\d.e-]+ \(relative error .*\); "
+            r"drop the backward override, or set elementwise = False",
+        ),
+        (
+            ReLUWithAnotherSubgradient,
+            r"declares elementwise = True, .* at z\[0,0\]=0 \(float64\) backward gives",
+        ),
+        (
+            TanhOnlyBackward,
+            r"declares elementwise = True \(the default\) but does not implement "
+            r"derivative\(z, a\)",
+        ),
+        (
+            TanhClaimingNotElementwise,
+            r"declares elementwise = False but does not override backward"
+            r".*vector–Jacobian product",
+        ),
+    ],
+    ids=["foreign-backward", "subgradient", "no-derivative", "false-without-backward"],
+)
+def test_an_elementwise_flag_that_disagrees_with_backward_is_caught(cls, pattern):
+    with pytest.raises(AssertionError, match=rf"^check_activation\({cls.__name__}\): {pattern}"):
+        check_activation(cls)
+
+
+def test_a_non_elementwise_activation_is_checked_against_finite_differences_of_forward():
+    check_activation(Softmax)  # overrides backward, and its gᵀJ matches the FD Jacobian
+    with pytest.raises(AssertionError, match=r"backward \(vector–Jacobian product\)"):
+        check_activation(SoftmaxWithoutTheCrossTerm)
 
 
 def test_an_activation_that_changes_the_dtype_is_caught():
@@ -123,10 +205,23 @@ def test_an_activation_with_declared_kinks_is_checked_away_from_them():
     check_activation(HardTanh)
 
 
-def test_a_class_is_checked_with_its_default_parameters_and_a_class_needing_parameters_is_refused():
+class NeedsAName(deltaw.Regularizer):
+    class Params(BaseModel):
+        label: str
+
+    def penalty(self, weights, n):
+        return 0.0
+
+    def gradient(self, w, n):
+        return np.zeros_like(w)
+
+
+def test_a_class_is_checked_at_settings_drawn_from_its_params_even_without_defaults():
     check_activation(Sigmoid)
-    with pytest.raises(TypeError, match="pass an instance"):
-        check_regularizer(L2)
+    check_regularizer(L2)  # lmbda is required: its values come from its bound ge=0
+    with pytest.raises(TypeError, match=r"NeedsAName.Params.label is required .* pass an instance"):
+        check_regularizer(NeedsAName)
+    check_regularizer(NeedsAName(label="x"))
 
 
 # -- costs ---------------------------------------------------------------------------------------
@@ -158,7 +253,8 @@ class WrongFusedDelta(CrossEntropy):
 def test_a_wrong_cost_gradient_is_reported_with_index_and_error(cls):
     with pytest.raises(
         AssertionError,
-        match=rf"check_cost\({cls.__name__}\): gradient at a\[\d,\d\]=.* finite differences of m·value give .*{ERR}",
+        match=rf"check_cost\({cls.__name__}\): gradient at a\[\d,\d\]=.* finite differences of "
+        rf"m·value give .*{ERR}",
     ):
         check_cost(cls)
 
@@ -173,9 +269,29 @@ def test_a_value_summed_instead_of_averaged_over_rows_is_caught():
 def test_a_fused_output_delta_that_disagrees_with_the_generic_path_is_caught():
     with pytest.raises(
         AssertionError,
-        match=r"WrongFusedDelta\): output_delta at z\[\d,\d\]=.*with Sigmoid outputs\) is .* but the generic path .* would give .*relative error",
+        match=r"WrongFusedDelta\): output_delta at z\[\d,\d\]=.*with Sigmoid outputs\) is .* "
+        r"but finite differences of m·value\(forward\(z\)\) give .*relative error",
     ):
         check_cost(WrongFusedDelta)
+
+
+class SlowCrossEntropy(CrossEntropy):
+    """Fused δ = a − y with a sigmoid is right; gradient is off by a factor 1.5."""
+
+    def gradient(self, a, y):
+        return 1.5 * super().gradient(a, y)
+
+
+def test_a_wrong_gradient_behind_a_right_fused_delta_is_named_cost_gradient():
+    with pytest.raises(AssertionError) as exc:
+        check_cost(SlowCrossEntropy)
+    message = str(exc.value)
+    assert message.startswith(
+        "check_cost(SlowCrossEntropy): Cost.gradient is wrong: gradient at a["
+    ), message
+    assert "(y=" in message and "with Sigmoid outputs) is " in message
+    assert "The fused output_delta with Sigmoid outputs is right" in message
+    assert "output_delta at" not in message
 
 
 def test_costs_are_only_paired_with_outputs_in_their_domain():
@@ -246,12 +362,14 @@ class NoLearningRate(deltaw.Optimizer):
         (MutatesGrad, r"after update step 1 \(float64\): update changed grad"),
         (
             Uphill,
-            r"200 steps at its default lr=0.001 did not decrease the convex quadratic .* f went from [\d.]+ to [\d.]+",
+            r"200 steps at lr=0.001 did not decrease the convex quadratic .* f went from [\d.]+ to "
+            r"[\d.]+",
         ),
         (Float64State, r"after init \(float32\) state\['exp_avg'\] is float64 for a float32 param"),
         (
             HiddenCounter,
-            r"resuming from a state saved with np.savez after step 3 gives a different param .* \(max \|difference\| \d\.\de[+-]\d\d\)",
+            r"resuming from a state saved with np.savez after step 3 gives a different param .* "
+            r"\(max \|difference\| \d\.\de[+-]\d\d\)",
         ),
         (
             CounterInState,
@@ -285,7 +403,10 @@ class Transposed(deltaw.Initializer):
 
 
 def test_an_initializer_with_the_wrong_variance_is_caught_by_the_moment_check():
-    pattern = r"sample variance of weights\(500, 200\) is [\d.]+ but expected 0.004 \(relative error .*; [\d.]+ standard errors off, tolerance 5\)"
+    pattern = (
+        r"sample variance of weights\(500, 200\) is [\d.]+ but expected 0.004 \(relative error .*; "
+        r"[\d.]+ standard errors off, tolerance 5\)"
+    )
     with pytest.raises(AssertionError, match=pattern):
         check_initializer(
             HeNormalOnFanOut, expected_mean=0.0, expected_var=lambda fan_in, fan_out: 2.0 / fan_in
@@ -312,6 +433,7 @@ class L2WithoutTheHalf(L2):
 def test_a_regularizer_gradient_that_does_not_match_its_penalty_is_caught():
     with pytest.raises(
         AssertionError,
-        match=rf"check_regularizer\(L2WithoutTheHalf\(lmbda=5.0\)\): gradient of weights\[0\] at \[\d,\d\] .* finite differences of penalty .*{ERR}",
+        match=r"check_regularizer\(L2WithoutTheHalf\(lmbda=5.0\)\): gradient of weights\[0\] at "
+        rf"\[\d,\d\] .* finite differences of penalty .*{ERR}",
     ):
         check_regularizer(L2WithoutTheHalf(lmbda=5.0))

@@ -222,6 +222,6 @@ def test_threads_accepts_auto_a_positive_number_or_null(tmp_path, bad):
 
     for good in ("auto", 3, None):
         spec, _ = load_spec(spec_file(tmp_path, threads=good))
-        assert spec.training.threads == good
+        assert spec.spec.training.threads == good
     with pytest.raises(SpecError, match="training.threads"):
         load_spec(spec_file(tmp_path, threads=bad))

@@ -1,4 +1,5 @@
-"""The training loop: learning, the book's update semantics, reproducibility, clipping, divergence."""
+"""The training loop: learning, the book's update semantics, reproducibility, clipping,
+divergence."""
 
 import numpy as np
 import pytest

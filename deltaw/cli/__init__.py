@@ -1,7 +1,9 @@
-"""The ``deltaw`` command line (Typer): one module per command, each adding itself to :data:`app`."""
+"""The ``deltaw`` command line (Typer): one module per command, each adding itself to
+:data:`app`."""
 
 from deltaw.cli import (  # noqa: F401  (each registers its command)
     explain,
+    export,
     gradcheck,
     install,
     new_plugin,

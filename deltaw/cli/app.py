@@ -2,14 +2,18 @@
 
 The command line parses and prints, nothing else.
 
-Exit codes: 0 success; 1 other expected error; 2 spec error; 3 plugin error;
-4 data error; 5 training error (diverged); 6 gradient check failed;
-130 interrupted by Ctrl-C (the last checkpoint is kept).
+Exit codes (docs/reliability.md): 0 success; 1 other expected error; 2 spec
+error; 3 plugin error; 4 data error; 5 training error (diverged or stalled);
+6 gradient check failed; 7 a file or folder cannot be read or written (full
+disk, read-only, permissions, a damaged run file); 130 interrupted by Ctrl-C
+(the last checkpoint is kept).
 """
 
 from __future__ import annotations
 
 import contextlib
+import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +21,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.text import Text
+
+from deltaw.errors import DeltawPluginWarning
 
 app = typer.Typer(
     name="deltaw",
@@ -61,14 +67,47 @@ def warn(message: object) -> None:
 
 @contextlib.contextmanager
 def friendly_errors() -> Iterator[None]:
-    """Turn expected errors into a message and an exit code; never a traceback."""
-    from deltaw.errors import DeltawError
+    """Turn expected errors into a message and an exit code; never a traceback.
+
+    An ``OSError`` (full disk, read-only folder, permissions, a name too long…)
+    is the environment's, not a bug: it becomes a :class:`~deltaw.errors.FileError`
+    naming the path and what to do (exit code 7).
+    """
+    from deltaw.errors import DeltawError, file_error
 
     try:
-        yield
+        try:
+            yield
+        except OSError as exc:
+            raise file_error(exc) from None
+        except MemoryError as exc:  # an allocation no check foresaw: say so, not a traceback
+            raise DeltawError(
+                f"Out of memory{f' ({exc})' if str(exc) else ''}. Use fewer units in "
+                f"network.layers, fewer samples, dtype float32 or a smaller batch."
+            ) from None
     except DeltawError as exc:
         err.print(styled("[bold red]Error:[/] {}", exc), soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
+
+
+def show_plugin_warnings() -> None:
+    """Print every :class:`~deltaw.errors.DeltawPluginWarning` as its message alone on
+    stderr (as the command line's other messages); other warnings show as Python shows them.
+
+    The registry loads once per command, so each such warning is printed once.
+    """
+    previous = warnings.showwarning
+    if getattr(previous, "deltaw", False):  # already installed
+        return
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001, ANN202
+        if issubclass(category, DeltawPluginWarning):
+            print(message, file=sys.stderr)
+        else:
+            previous(message, category, filename, lineno, file, line)
+
+    show.deltaw = True  # type: ignore[attr-defined]
+    warnings.showwarning = show
 
 
 def registry():  # noqa: ANN201 - lazy import keeps --help fast
@@ -99,9 +138,25 @@ def main_options(
             "--disable-plugin", help="Do not load this plugin (entry-point name); repeatable."
         ),
     ] = None,  # noqa: UP045
+    plugins_dir: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--plugins-dir",
+            help="Load every *.py file in this folder as a plugin (as DELTAW_PLUGINS_DIR); "
+            "repeatable.",
+            exists=True,
+            file_okay=False,
+            dir_okay=True,
+        ),
+    ] = None,  # noqa: UP045
 ) -> None:
     """Backpropagation you can see, check and extend."""
     _disabled[:] = disable_plugin or []
+    if plugins_dir:  # through the environment, so the processes a sweep starts see them too
+        from deltaw.registry.local import add_plugin_dirs
+
+        add_plugin_dirs(plugins_dir)
+    show_plugin_warnings()
 
 
 SpecArg = Annotated[

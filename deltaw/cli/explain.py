@@ -29,7 +29,8 @@ from deltaw.cli.options import (
 )
 from deltaw.cli.render import fmt_e, fmt_g
 
-# Defaults mirror deltaw.core.gradcheck / deltaw.core.explain (kept literal so --help never imports numpy).
+# Defaults mirror deltaw.core.gradcheck / deltaw.core.explain (kept literal so --help never
+# imports numpy).
 EPS = 1e-5
 
 DW = 0.1
@@ -39,7 +40,10 @@ MAX_PATHS = 100_000
 TOP = 10
 
 
-@app.command()
+@app.command(
+    help="Three views of one derivative ∂C/∂w: nudge the weight and follow the change, "
+    "sum over every path, backprop."
+)
 def explain(
     spec: SpecOpt = None,
     set_: SetOpt = None,
@@ -64,7 +68,8 @@ def explain(
         typer.Option(
             "--sample",
             min=0,
-            help="Which sample: a row of the spec's training split, or of the random samples of --layers.",
+            help="Which sample: a row of the spec's training split, "
+            "or of the random samples of --layers.",
         ),
     ] = 0,
     dw: Annotated[
@@ -72,7 +77,8 @@ def explain(
         typer.Option(
             "--dw",
             callback=positive,
-            help="The nudge Δw followed through the network; the limit table divides it by 10 each row.",
+            help="The nudge Δw followed through the network; "
+            "the limit table divides it by 10 each row.",
         ),
     ] = DW,
     eps: Annotated[
@@ -84,7 +90,8 @@ def explain(
         typer.Option(
             "--max-paths",
             min=1,
-            help="List the paths only when there are at most this many (they are always counted and summed).",
+            help="List the paths only when there are at most this many "
+            "(they are always counted and summed).",
         ),
     ] = MAX_PATHS,
     top: Annotated[
@@ -94,7 +101,6 @@ def explain(
     json_out: JsonOpt = False,
     plot: PlotOpt = None,
 ) -> None:
-    """Three views of one derivative ∂C/∂w: nudge the weight and follow the change, sum over every path, backprop."""
     import numpy as np
 
     from deltaw.core.explain import explain as run_explain
@@ -173,15 +179,18 @@ def _print_explanation(p: Any, e: Any, sample: int) -> None:
         )
     )
     out.print(
-        f"{e.label} = {e.w:.6g} joins neuron {e.k} of layer {e.l - 1} to neuron {e.j} of layer {e.l} "
-        f"(weights[{e.l - 2}][{e.k - 1}, {e.j - 1}] in the code). Sample: {where}, x = {_vec(e.x)}, y = {_vec(e.y)}; "
+        f"{e.label} = {e.w:.6g} joins neuron {e.k} of layer {e.l - 1} "
+        f"to neuron {e.j} of layer {e.l} "
+        f"(weights[{e.l - 2}][{e.k - 1}, {e.j - 1}] in the code). "
+        f"Sample: {where}, x = {_vec(e.x)}, y = {_vec(e.y)}; "
         f"C = {e.cost_value:.6g}.",
         highlight=False,
     )
 
     out.print(Rule("1. Nudge the weight and follow the change"))
     out.print(
-        f"Move {e.label} by Δw = {e.dw:g}. Only z[{e.l}][{e.j}] moves directly (Δz = a[{e.l - 1}][{e.k}]·Δw); "
+        f"Move {e.label} by Δw = {e.dw:g}. "
+        f"Only z[{e.l}][{e.j}] moves directly (Δz = a[{e.l - 1}][{e.k}]·Δw); "
         f"every later layer moves because the layer before it did.",
         highlight=False,
     )
@@ -220,8 +229,10 @@ def _print_explanation(p: Any, e: Any, sample: int) -> None:
     out.print(Rule("2. Sum over every path from the weight to the cost"))
     ps = e.paths
     out.print(
-        f"A path multiplies {ps.factors_per_path} local rates of change: ∂z/∂w = a[{e.l - 1}][{e.k}], then ∂a/∂z "
-        f"(σ'(z), or a Jacobian entry for a non-elementwise activation) and ∂z/∂a (the weight of the edge) "
+        f"A path multiplies {ps.factors_per_path} local rates of change: "
+        f"∂z/∂w = a[{e.l - 1}][{e.k}], then ∂a/∂z "
+        f"(σ'(z), or a Jacobian entry for a non-elementwise activation) "
+        f"and ∂z/∂a (the weight of the edge) "
         f"in turn, and finally ∂C/∂a of an output neuron.",
         highlight=False,
     )
@@ -294,7 +305,8 @@ def _print_explanation(p: Any, e: Any, sample: int) -> None:
         )
     out.print(side)
     out.print(
-        f"(finite difference: (C(w+ε) − C(w−ε))/2ε with ε = {e.eps:g}; path sum and backprop are exact up to rounding)",
+        f"(finite difference: (C(w+ε) − C(w−ε))/2ε with ε = {e.eps:g}; "
+        f"path sum and backprop are exact up to rounding)",
         highlight=False,
     )
     costs = Table(
@@ -329,7 +341,8 @@ def _print_explanation(p: Any, e: Any, sample: int) -> None:
         )
     out.print(costs)
     out.print(
-        "Paths multiply with every layer's width; backprop's work (one forward and one backward pass: about three "
+        "Paths multiply with every layer's width; "
+        "backprop's work (one forward and one backward pass: about three "
         "multiply-adds per weight) only adds them up. That is why backprop wins.",
         highlight=False,
     )

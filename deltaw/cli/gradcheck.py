@@ -27,7 +27,8 @@ from deltaw.cli.options import (
 )
 from deltaw.cli.render import fmt_e, fmt_g
 
-# Defaults mirror deltaw.core.gradcheck / deltaw.core.explain (kept literal so --help never imports numpy).
+# Defaults mirror deltaw.core.gradcheck / deltaw.core.explain (kept literal so --help never
+# imports numpy).
 EPS = 1e-5
 
 TOL = 1e-6

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from deltaw.cli.app import app, err, friendly_errors, registry, styled
+from deltaw.errors import PluginError
 
 Packages = Annotated[
     list[str] | None,
@@ -40,7 +41,7 @@ def install(
     from deltaw.registry import install as inst
 
     with friendly_errors():
-        before = inst.available()
+        before = inst.snapshot()
         targets = list(packages or []) + [a for path in editable or [] for a in ("-e", path)]
         code = inst.run_pip(
             "install",
@@ -52,23 +53,29 @@ def install(
     if code != 0:
         err.print(styled("[red]pip failed[/] (exit code {}); nothing changed in deltaw.", code))
         raise typer.Exit(code)
-    added = sorted(inst.available() - before, key=lambda a: a.name)
+    added = inst.touched(before, inst.snapshot(), targets)
     if not added:
         err.print(
-            "Installed. No new plugin name appeared (a reinstall or upgrade keeps its names); "
-            "run `deltaw plugins` to check their status.",
+            "Installed. None of the packages pip installed is a deltaw plugin; "
+            "run `deltaw plugins` to see the plugins there are.",
             soft_wrap=True,
         )
         return
     status = inst.plugin_status([a.name for a in added])
+    failed = []
     for a in added:
         st = status.get(a.name, {})
         state = st.get("status", "unknown")
-        what = ", ".join(f"{r['kind']} {r['name']}" for r in st.get("registers", [])) or ""
+        what = ", ".join(
+            [f"{r['kind']} {r['name']}" for r in st.get("registers", [])]
+            + [f"hook {h}" for h in sorted(st.get("hooks", []))]
+        )
         detail = (
             f": {what}" if state == "loaded" else f": {st.get('error')}" if st.get("error") else ""
         )
         colour = {"loaded": "green", "disabled": "yellow"}.get(str(state), "red")
+        if state not in ("loaded", "disabled"):
+            failed.append(a)
         err.print(
             styled(
                 f"Plugin {{}} ({{}} {{}}) [{colour}]{{}}[/]{{}}",
@@ -80,6 +87,19 @@ def install(
             ),
             soft_wrap=True,
         )
+    if failed:
+        dists = sorted({f"{a.distribution} {a.version}" for a in failed})
+        names = ", ".join(repr(a.name) for a in failed)
+        err.print(
+            f"pip installed {', '.join(dists)}, but deltaw cannot load its plugin {names}: "
+            "deltaw skips it (DELTAW_STRICT_PLUGINS=1 stops instead). Fix it, or remove it "
+            f"with `deltaw uninstall {' '.join(sorted({a.distribution for a in failed}))}`.",
+            style="red",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(PluginError.exit_code)
 
 
 @app.command()

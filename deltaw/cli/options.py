@@ -21,7 +21,8 @@ MetricOpt = Annotated[
     typer.Option(
         "--metric",
         "-m",
-        help="Metric that ranks the runs, e.g. validation_cost; default: validation accuracy when recorded.",
+        help="Metric that ranks the runs, e.g. validation_cost; "
+        "default: validation accuracy when recorded.",
     ),
 ]  # noqa: UP045
 
@@ -94,7 +95,8 @@ SeedOpt = Annotated[
     int,
     typer.Option(
         "--seed",
-        help="Seeds the choice of samples and checked parameters; with --layers also the weights and the random samples.",
+        help="Seeds the choice of samples and checked parameters; "
+        "with --layers also the weights and the random samples.",
     ),
 ]
 
@@ -132,7 +134,8 @@ def probe(
         raise DeltawError("Give either a SPEC file or --layers, not both.")
     if spec is None and layers is None:
         raise DeltawError(
-            "Give a SPEC file (e.g. deltaw gradcheck examples/quickstart.yaml) or build a network with "
+            "Give a SPEC file (e.g. deltaw gradcheck examples/quickstart.yaml) "
+            "or build a network with "
             "--layers, e.g. --layers 2,3,3,2 --activation sigmoid --cost quadratic."
         )
     if spec is not None:
@@ -148,7 +151,8 @@ def probe(
         ]
         if given:
             raise DeltawError(
-                f"{', '.join(given)} only go with --layers; to change the spec's network, use --set, "
+                f"{', '.join(given)} only go with --layers; "
+                f"to change the spec's network, use --set, "
                 f"e.g. --set network.activation=relu or --set cost=cross-entropy."
             )
         return from_spec(
@@ -156,14 +160,15 @@ def probe(
         )
     if set_:
         raise DeltawError(
-            "--set changes a SPEC file; with --layers, use --activation, --output-activation, --cost and --init."
+            "--set changes a SPEC file; "
+            "with --layers, use --activation, --output-activation, --cost and --init."
         )
     return from_layers(
         layers,
-        activation or "sigmoid",
+        activation or "deltaw:sigmoid",
         output_activation,
-        cost or "quadratic",
-        init or "nielsen",
+        cost or "deltaw:quadratic",
+        init or "deltaw:nielsen",
         samples=samples,
         seed=seed,
         registry=registry(),

@@ -19,18 +19,30 @@ def plot(
         typer.Option(
             "--output",
             "-o",
-            help="PNG file to write (default: curves.png, or regions.png, in the folder given, or here for several).",
+            help="PNG file to write (default: curves.png, or regions.png, "
+            "in the folder given, or here for several).",
         ),
     ] = None,  # noqa: UP045
     regions: Annotated[
         bool,
         typer.Option(
             "--regions",
-            help="Draw the decision regions of each trained run over its 2-D data instead of learning curves.",
+            help="Draw the decision regions of each trained run over its 2-D data "
+            "instead of learning curves.",
         ),
     ] = False,
+    group: Annotated[
+        bool,
+        typer.Option(
+            "--group/--no-group",
+            help="Draw repeats (runs differing only in seed) as one band: mean ± std.",
+        ),
+    ] = True,
 ) -> None:
-    """Learning curves of one or several runs on shared axes, labelled by the spec keys in which they differ."""
+    """Learning curves of one or several runs on shared axes, labelled by the keys that differ.
+
+    Repeats of one configuration under several seeds are drawn as a band: the
+    mean curve with ± one standard deviation shaded."""
     from deltaw.cli.report import collect_with_warnings
     from deltaw.plots import pyplot
     from deltaw.runs.report import labels
@@ -53,15 +65,17 @@ def plot(
                 trained = load_trained(r.folder, registry())
                 if trained.network.sizes[0] != 2:
                     raise DeltawError(
-                        f"{r.folder}: decision regions need 2-D inputs; this network takes {trained.network.sizes[0]}."
+                        f"{r.folder}: decision regions need 2-D inputs; "
+                        f"this network takes {trained.network.sizes[0]}."
                     )
                 nets.append(trained.network)
-                datas.append(input_data(trained, None, registry())[0])
+                data, prep = input_data(trained, None, registry())[0], trained.exp.preprocess
+                datas.append(data if prep is None else prep.apply_splits(data))  # as trained on
             decision_regions(nets, datas, target, names)
         else:
-            from deltaw.plots.curves import learning_curves
+            from deltaw.runs.repeats import draw_runs
 
-            shown = [(r, n) for r, n in zip(runs, names) if r.history]
+            shown = [r for r in runs if r.history]
             if not shown:
                 from deltaw.errors import DeltawError
 
@@ -71,7 +85,5 @@ def plot(
                 if len({str(r.resolved.get("name")) for r in runs}) == 1
                 else None
             )
-            learning_curves(
-                [r.history for r, _ in shown], [n for _, n in shown], target, title=title
-            )
+            draw_runs(shown, target, title=title, group=group)
     err.print(f"Wrote {target}", highlight=False, soft_wrap=True)

@@ -36,20 +36,22 @@ def plugins(
     table = Table(title="Registered names", title_justify="left")
     for col in ("kind", "name", "plugin", "origin", "summary"):
         table.add_column(col, overflow="fold")
-    for e in entries:
-        table.add_row(e.kind, e.name, e.plugin.name, e.plugin.origin, e.summary)
+    for e in entries:  # text, not markup: a summary's [a, b] or a file's path stay as written
+        table.add_row(
+            *(Text(c) for c in (e.kind, e.name, e.plugin.name, e.plugin.origin, e.summary))
+        )
     out.print(table)
     status = Table(
         title="Plugins (disable one with --disable-plugin NAME or DELTAW_DISABLE_PLUGINS=NAME)",
         title_justify="left",
     )
-    for col in ("plugin", "distribution", "version", "status", "registers"):
+    for col in ("plugin", "distribution or file", "version", "status", "registers"):
         status.add_column(col, overflow="fold")
     for p in reg.plugins.values():
         colour = {"loaded": "green", "disabled": "yellow", "failed": "red"}[p.status]
         status.add_row(
-            p.name,
-            p.distribution or "-",
+            Text(p.name),
+            Text(p.distribution or p.path or "-"),
             p.version or "-",
             Text(p.status, style=colour),
             _registers(p),
@@ -69,6 +71,16 @@ def plugins(
             ),
             soft_wrap=True,
         )
+    for mine, theirs in reg.shadows():
+        err.print(
+            f"Shadowed: {mine.kind} {mine.name!r} is registered by deltaw and by "
+            f"{mine.plugin.origin}; a spec's {mine.name!r} means {mine.qualified!r}, "
+            f"{theirs.qualified!r} is the built-in (a default the spec leaves out stays the "
+            "built-in).",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def _registers(p) -> str:  # noqa: ANN001
@@ -82,4 +94,6 @@ def _registers(p) -> str:  # noqa: ANN001
     by_kind: dict[str, list[str]] = {}
     for k, n in p.registers:
         by_kind.setdefault(k, []).append(n)
+    if p.hooks:
+        by_kind["hooks"] = sorted(p.hooks)
     return "; ".join(f"{k}: {', '.join(ns)}" for k, ns in by_kind.items()) or "nothing"

@@ -21,7 +21,10 @@ def predict(
     data: Annotated[
         Path | None,
         typer.Argument(
-            help="Data-set spec (.yaml/.toml/.json with a data: section) or array file (.npz/.csv); default: the run's own data set.",
+            help=(
+                "Data-set spec (.yaml/.toml/.json with a data: section) or array file"
+                " (.npz/.csv); default: the run's own data set."
+            ),
             show_default=False,
         ),
     ] = None,  # noqa: UP045
@@ -49,6 +52,8 @@ def predict(
 
     with friendly_errors():
         trained = load_trained(run_dir, registry(), weights)
+        if trained.note:
+            err.print(trained.note, highlight=False, markup=False, soft_wrap=True)
         splits, where = input_data(trained, data, registry())
         results = evaluate(trained, splits)
         if output is not None:

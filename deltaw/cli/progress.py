@@ -1,4 +1,4 @@
-"""Terminal display of training progress (rich), used by the CLI."""
+"""Display of training progress (rich), for the CLI and the Python API (terminal or notebook)."""
 
 from __future__ import annotations
 
@@ -21,15 +21,22 @@ from deltaw.core.base import Callback
 
 
 class ProgressDisplay(Callback):
-    """A progress bar over epochs with ETA, and one line per epoch."""
+    """A progress bar over epochs with ETA, and one line per epoch.
 
-    def __init__(self, console: Console | None = None) -> None:
+    ``bar=False`` prints only the lines (a notebook without ipywidgets, which rich needs
+    to redraw a bar in place).
+    """
+
+    def __init__(self, console: Console | None = None, *, bar: bool = True) -> None:
         super().__init__()
         self.console = console or Console(stderr=True)
+        self.bar = bar
         self.progress: Progress | None = None
         self.task: Any = None
 
     def on_run_start(self, trainer: Any) -> None:
+        if not self.bar:
+            return
         self.progress = Progress(
             TextColumn("[bold]training"),
             BarColumn(),
@@ -47,7 +54,9 @@ class ProgressDisplay(Callback):
         self.progress.refresh()
 
     def on_epoch_end(self, trainer: Any, epoch: int, metrics: dict[str, float]) -> None:
-        assert self.progress is not None
+        if self.progress is None:
+            self.console.print(epoch_line(metrics), highlight=False)
+            return
         self.progress.console.print(epoch_line(metrics))
         self.progress.update(self.task, completed=epoch, refresh=True)
 

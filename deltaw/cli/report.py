@@ -15,7 +15,10 @@ from deltaw.cli.options import ByOpt, MetricOpt, PathsArg, check_by
 from deltaw.cli.render import fmt_metric
 
 
-@app.command()
+@app.command(
+    help="A table of runs: status, epochs, wall time, best and final metrics, "
+    "and the spec keys in which they differ."
+)
 def report(
     paths: PathsArg,
     metric: MetricOpt = None,
@@ -26,9 +29,16 @@ def report(
     csv_path: Annotated[
         Path | None, typer.Option("--csv", help="Also write the report as CSV to this file.")
     ] = None,  # noqa: UP045
+    group: Annotated[
+        bool,
+        typer.Option(
+            "--group/--no-group",
+            help="Show repeats (runs differing only in seed) as one row: mean ± std and n.",
+        ),
+    ] = True,
 ) -> None:
-    """A table of runs: status, epochs, wall time, best and final metrics, and the spec keys in which they differ."""
     from deltaw.files import write_text
+    from deltaw.runs.repeats import group_report
     from deltaw.runs.report import report_csv, summarize
 
     check_by(by)
@@ -37,11 +47,17 @@ def report(
         rep = summarize(runs, metric, registry=registry(), by=by)
         if csv_path is not None:
             write_text(csv_path, report_csv(rep))
+    groups = group_report(rep) if group else None
     if json_out:
         data = {**report_json(rep), "warnings": problems}
+        if groups:
+            data["groups"] = [g.to_json() for g in groups]
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
         return
-    print_report(rep)
+    if groups:
+        print_groups(rep, groups)
+    else:
+        print_report(rep)
     if csv_path is not None:
         err.print(f"Wrote {csv_path}", highlight=False, soft_wrap=True)
 
@@ -83,7 +99,10 @@ def print_report(rep: Any) -> None:
     for row in rep.rows:
         finals += [k for k in row["final"] if k.split("_", 1)[-1] == suffix and k not in finals]
     direction = "higher" if rep.higher else "lower"
-    title = f"{len(rep.rows)} runs, ranked by the {rep.by} {metric} ({direction} is better); last-epoch values per split"
+    title = (
+        f"{len(rep.rows)} runs, ranked by the {rep.by} {metric} ({direction} is better); "
+        f"last-epoch values per split"
+    )
     table = Table(title=title, title_justify="left")
     table.add_column("#", justify="right")
     table.add_column(
@@ -133,6 +152,65 @@ def print_report(rep: Any) -> None:
     for row in rep.rows:
         if row["status"] not in ("completed", "running") and row["message"]:
             err.print(f"{row['run']}: {row['status']}: {row['message']}", soft_wrap=True)
+
+
+def print_groups(rep: Any, groups: list[Any]) -> None:
+    """One row per configuration: n runs (their seeds) and every metric as mean ± std."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from deltaw.runs.repeats import fmt_mean_std
+
+    metric = rep.metric or "metric"
+    suffix = metric.split("_", 1)[-1]
+    finals: list[str] = []
+    for g in groups:
+        finals += [k for k in g.final if k.split("_", 1)[-1] == suffix and k not in finals]
+    direction = "higher" if rep.higher else "lower"
+    grouped = sum(len(g.rows) for g in groups)
+    table = Table(
+        title=f"{len(groups)} configuration{'s' if len(groups) != 1 else ''} × seeds "
+        f"({grouped} runs), ranked by the mean "
+        f"{rep.by} {metric} ({direction} is better); mean ± std over the completed runs",
+        title_justify="left",
+    )
+    table.add_column("#", justify="right")
+    table.add_column("configuration", overflow="fold", min_width=12)
+    table.add_column("n", justify="right")
+    table.add_column("seeds", overflow="fold", min_width=5)
+    if rep.by == "best":  # the final values are columns anyway
+        table.add_column(f"best {_abbrev(metric)}", justify="right")
+    for k in finals:
+        table.add_column(_abbrev(k), justify="right")
+    table.add_column("done", justify="right")
+    for i, g in enumerate(groups, 1):
+        ok = sum(1 for row in g.rows if row["status"] in ("completed", "stopped"))
+        best = [fmt_mean_std(g.value, metric)]
+        table.add_row(
+            str(i),
+            escape(g.label),
+            str(len(g.rows)),
+            escape(",".join(str(s) for s in sorted(g.seeds, key=_seed_order))),
+            *(best if rep.by == "best" else []),
+            *(fmt_mean_std(g.final.get(k), k) for k in finals),
+            f"{ok}/{len(g.rows)}",
+        )
+    out.print(table)
+    if len(rep.rows) > grouped:
+        err.print(f"{len(rep.rows) - grouped} runs have not started yet.", highlight=False)
+    for row in rep.rows:
+        if row["status"] not in ("completed", "running", "pending") and row["message"]:
+            err.print(
+                f"{row['run']}: {row['status']}: {row['message']}",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
+
+
+def _seed_order(seed: Any) -> tuple[bool, float, str]:
+    number = isinstance(seed, (int, float)) and not isinstance(seed, bool)
+    return (not number, float(seed) if number else 0.0, str(seed))
 
 
 def report_json(rep: Any, folder: Path | None = None) -> dict[str, Any]:

@@ -50,10 +50,18 @@ def run(
             help="Write curves.png (and regions.png for 2-D data) when matplotlib is installed.",
         ),
     ] = True,
+    tensorboard: Annotated[
+        bool,
+        typer.Option(
+            "--tensorboard",
+            help="Add the tensorboard callback: event files in RUN/tb (as DELTAW_TENSORBOARD=1).",
+        ),
+    ] = False,
 ) -> None:
     """Train the experiment in SPEC into a new run folder, or continue one with --resume RUN_DIR.
 
-    Ctrl-C keeps the last epoch's checkpoint and prints the command that resumes it (exit code 130).
+    Ctrl-C keeps the last epoch's checkpoint and prints the command that resumes it (exit code
+    130); SIGTERM (kill, timeout, a batch scheduler) does the same with exit code 143.
     """
     from deltaw.cli.progress import JsonLines, ProgressDisplay
     from deltaw.cli.render import metrics_text
@@ -82,6 +90,7 @@ def run(
                         callbacks=[*shown, where],
                         registry=registry(),
                         plots=plots,
+                        tensorboard=tensorboard or None,
                     )
                 else:
                     result = run_spec(
@@ -91,6 +100,7 @@ def run(
                         callbacks=[*shown, where],
                         registry=registry(),
                         plots=plots,
+                        tensorboard=tensorboard or None,
                     )
             finally:
                 for cb in shown:
@@ -99,10 +109,12 @@ def run(
         if where.folder is not None:
             _tell_script(where.folder, None, quiet, json_lines, stop.exit_code)
         raise
-    _tell_script(result.folder, result, quiet, json_lines, 0)
-    if result.status == "interrupted":
+    interrupted = result.status == "interrupted"
+    code = (143 if result.signal == "SIGTERM" else 130) if interrupted else 0  # 128 + signal
+    _tell_script(result.folder, result, quiet, json_lines, code)
+    if interrupted:
         err.print(styled("[yellow]{}[/]", result.message), soft_wrap=True)
-        raise typer.Exit(130)
+        raise typer.Exit(code)
     if not quiet and not json_lines:
         final = result.history[-1] if result.history else {}
         summary = metrics_text(final)

@@ -17,9 +17,13 @@ def show(
     name: Annotated[str, typer.Argument(help="Registered name (or plugin:name).")],
 ) -> None:
     """Show a plugin's documentation and its parameters with types and defaults."""
+
     import inspect
 
     from rich.table import Table
+    from rich.text import Text
+
+    from deltaw.spec.describe import param_rows
 
     with friendly_errors():
         entry = registry().entry(kind, name, where=f"`deltaw show {kind} {name}`")
@@ -35,23 +39,13 @@ def show(
         )
     )
     out.print(inspect.cleandoc(entry.cls.__doc__ or "(no documentation)"), highlight=False)
-    params = getattr(entry.cls, "Params", None)
-    if params is None:
+    rows = param_rows(entry.cls)
+    if not rows:
         out.print("\nParameters: none.")
         return
     table = Table(title="Parameters", title_justify="left")
     for col in ("name", "type", "default", "description"):
         table.add_column(col, overflow="fold")
-    for field_name, field in params.model_fields.items():
-        default = (
-            "(required)"
-            if field.is_required()
-            else repr(field.get_default(call_default_factory=True))
-        )
-        ann = getattr(field.annotation, "__name__", None) or str(field.annotation).replace(
-            "typing.", ""
-        )
-        constraints = " ".join(str(m) for m in field.metadata)
-        desc = (field.description or "") + (f" [{constraints}]" if constraints else "")
-        table.add_row(field_name, ann, default, desc)
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))  # text, not markup
     out.print(table)

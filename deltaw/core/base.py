@@ -11,10 +11,13 @@ practice, but the core only calls it). ``Plugin(lr=0.1)`` and
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
+
+from deltaw.core.monitor import Monitor
 
 Array = np.ndarray
 
@@ -45,18 +48,31 @@ class Plugin:
         )
 
 
+STANDARD_ACTIVATIONS = ("identity", "sigmoid", "tanh", "softmax")
+"""The names ``Activation.computes`` may take: functions a cost may fuse its δᴸ with."""
+
+
 class Activation(Plugin):
     """σ(z) applied to a layer's weighted input.
 
     Elementwise activations implement :meth:`forward` and :meth:`derivative`;
-    the base class derives :meth:`backward` (BP2's ``⊙ σ'(z)``). Others (softmax)
-    set ``elementwise = False`` and implement :meth:`backward` as a
-    vector–Jacobian product.
+    the base class derives :meth:`backward` (BP2's ``⊙ σ'(z)``), which they may
+    still override for speed. Others (softmax) set ``elementwise = False`` and
+    implement :meth:`backward` as a vector–Jacobian product. Whether the
+    network multiplies by :meth:`derivative` itself or calls :meth:`backward`
+    is decided in one place: :func:`uses_derivative`.
     """
 
     elementwise: ClassVar[bool] = True
+    """σ acts on each z on its own (a diagonal Jacobian); False for softmax and the like."""
     kinks: ClassVar[tuple[float, ...]] = ()
-    """Values of z where σ is not differentiable (ReLU: ``(0.0,)``); gradient checks report, not fail, near them."""
+    """Values of z where σ is not differentiable (ReLU: ``(0.0,)``); gradient checks report, not
+    fail, near them."""
+    computes: ClassVar[str | None] = None
+    """The standard function this activation computes exactly, if any: ``"identity"``,
+    ``"sigmoid"``, ``"tanh"`` or ``"softmax"`` (:data:`STANDARD_ACTIVATIONS`). Costs fuse
+    their δᴸ by it (``activation.computes == "softmax"``), whoever wrote the activation;
+    ``deltaw.testing.check_activation`` verifies the claim against ``forward``."""
 
     def forward(self, z: Array) -> Array:
         """a = σ(z), same shape and dtype as ``z``."""
@@ -83,6 +99,17 @@ class Activation(Plugin):
         return self.backward(zs, as_, eye)
 
 
+def uses_derivative(activation: Activation) -> bool:
+    """Whether BP2 may multiply ``activation.derivative`` into δ Wᵀ in place (the fast path).
+
+    True when the activation declares ``elementwise = True`` and keeps the base
+    :meth:`Activation.backward`, which is exactly ``grad * derivative(z, a)``.
+    Otherwise (a non-elementwise activation, or an elementwise one with its own
+    faster ``backward``) the network calls ``activation.backward``.
+    """
+    return activation.elementwise and type(activation).backward is Activation.backward
+
+
 class Cost(Plugin):
     """C(a, y), a per-sample cost.
 
@@ -91,7 +118,8 @@ class Cost(Plugin):
     """
 
     domain: ClassVar[str] = "real"
-    """Outputs the cost is defined for: ``"real"``, ``"unit"`` (each a in (0, 1)) or ``"simplex"`` (rows summing to 1)."""
+    """Outputs the cost is defined for: ``"real"``, ``"unit"`` (each a in (0, 1)) or ``"simplex"``
+    (rows summing to 1)."""
 
     def value(self, a: Array, y: Array) -> float:
         """Mean over the rows of the per-sample cost C_x."""
@@ -148,6 +176,68 @@ class Optimizer(Plugin):
         """Change ``param`` in place from its mean gradient ``grad``."""
         raise NotImplementedError
 
+    def update_all(
+        self,
+        params: list[Array],
+        grads: list[Array],
+        states: list[dict[str, Array]],
+        step: int,
+        lrs: list[float],
+    ) -> None:
+        """One step for every parameter array (W₁, b₁, W₂, b₂, …), ``lrs[i]`` for ``params[i]``.
+
+        The trainer calls this once per mini-batch. The default calls
+        :meth:`update` array by array; override it for a rule that needs all
+        arrays at once (a global norm). ``lrs`` differ only with per-layer
+        learning-rate multipliers.
+        """
+        for param, grad, state, lr in zip(params, grads, states, lrs):
+            self.update(param, grad, state, step, lr)
+
+
+class Transform(Plugin):
+    """A link of an optimizer chain: changes the gradients before the update rule, or the
+    parameters after it.
+
+    ``acts_on = "gradient"`` (the default): :meth:`apply` gets a gradient
+    buffer it may change in place (the chain's own copy, never the trainer's)
+    and returns the transformed gradient; links run in the order a spec lists
+    them, before the chain's update rule. ``acts_on = "params"``: the link
+    comes after the update rule and :meth:`after_update` changes the freshly
+    updated parameter in place (Lookahead). Override the ``*_all`` variant
+    instead when the transform needs every array at once (clipping by the
+    global norm). State is a dict of arrays per parameter array, as for an
+    :class:`Optimizer`, so checkpoints and resume cover it.
+    """
+
+    acts_on: ClassVar[str] = "gradient"
+    """``"gradient"`` (before the update rule) or ``"params"`` (after it)."""
+
+    def init(self, param: Array) -> dict[str, Array]:
+        """State for one parameter array: a dict of arrays (checkpointable)."""
+        return {}
+
+    def apply(self, grad: Array, state: dict[str, Array], param: Array, step: int) -> Array:
+        """The transformed gradient of ``param`` at the 1-based ``step`` (may reuse ``grad``)."""
+        raise NotImplementedError
+
+    def apply_all(
+        self, grads: list[Array], states: list[dict[str, Array]], params: list[Array], step: int
+    ) -> list[Array]:
+        """:meth:`apply` for every array; override for a transform that looks at all of them."""
+        return [self.apply(g, s, p, step) for g, s, p in zip(grads, states, params)]
+
+    def after_update(self, param: Array, state: dict[str, Array], step: int) -> None:
+        """Change ``param`` in place after the update rule's step (``acts_on = "params"``)."""
+        raise NotImplementedError
+
+    def after_update_all(
+        self, params: list[Array], states: list[dict[str, Array]], step: int
+    ) -> None:
+        """:meth:`after_update` for every array; override to look at all of them."""
+        for param, state in zip(params, states):
+            self.after_update(param, state, step)
+
 
 class Regularizer(Plugin):
     """A penalty on the weights (never the biases), scaled by the training-set size ``n``.
@@ -155,6 +245,9 @@ class Regularizer(Plugin):
     ``penalty`` is added to the cost; ``gradient`` to ∂C/∂w (the batch mean),
     so with plain SGD L2 gives the book's ``w → (1 − ηλ/n) w − η ∂C₀/∂w``.
     """
+
+    kinks: ClassVar[tuple[float, ...]] = ()
+    """Values of w where the penalty is not differentiable; gradient checks step over them."""
 
     def penalty(self, weights: list[Array], n: int) -> float:
         """The term added to the cost for all weight matrices."""
@@ -195,7 +288,12 @@ class Split:
 
 @dataclass
 class DataSplits:
-    """Training, and optionally validation and test, splits of a data set."""
+    """Training, and optionally validation and test, splits of a data set.
+
+    ``info`` describes the data set for people (``classes``, ``input_dim``,
+    ``kind``, ``source``, … — JSON-able values): a run records it in its
+    ``environment.json`` under ``data.info``; training never reads it.
+    """
 
     train: Split
     validation: Split | None = None
@@ -226,11 +324,17 @@ class Schedule(Plugin):
 
     ``per_step`` schedules are asked every mini-batch; the others once per
     epoch. ``on_epoch_end`` lets plateau rules react to metrics and returns
-    True to ask training to stop. ``state_dict``/``load_state_dict`` make it
-    checkpointable.
+    True to ask training to stop (saying why in ``stop_reason``).
+    ``state_dict``/``load_state_dict`` make it checkpointable. A schedule that
+    watches a metric holds a :class:`~deltaw.core.monitor.Monitor` as
+    ``monitor``: the run checks its key before training and binds its direction.
     """
 
     per_step: ClassVar[bool] = False
+    monitor: Monitor | None = None
+    """The metric a plateau rule watches, if any (checked and bound by the run layer)."""
+    stop_reason: str | None = None
+    """Why ``on_epoch_end`` asked to stop; shown as the run's stop reason."""
 
     def configure(self, epochs: int, steps_per_epoch: int) -> None:
         """Told the run's length before training starts (schedules spanning the run use it)."""
@@ -252,8 +356,21 @@ class Schedule(Plugin):
 class Callback(Plugin):
     """Hooks into a training run. Set ``trainer.stop = True`` to stop after the epoch.
 
-    ``on_batch_end`` is only called for callbacks that override it.
+    ``on_batch_end`` is only called for callbacks that override it. A callback
+    with state (best value so far, a patience count) overrides ``state_dict``
+    and ``load_state_dict``: the run saves the state in every checkpoint and
+    loads it on resume, so a resumed run continues as an uninterrupted one. A
+    callback that watches a metric holds a :class:`~deltaw.core.monitor.Monitor`
+    as ``monitor``: the run checks its key before training and binds its direction.
     """
+
+    monitor: Monitor | None = None
+    """The metric this callback watches, if any (checked and bound by the run layer)."""
+
+    volatile_files: ClassVar[tuple[str, ...]] = ()
+    """Glob patterns (relative to the run folder) of files whose bytes carry wall-clock
+    stamps (TensorBoard event files): ``deltaw.testing.check_callback`` checks that they
+    exist, not that they are equal byte for byte."""
 
     def on_run_start(self, trainer: Any) -> None:
         pass
@@ -267,6 +384,13 @@ class Callback(Plugin):
     def on_run_end(self, trainer: Any) -> None:
         pass
 
+    def state_dict(self) -> dict[str, Any]:
+        """What a resumed run needs to continue: JSON-able values and numpy arrays."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+
 
 def overrides(obj: object, base: type, method: str) -> bool:
     """True when ``obj``'s class overrides ``base.method``."""
@@ -279,7 +403,34 @@ class Executor(Plugin):
     ``run(fn, jobs, workers)`` calls ``fn(job)`` for every job and yields
     ``(job, result_or_exception)`` pairs as they finish; one failing job must
     not stop the others. ``fn`` and the jobs are picklable.
+
+    An executor with ``streams = True`` accepts any iterable of jobs (a
+    generator that an adaptive search feeds from the finished results): it
+    keeps at most ``workers`` jobs in flight and takes the next job only when
+    a slot is free, after yielding the result that freed it. One with
+    ``streams = False`` (the default, so executors written for a list keep
+    working) is given a list.
+
+    The sweep calls, in order: :meth:`start`, :meth:`channel`, :meth:`run`,
+    and :meth:`close` (always). All but ``run`` are optional.
     """
 
-    def run(self, fn: Any, jobs: list[Any], workers: int) -> Any:
+    streams: ClassVar[bool] = False
+    results: str = "shared"
+    """``shared``: trials write into the sweep folder, which every worker sees.
+    ``return``: trials run in a temporary folder and return their files."""
+
+    def run(self, fn: Any, jobs: Iterable[Any], workers: int) -> Iterator[tuple[Any, Any]]:
         raise NotImplementedError
+
+    def start(self, workers: int, requires: dict[str, str]) -> None:
+        """Before any job: start what is needed; check every worker has the
+        distributions ``requires`` names (name → the driver's version)."""
+
+    def channel(self) -> Any:
+        """The trial-event channel (:class:`deltaw.core.channel.TrialChannel`) that
+        :meth:`run` pumps while it waits, or None when trials cannot send events."""
+        return None
+
+    def close(self) -> None:
+        """Release what :meth:`start` and :meth:`channel` took."""

@@ -81,7 +81,8 @@ class Path:
     product: float
 
     def label(self) -> str:
-        """``a[2][1] → a[3][2] → C``; a cross term of a non-elementwise layer shows as ``z[3][1]→a[3][2]``."""
+        """``a[2][1] → a[3][2] → C``; a cross term of a non-elementwise layer shows as
+        ``z[3][1]→a[3][2]``."""
         parts, i = [], 0
         while i < len(self.nodes):
             kind, layer, n = self.nodes[i]
@@ -265,7 +266,8 @@ def explain(
     max_paths: int = DEFAULT_MAX_PATHS,
     top: int = DEFAULT_TOP,
 ) -> Explanation:
-    """Explain ∂C/∂w for ``w[l][j][k]`` (book numbering) on one sample ``x`` (1-D) with target ``y``."""
+    """Explain ∂C/∂w for ``w[l][j][k]`` (book numbering) on one sample ``x`` (1-D) with target
+    ``y``."""
     net = float64_copy(network)
     check_weight(net.sizes, l, j, k)
     x = np.asarray(x, np.float64).reshape(1, -1)
@@ -316,7 +318,8 @@ def explain(
 
 
 def check_weight(sizes: Sequence[int], l: int, j: int, k: int) -> None:
-    """Raise ``ValueError`` with the valid ranges when ``w[l][j][k]`` is not a weight of ``sizes``."""
+    """Raise ``ValueError`` with the valid ranges when ``w[l][j][k]`` is not a weight of
+    ``sizes``."""
     L = len(sizes)
     if not 2 <= l <= L:
         raise ValueError(
@@ -333,7 +336,7 @@ def check_weight(sizes: Sequence[int], l: int, j: int, k: int) -> None:
         )
 
 
-# -- view 1: the forward propagation of change --------------------------------------------------------
+# -- view 1: the forward propagation of change -----------------------------------------------------
 
 
 def _cost_with(
@@ -397,7 +400,8 @@ def _forward_mode(
 
 
 def _jacobian(act: Activation, z: Array, a: Array) -> Array:
-    """∂a_r/∂z_q of one sample: diagonal σ'(z) for elementwise activations, else the full Jacobian."""
+    """∂a_r/∂z_q of one sample: diagonal σ'(z) for elementwise activations, else the full
+    Jacobian."""
     if act.elementwise:
         return np.diag(
             np.asarray(act.backward(z[None], a[None], np.ones((1, len(z))))[0], np.float64)
@@ -405,11 +409,12 @@ def _jacobian(act: Activation, z: Array, a: Array) -> Array:
     return np.asarray(act.jacobian(z, a), np.float64)
 
 
-# -- view 2: the sum over paths ----------------------------------------------------------------------
+# -- view 2: the sum over paths --------------------------------------------------------------------
 
 
 def count_paths(sizes: Sequence[int], l: int, elementwise: Sequence[bool]) -> int:
-    """Paths from a weight of layer l to the cost: one neuron per later layer, two in non-elementwise layers."""
+    """Paths from a weight of layer l to the cost: one neuron per later layer, two in
+    non-elementwise layers."""
     L = len(sizes)
     count = math.prod(
         sizes[m - 1] for m in range(l + 1, L + 1)
@@ -439,7 +444,8 @@ def _path_sum(
     if count > max_paths:
         total = float(grad_a @ tangents[-1])  # Σ paths, shared segments added first (forward mode)
         return PathSum(count, max_paths, total, False, None, [], n_factors)
-    # nodes[p] holds path p's neuron indices (0-based) z, a, z, a, … from layer l on; prod[p] its product
+    # nodes[p] holds path p's neuron indices (0-based) z, a, z, a, … from layer l on; prod[p] its
+    # product
     prod = np.array([acts[i][0, k]])  # ∂z_j/∂w_jk = a_k
     nodes = np.array([[j]])
     for m in range(i, L):
@@ -455,14 +461,15 @@ def _path_sum(
             prod, nodes = _extend(prod, nodes, jac[m][:, q].T)
     prod = prod * grad_a[nodes[:, -1]]  # a of the output layer → C, factor ∂C/∂a
     order = np.argsort(-np.abs(prod), kind="stable")[:top]
-    shown = [_path(net, acts, jac, grad_a, nodes[p], float(prod[p]), i, j, k) for p in order]
+    shown = [_path(net, acts, jac, grad_a, nodes[p], float(prod[p]), i, k) for p in order]
     return PathSum(
         count, max_paths, float(prod.sum()), True, int(np.sum(prod == 0)), shown, n_factors
     )
 
 
 def _extend(prod: Array, nodes: Array, step: Array) -> tuple[Array, Array]:
-    """Every path times every next neuron: ``step[p, n]`` is the factor from path p's last node to neuron n."""
+    """Every path times every next neuron: ``step[p, n]`` is the factor from path p's last node to
+    neuron n."""
     width = step.shape[1]
     prod = (prod[:, None] * step).ravel()
     nodes = np.column_stack(
@@ -479,7 +486,6 @@ def _path(
     n: Array,
     product: float,
     i: int,
-    j: int,
     k: int,
 ) -> Path:
     """The nodes and factors of one enumerated path."""
@@ -495,7 +501,7 @@ def _path(
     return Path(nodes, factors, product)
 
 
-# -- view 3: backprop --------------------------------------------------------------------------------
+# -- view 3: backprop ------------------------------------------------------------------------------
 
 
 def _deltas(net: Network, zs: list[Array], acts: list[Array], y: Array, cost: Cost) -> list[Array]:
@@ -518,7 +524,8 @@ def _edge_contributions(
 ) -> list[Array | None]:
     """Each edge's share of ∂C/∂w: the sum over the paths through it, (∂a_prev/∂w) · w · δ.
 
-    Every path crosses each later layer of edges exactly once, so each layer's shares add up to ∂C/∂w.
+    Every path crosses each later layer of edges exactly once, so each layer's shares add up to
+    ∂C/∂w.
     """
     edges: list[Array | None] = [None] * i
     own = np.zeros_like(net.weights[i])
@@ -529,13 +536,14 @@ def _edge_contributions(
     return edges
 
 
-# -- what each method costs ---------------------------------------------------------------------------
+# -- what each method costs ------------------------------------------------------------------------
 
 
 def method_cost(
     sizes: Sequence[int], output_elementwise: bool = True, note: str = ""
 ) -> MethodCost:
-    """Path sums for every weight against backprop, for a network of ``sizes`` (elementwise hidden layers)."""
+    """Path sums for every weight against backprop, for a network of ``sizes`` (elementwise hidden
+    layers)."""
     sizes = list(sizes)
     L = len(sizes)
     elementwise = [True] * (L - 2) + [output_elementwise]

@@ -1,6 +1,7 @@
 """Stable numerics helpers, so plugin authors avoid the classic traps.
 
-Every helper preserves the dtype of its input.
+Every helper preserves the dtype of its input, except :func:`classes`, which
+turns outputs into class indices.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ Array = np.ndarray
 
 
 def _exp_cap(dtype: np.dtype) -> float:
-    """A whole number C with e^C finite in ``dtype``, just below ln(max): 709 (float64), 88 (float32)."""
+    """A whole number C with e^C finite in ``dtype``, just below ln(max): 709 (float64),
+    88 (float32)."""
     return float(np.floor(np.log(np.finfo(dtype).max)))
 
 
@@ -73,3 +75,9 @@ def clip_probs(p: Array) -> Array:
     """Clip probabilities into [ε, 1 − ε] with ε chosen by :func:`eps_for` for p's dtype."""
     eps = eps_for(p.dtype)
     return np.clip(p, eps, 1.0 - eps)
+
+
+def classes(a: Array) -> Array:
+    """The class each row of outputs ``a`` (m, n_out) stands for, as int64: the index of the
+    largest unit, or, for a single yes/no unit, 1 where it is above ½ and 0 elsewhere."""
+    return (a[..., 0] > 0.5).astype(np.int64) if a.shape[-1] == 1 else a.argmax(axis=-1)

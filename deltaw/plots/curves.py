@@ -16,6 +16,8 @@ import numpy as np
 
 from deltaw.core.base import DataSplits
 from deltaw.core.network import Network
+from deltaw.core.numerics import classes
+from deltaw.files import atomic_write
 from deltaw.plots import pyplot
 
 SPLITS = ("training", "validation", "test")
@@ -23,7 +25,8 @@ STYLES = {"training": "--", "validation": "-", "test": ":"}
 
 
 def metric_names(histories: Sequence[Sequence[dict[str, float]]]) -> list[str]:
-    """Metrics recorded per split (``cost``, ``accuracy``, …), in the order first seen; cost first."""
+    """Metrics recorded per split (``cost``, ``accuracy``, …), in the order first seen; cost
+    first."""
     names: list[str] = []
     for history in histories:
         for row in history:
@@ -236,7 +239,7 @@ def decision_regions(
         )
         grid = np.column_stack([g0.ravel(), g1.ravel()]).astype(net.dtype)
         with np.errstate(over="ignore", under="ignore"):
-            cls = _classes(net.feedforward(grid)).reshape(g0.shape)
+            cls = classes(net.feedforward(grid)).reshape(g0.shape)
         k = max(int(cls.max()) + 1, d.train.y.shape[1] if d.train.y.ndim == 2 else 2, 2)
         colours = [cmap(i % 10) for i in range(k)]
         from matplotlib.colors import ListedColormap
@@ -251,7 +254,7 @@ def decision_regions(
             alpha=0.28,
             shading="auto",
         )
-        labels = _classes(d.train.y) if d.train.y.ndim == 2 else d.train.y.astype(int)
+        labels = classes(d.train.y) if d.train.y.ndim == 2 else d.train.y.astype(int)
         ax.scatter(
             d.train.x[:, 0],
             d.train.x[:, 1],
@@ -261,7 +264,7 @@ def decision_regions(
             linewidths=0.3,
         )
         with np.errstate(over="ignore", under="ignore"):
-            accuracy = float(np.mean(_classes(net.feedforward(d.train.x)) == labels))
+            accuracy = float(np.mean(classes(net.feedforward(d.train.x)) == labels))
         ax.set_title(
             literal(f"{t + ': ' if t else ''}training accuracy {accuracy:.1%}"), fontsize=10
         )
@@ -272,14 +275,9 @@ def decision_regions(
     return _save(fig, path)
 
 
-def _classes(a: np.ndarray) -> np.ndarray:
-    return (a[:, 0] > 0.5).astype(int) if a.shape[1] == 1 else a.argmax(axis=1)
-
-
 def _save(fig: Any, path: str | Path) -> Path:
     """Save through :func:`deltaw.files.atomic_write` (a normal file's mode); close the figure."""
     from deltaw.errors import DeltawError
-    from deltaw.files import atomic_write
     from deltaw.plots import pyplot
 
     path = Path(path)

@@ -22,7 +22,8 @@ GREY = "#d0d0d0"
 def _shown(
     sizes: Sequence[int], importance: Sequence[np.ndarray], required: dict[int, set[int]]
 ) -> list[list[int]]:
-    """Which neurons to draw in each layer: all of them, or the most important plus the required ones."""
+    """Which neurons to draw in each layer: all of them, or the most important plus the required
+    ones."""
     out = []
     for m, n in enumerate(sizes):
         if n <= MAX_SHOWN:
@@ -160,7 +161,8 @@ def draw_explanation(e: Any, layer_names: Sequence[str]) -> Any:
         label="edge's share of ∂C/∂w (sum over the paths through it)",
     )
     ax.set_title(
-        f"∂C/∂{e.label} = {e.backprop:.6g}: {e.paths.count:,} paths; every layer of edges after the "
+        f"∂C/∂{e.label} = {e.backprop:.6g}: {e.paths.count:,} paths; "
+        f"every layer of edges after the "
         f"weight adds up to it\n(grey edges lie on no path from the weight to the cost)",
         fontsize=10,
     )
@@ -169,7 +171,8 @@ def draw_explanation(e: Any, layer_names: Sequence[str]) -> Any:
 
 
 def draw_gradcheck(report: Any, sizes: Sequence[int]) -> Any:
-    """The network with each checked weight's error (edges) and bias error (neurons); unchecked ones grey."""
+    """The network with each checked weight's error (edges) and bias error (neurons); unchecked
+    ones grey."""
     plt = pyplot()
     from matplotlib.colors import LogNorm
 

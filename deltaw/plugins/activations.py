@@ -28,6 +28,8 @@ class Identity(deltaw.Activation):
     ch. 3, "linear" neurons in network3).
     """
 
+    computes = "identity"
+
     def forward(self, z):
         return z.copy()
 
@@ -43,6 +45,8 @@ class Sigmoid(deltaw.Activation):
     PyTorch ``nn.Sigmoid``).
     """
 
+    computes = "sigmoid"
+
     def forward(self, z):
         return deltaw.sigmoid(z)
 
@@ -56,6 +60,8 @@ class Tanh(deltaw.Activation):
     σ'(z) = 1 − tanh² z, computed from the stored ``a`` (Nielsen ch. 3;
     PyTorch ``nn.Tanh``).
     """
+
+    computes = "tanh"
 
     def forward(self, z):
         return np.tanh(z)
@@ -197,6 +203,8 @@ class Softmax(deltaw.Activation):
     a ⊙ (g − ⟨g, a⟩) row by row. Pair it with the ``log-likelihood`` cost for
     the fused δᴸ = a − y (Nielsen ch. 3; PyTorch ``nn.Softmax(dim=-1)``).
     """
+
+    computes = "softmax"
 
     elementwise = False
 

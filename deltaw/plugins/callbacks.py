@@ -8,9 +8,11 @@ the run folder ``trainer.run.folder`` and save full checkpoints through
 ``trainer.save_checkpoint(path)``; the run layer (``deltaw run``,
 ``deltaw.runs.train``) gives the trainer its ``run`` (a
 :class:`~deltaw.core.run_context.RunContext`) before training. A bare
-:class:`~deltaw.core.training.Trainer` has none: give it one yourself. Callbacks with state (best value so far, patience count, best
-weights) implement ``state_dict``/``load_state_dict`` so that a resumed run
-continues exactly as an uninterrupted one would.
+:class:`~deltaw.core.training.Trainer` has none: give it one yourself. Callbacks
+with state (best value so far, patience count, best weights) override
+``state_dict``/``load_state_dict`` so that a resumed run continues exactly as an
+uninterrupted one would. Rules that watch a metric take :class:`deltaw.MonitorParams`
+and hold a :class:`deltaw.Monitor`, like any third-party plugin.
 """
 
 from __future__ import annotations
@@ -21,73 +23,17 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 import deltaw
-from deltaw.errors import DeltawError, TrainingError
-
-HIGHER_IS_BETTER_WORDS = ("accuracy", "acc", "f1", "auc", "precision", "recall", "r2", "score")
-
-
-class Monitor:
-    """The metric a rule watches (``validation_accuracy``) and what counts as an improvement.
-
-    ``mode`` "max"/"min", or "auto": the run layer calls :meth:`bind` with the
-    metric plugin's ``higher_is_better``; unbound, names containing accuracy,
-    f1, auc, … are maximised and everything else (costs) minimised. A value
-    improves on ``best`` when it beats it by ``threshold``: ``best · (1 ±
-    threshold)`` when ``relative``, ``best ± threshold`` otherwise.
-    """
-
-    def __init__(
-        self, key: str, mode: str = "auto", threshold: float = 0.0, relative: bool = False
-    ) -> None:
-        self.key, self.mode, self.threshold, self.relative = key, mode, float(threshold), relative
-        self._bound: bool | None = None
-
-    def bind(self, higher_is_better: bool) -> None:
-        """Fix the direction of an ``auto`` monitor from the metric plugin."""
-        self._bound = bool(higher_is_better)
-
-    @property
-    def higher(self) -> bool:
-        if self.mode != "auto":
-            return self.mode == "max"
-        if self._bound is not None:
-            return self._bound
-        return guess_higher_is_better(self.key)
-
-    def value(self, metrics: dict[str, float], who: str) -> float:
-        """The monitored value in ``metrics``, or a clear error naming what the run records."""
-        if self.key not in metrics:
-            recorded = (
-                ", ".join(k for k in metrics if k not in ("epoch", "lr", "train_time", "eval_time"))
-                or "nothing"
-            )
-            raise TrainingError(
-                f"The {who} monitors {self.key!r}, but this run records only: {recorded}. "
-                f"Set its monitor to one of those, or evaluate the split it needs (training.evaluate)."
-            )
-        return float(metrics[self.key])
-
-    def improved(self, value: float, best: float | None) -> bool:
-        if not math.isfinite(value):
-            return False
-        if best is None:
-            return True
-        t = self.threshold
-        if self.higher:
-            return value > (best * (1 + t) if self.relative else best + t)
-        return value < (best * (1 - t) if self.relative else best - t)
-
-
-def guess_higher_is_better(key: str) -> bool:
-    """From a metric key alone: accuracy-like names are maximised, the rest (costs, losses) minimised."""
-    name = key.lower().split("_", 1)[-1]
-    return any(w in name.split("_") or name.endswith(w) for w in HIGHER_IS_BETTER_WORDS)
+from deltaw.core.history import metric_keys
+from deltaw.core.monitor import Monitor
+from deltaw.errors import DeltawError
+from deltaw.files import write_json
+from deltaw.params import MonitorParams
 
 
 def run_path(trainer: Any, path: str, who: str) -> Path:
@@ -103,27 +49,11 @@ def run_path(trainer: Any, path: str, who: str) -> Path:
     return trainer.run.folder / p
 
 
-def _write_json(path: Path, data: Any) -> None:
-    """Write JSON through a temporary file and a rename, so a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-class _MonitorParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    monitor: str = Field(
-        "validation_accuracy",
-        description="The per-epoch metric to watch: <split>_<metric>, e.g. validation_cost.",
-    )
-    mode: Literal["auto", "max", "min"] = Field(
-        "auto",
-        description="Whether higher or lower is better; auto asks the metric (accuracy: higher, cost: lower).",
-    )
-
-
 class EarlyStopping(deltaw.Callback):
-    """Stop when the monitored metric has not improved by more than ``min_delta`` for ``patience`` epochs.
+    (
+        "Stop when the monitored metric has not improved by more than ``min_delta`` for "
+        "``patience`` epochs."
+        """
 
     An epoch improves when value > best + min_delta (or < best − min_delta
     for costs); after ``patience`` epochs in a row without one, the run stops.
@@ -132,8 +62,9 @@ class EarlyStopping(deltaw.Callback):
     "no-improvement-in-ten" rule), min_delta 0, restore_best false.
     References: Nielsen ch. 3 ("Early stopping"); Keras ``EarlyStopping``.
     """
+    )
 
-    class Params(_MonitorParams):
+    class Params(MonitorParams):
         patience: int = Field(10, ge=0, description="Epochs without improvement before stopping.")
         min_delta: float = Field(
             0.0, ge=0, description="Smallest change that counts as an improvement."
@@ -163,7 +94,10 @@ class EarlyStopping(deltaw.Callback):
         self.wait += 1
         if self.wait < p.patience:
             return
-        reason = f"early stopping: {p.monitor} has not improved for {self.wait} epochs (best {self.best:.6g} at epoch {self.best_epoch})"
+        reason = (
+            f"early stopping: {p.monitor} has not improved for {self.wait} epochs (best "
+            f"{self.best:.6g} at epoch {self.best_epoch})"
+        )
         if p.restore_best and self.best_params is not None:
             for dst, src in zip(trainer.network.params(), self.best_params):
                 dst[...] = src
@@ -191,18 +125,22 @@ class EarlyStopping(deltaw.Callback):
 
 
 class Checkpoint(deltaw.Callback):
-    """Keep checkpoints: every ``every`` epochs (``checkpoints/epoch-NNNN.npz``) and/or the best one (``best.npz``).
+    (
+        "Keep checkpoints: every ``every`` epochs (``checkpoints/epoch-NNNN.npz``) and/or the "
+        "best one (``best.npz``)."
+        """
 
     Each file is a full, atomically written trainer checkpoint (weights,
-    optimizer state, counters, RNG, schedule state, history) in the layout of
+    optimizer state, counters, RNG, schedule state) in the layout of
     the run's ``checkpoint.npz``; ``best.json`` says which epoch ``best.npz``
     holds. The run folder itself always keeps the last epoch's checkpoint.
     Defaults: every none, best false (set one of them), monitor
     validation_accuracy, folder "checkpoints". Reference: Keras
     ``ModelCheckpoint`` (``save_freq``, ``save_best_only``).
     """
+    )
 
-    class Params(_MonitorParams):
+    class Params(MonitorParams):
         every: int | None = Field(
             None, ge=1, description="Keep a checkpoint every this many epochs."
         )
@@ -228,9 +166,11 @@ class Checkpoint(deltaw.Callback):
         run_path(trainer, ".", "checkpoint")  # fail before the first epoch, not after it
         if trainer.run.save_checkpoint is None:
             raise DeltawError(
-                "The checkpoint callback saves through trainer.save_checkpoint(path), which needs the "
+                "The checkpoint callback saves through trainer.save_checkpoint(path), which needs "
+                "the "
                 "run's checkpoint writer (trainer.run.save_checkpoint); the run layer (deltaw run, "
-                "deltaw.runs.train.run_spec) provides it; with a bare Trainer, give it a RunContext."
+                "deltaw.runs.train.run_spec) provides it; with a bare Trainer, give it a "
+                "RunContext."
             )
 
     def on_epoch_end(self, trainer: Any, epoch: int, metrics: dict[str, float]) -> None:
@@ -244,7 +184,7 @@ class Checkpoint(deltaw.Callback):
             if self.monitor.improved(value, self.best):
                 self.best = value
                 trainer.save_checkpoint(run_path(trainer, "best.npz", "checkpoint"))
-                _write_json(
+                write_json(
                     run_path(trainer, "best.json", "checkpoint"),
                     {"epoch": epoch, "monitor": p.monitor, "value": value},
                 )
@@ -273,20 +213,21 @@ class StopOnNonFinite(deltaw.Callback):
         )
 
     def on_epoch_end(self, trainer: Any, epoch: int, metrics: dict[str, float]) -> None:
-        keys = self.params.monitor or [
-            k for k in metrics if k not in ("epoch", "lr", "train_time", "eval_time")
-        ]
+        keys = self.params.monitor or metric_keys(metrics)
         bad = [k for k in keys if k in metrics and not math.isfinite(metrics[k])]
         if bad:
             trainer.stop = True
             trainer.stop_reason = (
-                f"{', '.join(bad)} became {metrics[bad[0]]} at epoch {epoch} (learning rate {trainer.lr:g}); "
-                f"the learning rate is most likely too large: lower optimizer.lr or clip gradients (training.clip.norm)"
+                f"{', '.join(bad)} became {metrics[bad[0]]} at epoch {epoch} (learning rate "
+                f"{trainer.lr:g}); "
+                "the learning rate is most likely too large: lower optimizer.lr or clip gradients "
+                "(training.clip.norm)"
             )
 
 
 class _Log(deltaw.Callback):
-    """Appends one line per epoch to a file; on resume it cuts the file back to the checkpoint's lines."""
+    """Appends one line per epoch to a file; on resume it cuts the file back to the checkpoint's
+    lines."""
 
     who = "log"
 

@@ -7,7 +7,9 @@ the fused form is both simpler and stabler than ``∇ₐC ⊙ σ'(z)``.
 
 ``domain`` tells :mod:`deltaw.testing` (and readers) which outputs a cost
 accepts: ``"real"`` any number, ``"unit"`` each a in (0, 1), ``"simplex"`` rows
-that are probability distributions.
+that are probability distributions. A fused pair is recognised by the public
+``Activation.computes`` (``activation.computes == "softmax"``), so a cost fuses
+with any activation that computes that function, built-in or not.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 import deltaw
-from deltaw.plugins.activations import Identity, Sigmoid, Softmax
 
 
 class Quadratic(deltaw.Cost):
@@ -38,7 +39,7 @@ class Quadratic(deltaw.Cost):
         return a - y
 
     def output_delta(self, z, a, y, activation):
-        if isinstance(activation, Identity):
+        if activation.computes == "identity":
             return a - y
         return super().output_delta(z, a, y, activation)
 
@@ -65,7 +66,7 @@ class CrossEntropy(deltaw.Cost):
         return (p - y) / (p * (1.0 - p))
 
     def output_delta(self, z, a, y, activation):
-        if isinstance(activation, Sigmoid):
+        if activation.computes == "sigmoid":
             return a - y
         return super().output_delta(z, a, y, activation)
 
@@ -88,7 +89,7 @@ class LogLikelihood(deltaw.Cost):
         return -y / deltaw.clip_probs(a)
 
     def output_delta(self, z, a, y, activation):
-        if isinstance(activation, Softmax):
+        if activation.computes == "softmax":
             return a - y
         return super().output_delta(z, a, y, activation)
 
@@ -168,7 +169,7 @@ class KLDivergence(deltaw.Cost):
         return -y / deltaw.clip_probs(a)
 
     def output_delta(self, z, a, y, activation):
-        if isinstance(activation, Softmax):
+        if activation.computes == "softmax":
             return a * y.sum(axis=-1, keepdims=True) - y  # softmax VJP of −y/a
         return super().output_delta(z, a, y, activation)
 

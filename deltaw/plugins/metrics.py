@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import deltaw
+from deltaw.core.numerics import classes
 
 
 class Accuracy(deltaw.Metric):
@@ -17,12 +18,11 @@ class Accuracy(deltaw.Metric):
     """
 
     def compute(self, a, y, context):
-        if a.shape[-1] == 1:  # a single yes/no unit
-            hits = (a[:, 0] > 0.5) == (y.reshape(len(y), -1)[:, 0] > 0.5)
-        else:
-            labels = y if y.ndim == 1 else y.argmax(axis=-1)
-            hits = a.argmax(axis=-1) == labels
-        return float(hits.mean())
+        if a.shape[-1] == 1:  # a single yes/no unit: y is 0/1, as a column or a vector
+            labels = classes(y.reshape(len(y), -1)[:, :1])
+        else:  # y one-hot rows, or a vector of class indices
+            labels = y if y.ndim == 1 else classes(y)
+        return float((classes(a) == labels).mean())
 
 
 class TotalCost(deltaw.Metric):

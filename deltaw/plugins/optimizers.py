@@ -114,8 +114,9 @@ class RMSprop(deltaw.Optimizer):
     without momentum θ ← θ − γg/(√ṽ + ε), with momentum μ:
     b ← μb + g/(√ṽ + ε), θ ← θ − γb. ε sits outside the square root.
     Defaults as PyTorch ``RMSprop``: lr 1e-2, α 0.99, ε 1e-8, momentum 0,
-    centered off (Keras: lr 1e-3, ρ 0.9, ε inside). Hinton, Coursera
-    lecture 6e, 2012.
+    centered off (Keras: lr 1e-3, ρ 0.9, ε inside); centered needs α > 0,
+    since with α = 0 the centered ṽ is exactly 0. Hinton, Coursera lecture
+    6e, 2012.
     """
 
     class Params(BaseModel):
@@ -129,6 +130,13 @@ class RMSprop(deltaw.Optimizer):
         centered: bool = Field(
             False, description="subtract the squared running mean gradient from v"
         )
+
+        @model_validator(mode="after")
+        def _centered_needs_an_average(self):
+            # with α = 0, v = g² and ḡ = g: the centered ṽ = v − ḡ² is 0 and every step g/ε
+            if self.centered and self.alpha == 0:
+                raise ValueError("centered RMSprop needs alpha > 0 (with alpha = 0, ṽ is 0)")
+            return self
 
     def init(self, param):
         state = {"square_avg": np.zeros_like(param)}

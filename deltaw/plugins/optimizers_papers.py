@@ -78,13 +78,14 @@ class AdaBelief(deltaw.Optimizer):
     ·m/((1 − β₁ᵗ)(√s + ε)), else the SGD step θ ← θ − γm̂
     (``degenerated_to_sgd=True``; note ≥ 5 where PyTorch's RAdam has > 5).
     Defaults as the official package: lr 1e-3, β₁ 0.9, β₂ 0.999, ε 1e-16 (it
-    recommends 1e-8 where SGD beats Adam, such as image CNNs).
+    recommends 1e-8 where SGD beats Adam, such as image CNNs). β₁ must be above
+    0: at β₁ = 0, m = g and the belief (g − m)² is 0, so every step is γg/√ε.
     """
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
         lr: float = Field(1e-3, gt=0, description="learning rate γ")
-        beta1: float = Field(0.9, ge=0, lt=1, description="decay β₁ of the first moment m")
+        beta1: float = Field(0.9, gt=0, lt=1, description="decay β₁ of the first moment m")
         beta2: float = Field(0.999, ge=0, lt=1, description="decay β₂ of the belief s")
         eps: float = Field(1e-16, gt=0, description="ε added to s every step and to √ŝ")
         rectify: bool = Field(

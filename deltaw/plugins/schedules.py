@@ -23,8 +23,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import deltaw
+from deltaw.core.monitor import Monitor
 from deltaw.errors import DeltawError
-from deltaw.plugins.callbacks import Monitor
+from deltaw.params import MonitorParams
 
 
 class Constant(deltaw.Schedule):
@@ -113,7 +114,8 @@ class _WholeRun(deltaw.Schedule):
     def total(self) -> int:
         if self._total is None:
             raise DeltawError(
-                f"The {self.name} schedule needs the run's length: call schedule.configure(epochs, steps_per_epoch) "
+                f"The {self.name} schedule needs the run's length: call schedule.configure(epochs, "
+                "steps_per_epoch) "
                 f"before training (Trainer.fit does this for you)."
             )
         return self._total
@@ -147,7 +149,8 @@ class Cosine(_WholeRun):
         warmup: float = Field(
             0.0,
             ge=0,
-            description="Warm-up length in epochs (fractions allowed): the rate climbs linearly to η.",
+            description="Warm-up length in epochs (fractions allowed): the rate climbs linearly to "
+            "η.",
         )
         min_factor: float = Field(0.0, ge=0, le=1, description="The final rate as a fraction of η.")
 
@@ -204,20 +207,11 @@ class OneCycle(_WholeRun):
         raise AssertionError("unreachable")
 
 
-class _MonitorParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    monitor: str = Field(
-        "validation_accuracy",
-        description="The per-epoch metric to watch: <split>_<metric>, e.g. validation_cost.",
-    )
-    mode: Literal["auto", "max", "min"] = Field(
-        "auto",
-        description="Whether higher or lower is better; auto asks the metric (accuracy: higher).",
-    )
-
-
 class NielsenHalving(deltaw.Schedule):
-    """The book's rule: halve η whenever the monitored metric has not improved for ``patience`` epochs; stop at η₀/128.
+    (
+        "The book's rule: halve η whenever the monitored metric has not improved for "
+        "``patience`` epochs; stop at η₀/128."
+        """
 
     Each epoch that does not beat the best value so far counts towards the
     patience; after ``patience`` such epochs in a row lr ← factor · lr and the
@@ -226,8 +220,9 @@ class NielsenHalving(deltaw.Schedule):
     factor ½, stop_factor 1/128. Nielsen, "Neural Networks and Deep
     Learning", ch. 3 ("Variable learning rate" and the η-schedule exercise).
     """
+    )
 
-    class Params(_MonitorParams):
+    class Params(MonitorParams):
         patience: int = Field(
             10, ge=1, description="Epochs without improvement before η is multiplied by factor."
         )
@@ -260,7 +255,8 @@ class NielsenHalving(deltaw.Schedule):
         self.wait = 0
         if self.scale <= p.stop_factor * (1 + 1e-12):
             self.stop_reason = (
-                f"nielsen-halving: {p.monitor} did not improve for {p.patience} epochs and η fell to "
+                f"nielsen-halving: {p.monitor} did not improve for {p.patience} epochs and η fell "
+                "to "
                 f"{self.scale:g} · η₀ (stop at {p.stop_factor:g} · η₀)"
             )
             return True
@@ -284,7 +280,7 @@ class ReduceOnPlateau(deltaw.Schedule):
     threshold 1e-4 rel, cooldown 0, min_lr 0.
     """
 
-    class Params(_MonitorParams):
+    class Params(MonitorParams):
         monitor: str = Field(
             "validation_cost", description="The per-epoch metric to watch: <split>_<metric>."
         )

@@ -24,6 +24,7 @@ KINDS: dict[str, Kind] = {
         Kind("activation", "register_activations", base.Activation, "network.activation"),
         Kind("initializer", "register_initializers", base.Initializer, "network.init"),
         Kind("optimizer", "register_optimizers", base.Optimizer, "optimizer"),
+        Kind("transform", "register_transforms", base.Transform, "optimizer.links"),
         Kind("regularizer", "register_regularizers", base.Regularizer, "regularizers"),
         Kind("dataset", "register_datasets", base.Dataset, "data"),
         Kind("metric", "register_metrics", base.Metric, "metrics"),

@@ -1,17 +1,21 @@
-"""The plugin manager: built-ins first, then every entry point of the group ``deltaw``.
+"""The plugin manager: built-ins first, then every entry point of the group ``deltaw``, then
+every plugin file of ``DELTAW_PLUGINS_DIR`` (:mod:`deltaw.registry.local`).
 
 Each plugin (a module or object with ``@hookimpl`` functions) is loaded and
 asked for its registrations on its own. One that fails to import, has a
 misspelt hook, or raises inside a register hook is recorded as failed, its
-partial registrations are rolled back, and everything else works. With
+partial registrations are rolled back, a :class:`~deltaw.errors.DeltawPluginWarning`
+says so, and everything else works. With
 ``DELTAW_STRICT_PLUGINS=1`` such a failure is an error instead.
 
 Environment:
 
-* ``DELTAW_LOAD_PLUGINS`` — comma-separated allow-list of entry-point names;
+* ``DELTAW_LOAD_PLUGINS`` — comma-separated allow-list of plugin names;
   set but empty means built-ins only.
 * ``DELTAW_DISABLE_PLUGINS`` — comma-separated block-list.
 * ``DELTAW_STRICT_PLUGINS=1`` — a broken plugin is a hard error.
+* ``DELTAW_PLUGINS_DIR`` — folders (``os.pathsep``-separated) whose ``*.py``
+  files are plugins, one each (``deltaw --plugins-dir DIR``).
 """
 
 from __future__ import annotations
@@ -19,18 +23,26 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
-import re
 import sys
 import traceback
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
 import pluggy
 
-from deltaw.errors import DuplicateNameError, PluginError, UnknownNameError
+from deltaw.errors import (
+    DeltawPluginWarning,
+    DuplicateNameError,
+    PluginError,
+    UnknownNameError,
+)
 from deltaw.registry import hookspecs
+from deltaw.registry.distributions import canonical_name, installed_version
 from deltaw.registry.kinds import BUILTIN, HOOK_TO_KIND, KINDS, kind
+from deltaw.registry.local import load_plugin_files
 
 BUILTIN_MODULES = (
     "deltaw.plugins.activations",
@@ -40,18 +52,22 @@ BUILTIN_MODULES = (
     "deltaw.plugins.optimizers",
     "deltaw.plugins.optimizers_adaptive",
     "deltaw.plugins.optimizers_papers",
+    "deltaw.plugins.transforms",
+    "deltaw.plugins.chain",
     "deltaw.plugins.regularizers",
     "deltaw.plugins.metrics",
     "deltaw.plugins.datasets",
     "deltaw.plugins.schedules",
     "deltaw.plugins.callbacks",
+    "deltaw.plugins.tensorboard",
     "deltaw.plugins.executors",
+    "deltaw.plugins.executor_dask",
 )
 
 
 @dataclass
 class PluginInfo:
-    """One plugin: the built-ins, an entry point, or an object registered in code."""
+    """One plugin: the built-ins, an entry point, a plugin file or an object registered in code."""
 
     name: str
     distribution: str | None = None
@@ -59,6 +75,8 @@ class PluginInfo:
     status: str = "loaded"  # loaded | disabled | failed
     error: str | None = None  # why it failed, or why it is disabled
     registers: list[tuple[str, str]] = field(default_factory=list)  # (kind, name)
+    path: str | None = None  # the file of a plugin from DELTAW_PLUGINS_DIR
+    hooks: list[str] = field(default_factory=list)  # the run and sweep hooks it implements
 
     @property
     def origin(self) -> str:
@@ -66,6 +84,8 @@ class PluginInfo:
             return "built-in"
         if self.distribution:
             return f"{self.distribution} {self.version}"
+        if self.path:
+            return self.path
         return f"plugin {self.name!r}"
 
 
@@ -111,7 +131,7 @@ class Registry:
     # -- loading -------------------------------------------------------------------------
     def load_builtins(self) -> None:
         """Register deltaw's own plugin modules, through the same hooks as everyone else."""
-        info = PluginInfo(BUILTIN, "deltaw", _version("deltaw"))
+        info = PluginInfo(BUILTIN, "deltaw", installed_version("deltaw"))
         self.plugins[BUILTIN] = info
         for modname in BUILTIN_MODULES:
             error = self._add(importlib.import_module(modname), info, pm_name=modname)
@@ -119,42 +139,70 @@ class Registry:
                 raise PluginError(f"deltaw's built-in module {modname} is broken: {error}")
 
     def load_entrypoints(self, disable: list[str] | tuple[str, ...] = ()) -> None:
-        """Load every entry point of the group ``deltaw``, each on its own."""
-        allow = _env_list("DELTAW_LOAD_PLUGINS")
-        block_env = set(_env_list("DELTAW_DISABLE_PLUGINS") or [])
+        """Load every entry point of the group ``deltaw``, then every plugin file of
+        ``DELTAW_PLUGINS_DIR``, each on its own (:meth:`load_plugin`)."""
         eps = sorted(metadata.entry_points(group="deltaw"), key=lambda e: e.name)
         for ep in eps:
             dist = getattr(ep, "dist", None)
-            info = PluginInfo(ep.name, dist.name if dist else None, dist.version if dist else None)
-            if ep.name in self.plugins:
-                other = self.plugins[ep.name]
-                info.status, info.error = (
-                    "failed",
-                    f"another plugin is already called {ep.name!r} ({other.origin})",
-                )
-                self._failed(info)
-                continue
-            self.plugins[ep.name] = info
-            if allow is not None and ep.name not in allow:
-                info.status, info.error = "disabled", "not in DELTAW_LOAD_PLUGINS"
-                continue
-            if ep.name in block_env or ep.name in disable:
-                where = "DELTAW_DISABLE_PLUGINS" if ep.name in block_env else "--disable-plugin"
-                info.status, info.error = "disabled", f"named in {where}"
-                continue
-            try:
-                obj = ep.load()
-            except BaseException as exc:  # noqa: BLE001 - a broken plugin must not break deltaw
-                if isinstance(exc, KeyboardInterrupt):
-                    raise
-                info.status, info.error = "failed", f"cannot import {ep.value!r}: {_describe(exc)}"
-                self._failed(info)
-                continue
-            error = self._add(obj, info, pm_name=ep.name)
-            if error:
-                info.status, info.error = "failed", error
-                self._failed(info)
-        self._warn_unknown_switches(allow, block_env, disable)
+            self.load_plugin(
+                ep.name,
+                ep.load,
+                ep.value,
+                distribution=dist.name if dist else None,
+                version=dist.version if dist else None,
+                disable=disable,
+            )
+        load_plugin_files(self, disable)
+        allow = _env_list("DELTAW_LOAD_PLUGINS")
+        self._warn_unknown_switches(allow, set(_env_list("DELTAW_DISABLE_PLUGINS") or []), disable)
+
+    def load_plugin(
+        self,
+        name: str,
+        load: Callable[[], Any],
+        source: str,
+        *,
+        distribution: str | None = None,
+        version: str | None = None,
+        path: str | None = None,
+        disable: list[str] | tuple[str, ...] = (),
+    ) -> PluginInfo:
+        """Load one plugin on its own: ``load()`` imports it (``source`` names what it
+        imports, for messages). A plugin that fails is recorded as failed and reported
+        once (:class:`~deltaw.errors.PluginError` with ``DELTAW_STRICT_PLUGINS``); one
+        that the allow-list, the block-list or ``disable`` leaves out is disabled."""
+        allow = _env_list("DELTAW_LOAD_PLUGINS")
+        block_env = set(_env_list("DELTAW_DISABLE_PLUGINS") or [])
+        info = PluginInfo(name, distribution, version, path=path)
+        if name in self.plugins:
+            other = self.plugins[name]
+            info.status, info.error = (
+                "failed",
+                f"another plugin is already called {name!r} ({other.origin})",
+            )
+            self._failed(info)
+            return info
+        self.plugins[name] = info
+        if allow is not None and name not in allow:
+            info.status, info.error = "disabled", "not in DELTAW_LOAD_PLUGINS"
+            return info
+        if name in block_env or name in disable:
+            where = "DELTAW_DISABLE_PLUGINS" if name in block_env else "--disable-plugin"
+            info.status, info.error = "disabled", f"named in {where}"
+            return info
+        try:
+            obj = load()
+        except BaseException as exc:  # noqa: BLE001 - a broken plugin must not break deltaw
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            info.status, info.error = "failed", f"cannot import {source!r}: {_describe(exc)}"
+            self._failed(info)
+            return info
+        error = self._add(obj, info, pm_name=name)
+        if error:
+            info.status, info.error = "failed", error
+            self._failed(info)
+        return info
 
     def register_plugin(
         self, obj: Any, name: str, distribution: str | None = None, version: str | None = None
@@ -182,7 +230,8 @@ class Registry:
         """Remove a plugin and every name it registered."""
         if name == BUILTIN or name not in self.plugins:
             raise PluginError(
-                f"No plugin called {name!r} can be unregistered; registered: {', '.join(p for p in self.plugins if p != BUILTIN) or 'none'}."
+                f"No plugin called {name!r} can be unregistered; registered: "
+                f"{', '.join(p for p in self.plugins if p != BUILTIN) or 'none'}."
             )
         info = self.plugins.pop(name)
         self._rollback(info)
@@ -203,7 +252,8 @@ class Registry:
             unmarked = _unmarked_hooks(obj)
             if unmarked:
                 raise PluginError(
-                    f"{', '.join(unmarked)} {'is' if len(unmarked) == 1 else 'are'} not decorated with "
+                    f"{', '.join(unmarked)} {'is' if len(unmarked) == 1 else 'are'} not decorated "
+                    "with "
                     "@deltaw.hookimpl, so deltaw would never call "
                     f"{'it' if len(unmarked) == 1 else 'them'}"
                 )
@@ -218,6 +268,9 @@ class Registry:
         for e in staged:
             self._entries[e.kind].setdefault(e.name, []).append(e)
             info.registers.append((e.kind, e.name))
+        registering = {k.hook for k in KINDS.values()}
+        callers = self.pm.get_hookcallers(obj) or []
+        info.hooks += [c.name for c in callers if c.name not in registering]
         return None
 
     def _stager(self, kind_name: str, info: PluginInfo, staged: list[Entry]) -> Any:
@@ -249,17 +302,19 @@ class Registry:
 
     def _failed(self, info: PluginInfo) -> None:
         where = f" (from {info.distribution} {info.version})" if info.distribution else ""
+        where = f" (from {info.path})" if info.path else where
         message = (
             f"deltaw: plugin {info.name!r}{where} failed to load and was skipped: {info.error}"
         )
         if strict():
             raise PluginError(message + " [DELTAW_STRICT_PLUGINS is set]")
-        print(message + " (set DELTAW_STRICT_PLUGINS=1 to make this an error)", file=sys.stderr)
+        _warn(message + " (set DELTAW_STRICT_PLUGINS=1 to make this an error)")
 
     def _warn_unknown_switches(
         self, allow: list[str] | None, block: set[str], disable: list[str] | tuple[str, ...]
     ) -> None:
-        """A switch naming no plugin would silently do nothing: say so, and suggest the real name."""
+        """A switch naming no plugin would silently do nothing: say so, and suggest the real
+        name."""
         named = [("DELTAW_LOAD_PLUGINS", n) for n in allow or []]
         named += [("DELTAW_DISABLE_PLUGINS", n) for n in sorted(block)] + [
             ("--disable-plugin", n) for n in disable
@@ -268,18 +323,16 @@ class Registry:
             if name in self.plugins and name != BUILTIN:
                 continue
             if name == BUILTIN:
-                print(
-                    f"deltaw: {where} names {name!r}: the built-ins are always loaded.",
-                    file=sys.stderr,
-                )
+                _warn(f"deltaw: {where} names {name!r}: the built-ins are always loaded.")
                 continue
             by_dist = [
                 p.name
                 for p in self.plugins.values()
-                if p.distribution and _norm(p.distribution) == _norm(name)
+                if p.distribution and canonical_name(p.distribution) == canonical_name(name)
             ]
             hint = (
-                f" {name!r} is a distribution; its plugin name is {' / '.join(repr(n) for n in by_dist)}."
+                f" {name!r} is a distribution; its plugin name is "
+                f"{' / '.join(repr(n) for n in by_dist)}."
                 if by_dist
                 else ""
             )
@@ -287,10 +340,9 @@ class Registry:
                 others = [p for p in self.plugins if p != BUILTIN]
                 close = difflib.get_close_matches(name, others, n=3, cutoff=0.5)
                 hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            print(
+            _warn(
                 f"deltaw: {where} names {name!r}, but no installed plugin has that name.{hint} "
-                "Run `deltaw plugins` to see plugin names.",
-                file=sys.stderr,
+                "Run `deltaw plugins` to see plugin names."
             )
 
     # -- lookup --------------------------------------------------------------------------
@@ -313,6 +365,8 @@ class Registry:
                 "status": p.status,
                 "error": p.error,
                 "registers": [{"kind": k, "name": n} for k, n in p.registers],
+                "path": p.path,
+                "hooks": list(p.hooks),
             }
             for p in self.plugins.values()
         ]
@@ -329,10 +383,66 @@ class Registry:
         return {"plugins": plugins, "names": names}
 
     def conflicts(self) -> list[list[Entry]]:
-        """Every (kind, name) registered by more than one plugin: naming it bare is an error."""
+        """Every (kind, name) that two installed plugins register: naming it bare is an error."""
         return [
-            found for k in KINDS for _, found in sorted(self._entries[k].items()) if len(found) > 1
+            found
+            for k in KINDS
+            for name, found in sorted(self._entries[k].items())
+            if len(found) > 1 and self.bare_entry(k, name) is None
         ]
+
+    def entry_among(self, kinds: tuple[str, ...], name: str, where: str) -> Entry:
+        """The one registered plugin ``name`` (or ``plugin:name``) names among ``kinds``."""
+        bare = name.rpartition(":")[2]
+        hits: list[Entry] = []
+        for kind_name in kinds:
+            if bare in self.names(kind_name):
+                try:
+                    hits.append(self.entry(kind_name, name, where=where))
+                except UnknownNameError:  # registered, but not by the plugin the qualifier names
+                    continue
+        if len(hits) == 1:
+            return hits[0]
+        what = " or ".join(kinds)
+        if len(hits) > 1:
+            both = " and ".join(f"{_an(e.kind)} {e.qualified!r} ({e.plugin.origin})" for e in hits)
+            pick = (  # one plugin registering both: no qualifier tells them apart
+                "Plugin authors: register them under different names."
+                if len({e.qualified for e in hits}) == 1
+                else "Pick one with its qualified name."
+            )
+            raise DuplicateNameError(f"The name {name!r} at {where} is both {both}. {pick}")
+        known = sorted({n for k in kinds for n in self.names(k)})
+        close = difflib.get_close_matches(bare, known, n=3, cutoff=0.0)[:3]
+        raise UnknownNameError(
+            f"Unknown {what} {name!r} at {where}. Closest registered names: {', '.join(close)}. "
+            "Run `deltaw plugins` to see every registered name."
+        )
+
+    def shadows(self) -> list[tuple[Entry, Entry]]:
+        """``(installed, built-in)`` for every name that one installed plugin takes from deltaw."""
+        out = []
+        for k in KINDS:
+            for name, found in sorted(self._entries[k].items()):
+                mine = self.bare_entry(k, name)
+                if len(found) > 1 and mine is not None:
+                    out += [(mine, e) for e in found if e.plugin.name == BUILTIN]
+        return out
+
+    def bare_entry(self, kind_name: str, name: str) -> Entry | None:
+        """What the bare ``name`` means, or None if it is unknown or ambiguous.
+
+        The name rule: a name only one plugin registers is that plugin's; a name
+        that deltaw and one installed plugin register is the installed plugin's
+        (so a later deltaw that adds a built-in of the same name never changes
+        what a spec means; ``deltaw:NAME`` is the built-in); a name that two
+        installed plugins register is ambiguous.
+        """
+        found = self._entries[kind(kind_name).name].get(name, [])
+        if len(found) == 1:
+            return found[0]
+        installed = [e for e in found if e.plugin.name != BUILTIN]
+        return installed[0] if len(installed) == 1 else None
 
     def entry(self, kind_name: str, name: str, where: str | None = None) -> Entry:
         """The entry for ``name`` (or ``plugin:name``); errors say where and suggest names."""
@@ -345,27 +455,37 @@ class Registry:
                 e
                 for e in found
                 if qualifier == e.plugin.name
-                or (e.plugin.distribution and _norm(qualifier) == _norm(e.plugin.distribution))
+                or (
+                    e.plugin.distribution
+                    and canonical_name(qualifier) == canonical_name(e.plugin.distribution)
+                )
             ]
             if not picked and found:
                 offered = ", ".join(f"{e.qualified!r} ({e.plugin.origin})" for e in found)
                 raise UnknownNameError(
-                    f"The {k.name} {name!r} at {where} asks for plugin {qualifier!r}, which does not register "
-                    f"{k.name} {bare!r}. It is registered as: {offered}. Run `deltaw plugins` to see every plugin."
+                    f"The {k.name} {name!r} at {where} asks for plugin {qualifier!r}, which does "
+                    "not register "
+                    f"{k.name} {bare!r}. It is registered as: {offered}. Run `deltaw plugins` to "
+                    "see every plugin."
                 )
             found = picked
+        elif len(found) > 1 and (mine := self.bare_entry(k.name, bare)) is not None:
+            _shadow_notice(k.name, bare, where, mine)
+            return mine
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
             both = " and ".join(f"{e.plugin.origin} (use {e.qualified!r})" for e in found)
             raise DuplicateNameError(
-                f"The {k.name} name {name!r} at {where} is registered by more than one plugin: {both}. "
-                f"Pick one with a qualified name, or disable one (DELTAW_DISABLE_PLUGINS or --disable-plugin)."
+                f"The {k.name} name {name!r} at {where} is registered by more than one plugin: "
+                f"{both}. Pick one with a qualified name, or disable one "
+                "(DELTAW_DISABLE_PLUGINS or --disable-plugin)."
             )
         raise UnknownNameError(self.unknown_message(k.name, name, where))
 
     def unknown_message(self, kind_name: str, name: str, where: str) -> str:
-        """'Unknown …': who used to provide the name (if known), the 3 closest names, what to run."""
+        """'Unknown …': who used to provide the name (if known), the 3 closest names, what to
+        run."""
         k = KINDS[kind_name]
         known = sorted(self._entries[k.name])
         bare = name.rpartition(":")[2]
@@ -403,13 +523,30 @@ class Registry:
         return f"{head} but the installed {now.origin} no longer registers it."
 
 
-def _norm(dist: str) -> str:
-    """A distribution name normalized as PEP 503 does: 'Deltaw_Lion' == 'deltaw-lion'."""
-    return re.sub(r"[-_.]+", "-", dist).lower()
+def _shadow_notice(kind_name: str, name: str, where: str, mine: Entry) -> None:
+    """One line: the bare name means the installed plugin's, and how to pick the built-in."""
+    _warn(
+        f"deltaw: the {kind_name} {name!r} at {where} means plugin {mine.plugin.name!r} "
+        f"({mine.plugin.origin}), which shadows deltaw's built-in {name!r}: write "
+        f"'{BUILTIN}:{name}' for the built-in, or {mine.qualified!r} to keep the plugin's "
+        "without this notice."
+    )
+
+
+def _an(word: str) -> str:
+    """``a cost``, ``an optimizer``."""
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
+def _warn(message: str) -> None:
+    """Report a skipped plugin, a switch naming none or a shadowed built-in (the CLI prints
+    it on stderr)."""
+    warnings.warn(message, DeltawPluginWarning, stacklevel=3)
 
 
 def _unmarked_hooks(obj: Any) -> list[str]:
-    """Functions named like a registration hook that lack ``@deltaw.hookimpl`` (a silent no-op otherwise)."""
+    """Functions named like a registration hook that lack ``@deltaw.hookimpl`` (a silent no-op
+    otherwise)."""
     out = []
     for hook in [
         *HOOK_TO_KIND,
@@ -442,13 +579,6 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{where}"
 
 
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 _REGISTRY: Registry | None = None
 
 
@@ -467,7 +597,8 @@ def get_registry(disable: list[str] | tuple[str, ...] = ()) -> Registry:
 
 
 def set_registry(registry: Registry | None) -> Registry | None:
-    """Make ``registry`` the process-wide one (tests, the pytest fixture); returns the previous one."""
+    """Make ``registry`` the process-wide one (tests, the pytest fixture); returns the previous
+    one."""
     global _REGISTRY
     previous, _REGISTRY = _REGISTRY, registry
     return previous

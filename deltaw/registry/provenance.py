@@ -17,11 +17,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from deltaw.errors import DeltawError
+from deltaw.files import atomic_write, read_json
 from deltaw.registry.kinds import BUILTIN
 
 FILENAME = "plugin-names.json"
@@ -46,8 +47,8 @@ def cache_file() -> Path:
 def read() -> dict[str, dict[str, dict[str, Any]]]:
     """``{kind: {name: {"plugin", "distribution", "version"}}}``; empty when unreadable."""
     try:
-        data = json.loads(cache_file().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = read_json(cache_file(), {})
+    except DeltawError:
         return {}
     if not isinstance(data, dict) or not isinstance(data.get("names"), dict):
         return {}
@@ -82,13 +83,7 @@ def _write(names: dict[str, Any]) -> None:
     path = cache_file()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".plugin-names-", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump({"format": 1, "names": names}, f, indent=1, sort_keys=True)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        data = {"format": 1, "names": names}
+        atomic_write(path, lambda f: json.dump(data, f, indent=1, sort_keys=True))
     except OSError:
         pass  # a cache we cannot write only costs a less specific error message later

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import platform
 import sys
-from importlib import metadata
 from typing import Any
 
 import numpy as np
 
 from deltaw.registry import Registry
+from deltaw.registry.distributions import installed_version
 from deltaw.runs.folder import now
 from deltaw.runs.threads import BlasThreads, available_cpus
 from deltaw.spec.build import Experiment
@@ -31,10 +31,11 @@ def environment(exp: Experiment, registry: Registry | None = None) -> dict[str, 
         "blas": blas_info(),
         "deltaw": deltaw.__version__,
         "libraries": {
-            name: _version(name)
+            name: installed_version(name)
             for name in ("pydantic", "pluggy", "typer", "rich", "PyYAML", "matplotlib")
         },
         "plugins_used": exp.plugins_used,
+        "data": data_description(exp),
         "command": sys.argv[:],
         "started": now(),
     }
@@ -46,11 +47,33 @@ def environment(exp: Experiment, registry: Registry | None = None) -> dict[str, 
     return env
 
 
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
+def data_description(exp: Experiment) -> dict[str, Any] | None:
+    """The data set: its name, the size of each split and its own ``DataSplits.info``."""
+    if exp.data is None:
         return None
+    return {
+        "name": exp.spec.data.name,
+        "splits": {name: len(split) for name, split in exp.data.items()},
+        "info": _jsonable(exp.data.info),
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` with numpy scalars and small arrays as plain numbers and lists.
+
+    A large array becomes a line giving its shape; anything else not JSON, its ``str``.
+    """
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray) and value.size > 100:
+        return f"array of shape {list(value.shape)}, {value.dtype}"
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
 
 
 def blas_info() -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""A network and a few samples to look at: from a spec, or from ``--layers 2,3,3,2`` and plugin names.
+"""A network and a few samples to look at: from a spec, or from ``--layers 2,3,3,2`` and plugin
+names.
 
 Used by ``deltaw gradcheck`` and ``deltaw explain``. From a spec, the network is
 exactly the one ``deltaw run`` starts from (same seed, same initializer) and
@@ -22,10 +23,11 @@ from pydantic import ValidationError
 from deltaw.core.base import Array, Cost, Regularizer
 from deltaw.core.network import Network
 from deltaw.errors import DataError, DeltawError, SpecError
-from deltaw.registry import Registry, get_registry
+from deltaw.registry import BUILTIN, Registry, get_registry
 from deltaw.spec.build import build, seeds
-from deltaw.spec.loading import _pydantic_errors, format_errors, load_spec, params_model
+from deltaw.spec.loading import load_spec
 from deltaw.spec.models import PluginRef
+from deltaw.spec.resolve import resolve
 
 
 @dataclass
@@ -65,8 +67,10 @@ def parse_weight(text: str) -> tuple[int, int, int]:
         l, j, k = (int(p) for p in text.replace(" ", "").split(","))
     except ValueError:
         raise DeltawError(
-            f"--weight {text!r}: expected three comma-separated numbers l,j,k (the book's w[l][j][k]: "
-            f"from neuron k of layer l−1 to neuron j of layer l, layers and neurons counted from 1, "
+            f"--weight {text!r}: expected three comma-separated numbers l,j,k (the book's "
+            "w[l][j][k]: "
+            "from neuron k of layer l−1 to neuron j of layer l, layers and neurons counted from "
+            "1, "
             f"layer 1 = the input layer), e.g. --weight 2,1,1."
         ) from None
     return l, j, k
@@ -80,10 +84,12 @@ def from_spec(
     rows: Sequence[int] | None = None,
     registry: Registry | None = None,
 ) -> Probe:
-    """The spec's initial network and ``samples`` random rows of its training split (or the given ``rows``)."""
+    """The spec's initial network and ``samples`` random rows of its training split (or the given
+    ``rows``)."""
     registry = registry or get_registry()
-    spec, _ = load_spec(path, list(overrides), registry=registry)
-    exp = build(spec, load_data=True, registry=registry, source=str(path))
+    resolved, _ = load_spec(path, list(overrides), registry=registry)
+    exp = build(resolved, load_data=True, registry=registry, source=str(path))
+    spec = resolved.spec
     assert exp.data is not None
     train = exp.data.train
     if rows is None:
@@ -94,7 +100,8 @@ def from_spec(
     for r in rows:
         if not 0 <= r < len(train):
             raise DataError(
-                f"{path}: sample {r} does not exist; the training split of {spec.data.name!r} has rows "
+                f"{path}: sample {r} does not exist; the training split of {spec.data.name!r} has "
+                "rows "
                 f"0 to {len(train) - 1}."
             )
     net = spec.network
@@ -118,21 +125,22 @@ def from_spec(
 
 def from_layers(
     layers: str | Sequence[int],
-    activation: str = "sigmoid",
+    activation: str = "deltaw:sigmoid",
     output_activation: str | None = None,
-    cost: str = "quadratic",
-    init: str = "nielsen",
+    cost: str = "deltaw:quadratic",
+    init: str = "deltaw:nielsen",
     samples: int = 3,
     seed: int = 0,
     registry: Registry | None = None,
 ) -> Probe:
-    """A float64 network of ``layers`` initialized from ``seed``, with random samples from the same seed.
+    """A float64 network of ``layers`` initialized from ``seed``, with random samples from the same
+    seed.
 
     Plugin names may carry parameters as a YAML mapping: ``'{name: leaky-relu, alpha: 0.1}'``.
     """
     registry = registry or get_registry()
     sizes = parse_layers(layers) if isinstance(layers, str) else [int(s) for s in layers]
-    data_rng, init_rng, _ = seeds(seed)
+    data_rng, init_rng = seeds(seed)[:2]
     hidden, hidden_name = _plugin(registry, "activation", activation, "--activation")
     if output_activation is not None:
         out, out_name = _plugin(registry, "activation", output_activation, "--output-activation")
@@ -161,7 +169,8 @@ def from_layers(
 
 
 def _plugin(registry: Registry, kind: str, text: str, option: str) -> tuple[Any, str]:
-    """A plugin instance from a name (or a YAML mapping with ``name`` and parameters), and its label."""
+    """A plugin instance from a name (or a YAML mapping with ``name`` and parameters), and its
+    label."""
     raw: Any = text
     if text.strip().startswith("{"):
         try:
@@ -174,29 +183,15 @@ def _plugin(registry: Registry, kind: str, text: str, option: str) -> tuple[Any,
         ref = PluginRef.model_validate(raw)
     except ValidationError:
         raise SpecError(
-            f"{option} {text!r}: expected a {kind} name, or a mapping like '{{name: ..., param: value}}'."
+            f"{option} {text!r}: expected a {kind} name, or a mapping like '{{name: ..., param: "
+            "value}'."
         ) from None
-    entry = registry.entry(kind, ref.name, where=option)
-    model = params_model(entry.cls)
-    if model is None:
-        if ref.given:
-            raise SpecError(
-                f"{option}: {kind} {ref.name!r} takes no parameters, got {', '.join(sorted(ref.given))}."
-            )
-        return entry.cls(), ref.name
-    try:
-        params = model.model_validate(ref.given)
-    except ValidationError as exc:
-        raise SpecError(
-            format_errors(option, _pydantic_errors(exc, (option,), kind, ref.name, model))
-        ) from None
-    ref._params = params
-    return entry.cls(params), _ref_label(ref)
+    return resolve(registry, kind, option, ref, source=option).build(), _ref_label(ref)
 
 
 def _ref_label(ref: PluginRef) -> str:
-    """``sigmoid``, or ``leaky-relu(alpha=0.1)`` when parameters were given."""
-    given = ref.given
+    """``sigmoid``, or ``leaky-relu(alpha=0.1)`` with parameters (a built-in unqualified)."""
+    given, name = ref.given, ref.name.removeprefix(f"{BUILTIN}:")
     if not given:
-        return ref.name
-    return f"{ref.name}(" + ", ".join(f"{k}={v}" for k, v in given.items()) + ")"
+        return name
+    return f"{name}(" + ", ".join(f"{k}={v}" for k, v in given.items()) + ")"

@@ -19,7 +19,10 @@ from typing import Any
 
 import yaml
 
+from deltaw.core.history import BOOKKEEPING, metric_keys
+from deltaw.core.monitor import Monitor
 from deltaw.errors import DeltawError
+from deltaw.runs.folder import run_state
 
 PREFERRED = (
     "validation_accuracy",
@@ -29,7 +32,6 @@ PREFERRED = (
     "test_cost",
     "training_cost",
 )
-NOT_METRICS = ("epoch", "lr", "train_time", "eval_time")
 
 
 @dataclass
@@ -88,6 +90,7 @@ def load_run(folder: Path) -> RunRecord:
     if not isinstance(overrides, list):
         overrides = []
     history = read_history(folder / "metrics.jsonl", problems)
+    info = true_state(folder, info)
     return RunRecord(folder, info, resolved, history, overrides, problems)
 
 
@@ -132,6 +135,16 @@ def _is_metrics_row(row: Any) -> bool:
     )
 
 
+def true_state(folder: Path, info: dict[str, Any]) -> dict[str, Any]:
+    """``run.json`` of a run that says it is running, with the status, epochs and time that are true
+    (:func:`~deltaw.runs.folder.run_state`: ``crashed`` when its process is gone)."""
+    if info.get("status") != "running":
+        return info
+    state = run_state(folder)
+    true = {"status": state.status, "epochs": state.epochs, "wall_time": state.wall_time}
+    return {**info, **true, "message": state.note}
+
+
 def sweep_trials(folder: Path, problems: list[str] | None = None) -> list[dict[str, Any]]:
     """The trials recorded in a sweep folder's ``sweep.json`` (none when it is damaged)."""
     problems = [] if problems is None else problems
@@ -157,7 +170,8 @@ def collect_runs(paths: Sequence[str | Path], problems: list[str] | None = None)
         path = Path(p)
         if not path.exists():
             raise DeltawError(
-                f"{path}: no such folder. Give run folders, sweep folders or a folder of runs (e.g. runs/)."
+                f"{path}: no such folder. "
+                f"Give run folders, sweep folders or a folder of runs (e.g. runs/)."
             )
         if is_run(path):
             runs.append(load_run(path))
@@ -165,10 +179,10 @@ def collect_runs(paths: Sequence[str | Path], problems: list[str] | None = None)
             for trial in sweep_trials(path, problems):
                 sub = path / trial["folder"]
                 record = load_run(sub) if sub.exists() else RunRecord(sub, {}, {}, [])
-                if trial.get("error") and not record.info:
+                if not record.info:  # never began (pending), or failed before it could say so
                     record.info = {
-                        "status": trial.get("status", "failed"),
-                        "message": trial["error"],
+                        "status": trial.get("status", "pending"),
+                        "message": trial.get("error", ""),
                     }
                 runs.append(record)
         elif path.is_dir() and (
@@ -177,14 +191,16 @@ def collect_runs(paths: Sequence[str | Path], problems: list[str] | None = None)
             runs += collect_runs(subs, problems)
         else:
             raise DeltawError(
-                f"{path} is not a run folder (no run.json), a sweep folder (no sweep.json), or a folder that holds them."
+                f"{path} is not a run folder (no run.json), a sweep folder (no sweep.json), "
+                f"or a folder that holds them."
             )
     return runs
 
 
 # -- comparing ---------------------------------------------------------------------------
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    """``{"optimizer": {"lr": 1}}`` → ``{"optimizer.lr": 1}``; lists of mappings are indexed, other lists kept whole."""
+    """``{"optimizer": {"lr": 1}}`` → ``{"optimizer.lr": 1}``; lists of mappings are indexed, other
+    lists kept whole."""
     out: dict[str, Any] = {}
     if isinstance(data, dict):
         for k, v in data.items():
@@ -274,9 +290,13 @@ def labels(runs: Sequence[RunRecord]) -> list[str]:
     return out
 
 
-def fmt_value(value: Any) -> str:
+def fmt_value(value: Any, digits: int = 6) -> str:
+    """A spec value for a label or a cell: ``0.25``, ``[30,10]``, ``sigmoid``.
+
+    Floats keep ``digits`` significant digits; lists and mappings are compact JSON.
+    """
     if isinstance(value, float):
-        return f"{value:g}"
+        return f"{value:.{digits}g}"
     if isinstance(value, (list, dict)):
         return json.dumps(value, separators=(",", ":"))
     return str(value)
@@ -286,12 +306,13 @@ def metrics_of(runs: Sequence[RunRecord]) -> list[str]:
     keys: list[str] = []
     for r in runs:
         for row in r.history:
-            keys += [k for k in row if k not in NOT_METRICS and k not in keys]
+            keys += [k for k in metric_keys(row) if k not in keys]
     return keys
 
 
 def choose_metric(runs: Sequence[RunRecord], metric: str | None = None) -> str | None:
-    """``metric`` if some run records it (else an error naming what they record), or the first of PREFERRED."""
+    """``metric`` if some run records it (else an error naming what they record), or the first of
+    PREFERRED."""
     recorded = metrics_of(runs)
     if metric:
         if recorded and metric not in recorded:
@@ -301,18 +322,17 @@ def choose_metric(runs: Sequence[RunRecord], metric: str | None = None) -> str |
 
 
 def higher_is_better(metric: str, mode: str = "auto", registry: Any = None) -> bool:
-    """Direction of ``metric`` (``validation_cost``): the mode, else the metric plugin's, else a guess from its name."""
-    if mode in ("max", "min"):
-        return mode == "max"
-    from deltaw.plugins.callbacks import guess_higher_is_better
+    """Direction of ``metric`` (``validation_cost``), as a :class:`Monitor` of it would see it.
 
-    name = metric.split("_", 1)[-1]
-    if registry is not None:
+    The mode, else the metric plugin's ``higher_is_better``, else a guess from its name.
+    """
+    monitor = Monitor(metric, mode)
+    if mode == "auto" and registry is not None:
         try:
-            return bool(getattr(registry.entry("metric", name).cls, "higher_is_better", True))
+            monitor.bind(registry.entry("metric", monitor.metric).cls.higher_is_better)
         except DeltawError:
             pass
-    return guess_higher_is_better(metric)
+    return monitor.higher
 
 
 @dataclass
@@ -331,7 +351,8 @@ def summarize(
     registry: Any = None,
     by: str = "final",
 ) -> Report:
-    """Rows sorted by the last (``by="final"``) or best (``"best"``) value of ``metric``; runs without it last."""
+    """Rows sorted by the last (``by="final"``) or best (``"best"``) value of ``metric``; runs
+    without it last."""
     metric = choose_metric(runs, metric)
     higher = higher_is_better(metric, mode, registry) if metric else True
     keys = [k for k in differing_keys(runs) if k != "name"]
@@ -355,7 +376,7 @@ def summarize(
                 "keys": {k: flat.get(k) for k in keys},
                 "best": best[0] if best else None,
                 "best_epoch": best[1] if best else None,
-                "final": {k: v for k, v in final.items() if k not in NOT_METRICS},
+                "final": {k: v for k, v in final.items() if k not in BOOKKEEPING},
                 "message": str(r.info.get("message", "")),
             }
         )

@@ -1,188 +1,61 @@
-"""Sweeps: many runs of one spec, each trial a normal run folder inside a sweep folder.
+"""Running a sweep: its trials through an executor into one sweep folder; resuming it.
 
-The spec's ``sweep:`` section (validated by :class:`~deltaw.spec.models.SweepSpec`)
-gives the trials: every combination of ``grid``, times the paired rows of
-``zip``, times ``random.samples`` draws. Every trial's spec is validated
-before anything runs. An executor plugin runs the trials (``local``
-processes by default); a failing trial is recorded with its error and the
-others go on. The sweep folder holds the spec as written, ``overrides.json``,
-``sweep.json`` (every trial: overrides, status, error), ``sweep.csv`` (the
-summary, best trial first), ``curves.png`` and one run folder per trial.
+The sweep folder holds the spec as written, ``overrides.json``, ``sweep.json``
+(the sweep and every trial: values, overrides, folder, status, error),
+``sweep.csv`` (the summary, best first), ``curves.png`` and one run folder per
+trial. A trial's status in ``sweep.json`` is always read from its own
+``run.json``; a trial that no one runs any more but whose ``run.json`` says
+``running`` is settled as ``interrupted`` with the epochs of its checkpoint.
+So the two never disagree, and :func:`resume_sweep` knows what to do:
+finished trials are kept, interrupted ones continue from their checkpoints,
+pending ones run.
+
+Trials come from a :class:`TrialSource`, asked for the next trial whenever a
+worker is free (the built-in source is the planned list; an adaptive search
+decides each next trial from the finished ones, and may prune a running trial
+from its epoch events). Ctrl-C stops the sweep: running trials stop with a
+checkpoint, no new trial starts, and the sweep can be resumed.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
-import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from itertools import product
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import yaml
-
+from deltaw.core.run_context import SweepContext
 from deltaw.errors import DeltawError, SpecError
 from deltaw.files import write_json, write_text
 from deltaw.registry import Registry, get_registry
 from deltaw.runs.folder import new_run_folder
-from deltaw.runs.report import Report, collect_runs, labels, report_csv, summarize
-from deltaw.runs.train import run_spec
-from deltaw.spec.loading import apply_overrides, load_spec, validate_spec
-from deltaw.spec.models import RandomParam, Spec, SweepSpec
+from deltaw.runs.sweep_driver import Driver, OnEvent, OnTrial, SweepResult, take_status
+from deltaw.runs.sweep_plan import (
+    TO_RUN,
+    Planned,
+    Trial,
+    TrialSource,
+    expand,
+    format_override,
+    plan,
+)
+from deltaw.runs.trial import settle
+from deltaw.spec.loading import SUFFIXES, read_spec_file
+from deltaw.spec.overrides import apply_overrides, parse_override
 
+SourceFactory = Callable[[list[Trial]], TrialSource]
 
-@dataclass
-class Trial:
-    """One trial: its values, the ``--set`` overrides that make it, and how it went."""
-
-    index: int
-    values: dict[str, Any]
-    overrides: list[str]
-    folder: str = ""
-    status: str = "pending"  # pending | completed | stopped | interrupted | diverged | failed
-    error: str = ""
-    result: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def label(self) -> str:
-        return ", ".join(f"{k}={_short(v)}" for k, v in self.values.items())
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "values": self.values,
-            "overrides": self.overrides,
-            "folder": self.folder,
-            "status": self.status,
-            "error": self.error,
-            **self.result,
-        }
-
-
-@dataclass
-class SweepResult:
-    folder: Path
-    trials: list[Trial]
-    report: Report
-    interrupted: bool = False
-
-    @property
-    def failed(self) -> list[Trial]:
-        return [t for t in self.trials if t.status not in ("completed", "stopped")]
-
-
-def format_override(key: str, value: Any) -> str:
-    """``key=value`` with the value written so that ``--set`` parses it back to the same thing."""
-    text = yaml.safe_dump(value, default_flow_style=True, width=10**9).strip()
-    if text.endswith("\n..."):
-        text = text[: -len("\n...")].strip()
-    elif text.endswith("..."):
-        text = text[:-3].strip()
-    return f"{key}={text}"
-
-
-def expand(sweep: SweepSpec, seed: int) -> list[dict[str, Any]]:
-    """The values of every trial, in order: grid combinations × zip rows × random draws."""
-    grid = (
-        [dict(zip(sweep.grid, combo)) for combo in product(*sweep.grid.values())]
-        if sweep.grid
-        else [{}]
-    )
-    paired = [dict(zip(sweep.zip, row)) for row in zip(*sweep.zip.values())] if sweep.zip else [{}]
-    draws: list[dict[str, Any]] = [{}]
-    if sweep.random is not None:
-        rng = np.random.default_rng(sweep.random.seed if sweep.random.seed is not None else seed)
-        draws = [
-            {k: draw(p, rng) for k, p in sweep.random.params.items()}
-            for _ in range(sweep.random.samples)
-        ]
-    return [{**g, **z, **r} for g in grid for z in paired for r in draws]
-
-
-def draw(param: RandomParam, rng: np.random.Generator) -> Any:
-    """One value from a :class:`RandomParam`."""
-    if param.range is not None:
-        return float(rng.uniform(*param.range))
-    if param.log_range is not None:
-        lo, hi = param.log_range
-        return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
-    if param.int_range is not None:
-        return int(rng.integers(param.int_range[0], param.int_range[1] + 1))
-    assert param.choice is not None
-    return param.choice[int(rng.integers(len(param.choice)))]
-
-
-def plan(
-    spec_path: str | Path, overrides: Sequence[str] = (), registry: Registry | None = None
-) -> tuple[Spec, list[Trial]]:
-    """The sweep's spec and its trials, every trial's spec validated (all problems reported at once)."""
-    registry = registry or get_registry()
-    spec, raw = load_spec(spec_path, list(overrides), registry=registry)
-    if spec.sweep is None:
-        raise SpecError(
-            f"{spec_path}: no sweep section, so there is nothing to sweep. Add one, e.g.\n"
-            f"  sweep:\n    grid: {{optimizer.lr: [0.025, 0.25, 2.5]}}\n"
-            f"or train it once with: deltaw run {spec_path}"
-        )
-    trials = []
-    problems = []
-    for i, values in enumerate(expand(spec.sweep, spec.seed), 1):
-        sets = [format_override(k, v) for k, v in values.items()]
-        trial = Trial(i, values, list(overrides) + sets)
-        try:
-            data = apply_overrides(raw, [(k, v) for k, v in values.items()])
-            validate_spec(data, source=f"trial {i} ({trial.label})", registry=registry)
-        except SpecError as exc:
-            problems.append(str(exc))
-        trials.append(trial)
-    if problems:
-        shown = problems[:5] + (
-            [f"… and {len(problems) - 5} more trials with problems"] if len(problems) > 5 else []
-        )
-        raise SpecError(
-            f"{spec_path}: {len(problems)} of {len(trials)} sweep trials do not validate:\n"
-            + "\n".join(shown)
-        )
-    return spec, trials
-
-
-def run_trial(job: dict[str, Any]) -> dict[str, Any]:
-    """Run one trial into its folder (module-level and plain data in and out, so executors can ship it anywhere)."""
-    folder = Path(job["folder"])
-    try:
-        registry = get_registry(disable=job.get("disable", ()))
-        result = run_spec(
-            job["spec"],
-            job["overrides"],
-            folder=folder,
-            registry=registry,
-            plots=job.get("plots", True),
-        )
-    except BaseException as exc:
-        if not isinstance(exc, DeltawError):
-            write_text(folder / "error.txt", traceback.format_exc())
-        if not (folder / "run.json").exists():
-            write_json(
-                folder / "run.json",
-                {"status": "failed", "message": describe(exc), "epochs": 0, "wall_time": 0.0},
-            )
-        raise
-    final = result.history[-1] if result.history else {}
-    return {
-        "status": result.status,
-        "message": result.message,
-        "epochs": len(result.history),
-        "wall_time": result.wall_time,
-        "final": final,
-    }
-
-
-def describe(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, DeltawError) else f"{type(exc).__name__}: {exc}"
+__all__ = [
+    "SweepResult",
+    "Trial",
+    "TrialSource",
+    "expand",
+    "format_override",
+    "plan",
+    "resume_sweep",
+    "run_sweep",
+]
 
 
 def run_sweep(
@@ -196,124 +69,161 @@ def run_sweep(
     registry: Registry | None = None,
     disable: Sequence[str] = (),
     plots: bool = True,
-    on_trial: Callable[[Trial, int], None] | None = None,
+    on_trial: OnTrial | None = None,
+    on_event: OnEvent | None = None,
     by: str = "final",
+    source: SourceFactory | None = None,
 ) -> SweepResult:
-    """Run every trial of the spec's sweep; returns the trials and the summary, best first.
+    """Run every trial of the spec's sweep into a new sweep folder under ``out``; best first.
 
-    ``executor``/``workers``/``metric`` override the sweep section's; ``by`` ranks
-    by the final value of the metric (default) or the best over the epochs. ``on_trial``
-    is called as each trial finishes (for progress display). Ctrl-C stops the
-    sweep: finished trials are kept, running ones keep their checkpoints.
+    ``executor``/``workers``/``metric`` override the sweep section's; ``by``
+    ranks by the final value of the metric (default) or the best over the
+    epochs. ``on_event`` sees every trial event (start, epoch), ``on_trial``
+    every trial that ended (with the count of ended trials). ``source`` makes
+    the :class:`TrialSource` from the planned trials (default: run them all,
+    in order); a search decides the trials itself.
     """
     registry = registry or get_registry()
     spec_path = Path(spec_path)
-    spec, trials = plan(spec_path, overrides, registry)
-    assert spec.sweep is not None
-    sweep = spec.sweep
-    runner = (
-        registry.entry("executor", executor, where="--executor").cls()
-        if executor
-        else sweep.executor.build()
+    overrides = with_executor(spec_path, overrides, executor)
+    planned = plan(spec_path, overrides, registry)
+    sweep = planned.spec.sweep
+    assert sweep is not None
+    suffix = spec_path.suffix.lower()
+    text = spec_path.read_text(encoding="utf-8")
+    n = workers or sweep.workers or os.cpu_count() or 1
+    runner = planned.executor()
+    try:
+        runner.start(n, planned.requires)
+        folder = new_run_folder(Path(out), f"{planned.spec.name}-sweep")
+        write_text(folder / f"spec{suffix}", text)
+        write_json(folder / "overrides.json", overrides)
+        info = {
+            "name": planned.spec.name,
+            "spec": str(spec_path),
+            "spec_file": f"spec{suffix}",
+            "executor": planned.resolved.plugins["sweep.executor"].entry.name,
+            "workers": n,
+            "metric": metric or sweep.metric,
+            "status": "running",
+        }
+        driver = Driver(folder, info, planned.trials, text, suffix, registry, disable, plots)
+        driver.hooks = SweepContext(
+            folder, planned.resolved.resolved(), planned.trials, list(overrides), info["metric"]
+        )
+        make = source or Planned
+        return driver.run(runner, make(planned.trials), n, sweep, on_trial, on_event, by)
+    finally:
+        runner.close()
+
+
+def resume_sweep(
+    folder: str | Path,
+    overrides: Sequence[str] = (),
+    *,
+    executor: str | None = None,
+    workers: int | None = None,
+    metric: str | None = None,
+    registry: Registry | None = None,
+    disable: Sequence[str] = (),
+    plots: bool = True,
+    on_trial: OnTrial | None = None,
+    on_event: OnEvent | None = None,
+    by: str = "final",
+    source: SourceFactory | None = None,
+) -> SweepResult:
+    """Continue the sweep in ``folder``: finished trials are kept, interrupted ones continue from
+    their checkpoints (bit for bit), pending ones run.
+
+    Any executor may resume any sweep: ``executor`` and ``overrides`` of
+    ``sweep.executor…`` and ``sweep.workers`` (a new cluster's address) hold for this
+    session only; nothing else of the sweep may change.
+    """
+    registry = registry or get_registry()
+    folder = Path(folder)
+    info = read_sweep_info(folder)
+    for text in overrides:
+        key = parse_override(text)[0]
+        if not (key in ("sweep.executor", "sweep.workers") or key.startswith("sweep.executor.")):
+            raise SpecError(
+                f"--resume {folder}: --set {text!r} would change the sweep; a resume may only "
+                f"change sweep.executor and sweep.workers (where the trials run). Start a new "
+                f"sweep to change {key}."
+            )
+    spec_path = folder / str(info.get("spec_file") or _spec_file(folder))
+    recorded = _read_overrides(folder)
+    session = with_executor(spec_path, [*recorded, *overrides], executor)
+    planned = plan(spec_path, session, registry)
+    sweep = planned.spec.sweep
+    assert sweep is not None
+    trials = [Trial.from_json(t) for t in info.get("trials", [])]
+    if [(t.index, t.overrides) for t in trials] != [(t.index, t.overrides) for t in planned.trials]:
+        raise SpecError(
+            f"{folder}: sweep.json does not list the trials that the sweep's own "
+            f"{spec_path.name} and overrides.json give; the folder was changed by hand. "
+            f"Start a new sweep instead."
+        )
+    for t in trials:
+        take_status(t, settle(folder / t.folder))
+    todo = [t for t in trials if t.status in TO_RUN]
+    n = workers or sweep.workers or int(info.get("workers") or 0) or os.cpu_count() or 1
+    info.update(
+        executor=planned.resolved.plugins["sweep.executor"].entry.name,
+        workers=n,
+        metric=metric or info.get("metric"),
+        status="running",
     )
-    folder = new_run_folder(Path(out), f"{spec.name}-sweep")
-    write_text(folder / f"spec{spec_path.suffix.lower()}", spec_path.read_text(encoding="utf-8"))
-    write_json(folder / "overrides.json", list(overrides))
-    width = len(str(len(trials)))
-    jobs = []
-    for t in trials:
-        t.folder = _trial_folder(t, width)
-        (folder / t.folder).mkdir()
-        jobs.append(
-            {
-                "index": t.index,
-                "spec": str(spec_path.resolve()),
-                "overrides": t.overrides,
-                "folder": str((folder / t.folder).resolve()),
-                "disable": list(disable),
-                "plots": plots,
-            }
-        )
-    metric = metric or sweep.metric
-    info = {
-        "name": spec.name,
-        "spec": str(spec_path),
-        "executor": executor or sweep.executor.name,
-        "workers": workers or sweep.workers or os.cpu_count(),
-        "metric": metric,
-        "status": "running",
-    }
-    _write_sweep(folder, info, trials)
-    by_index = {t.index: t for t in trials}
-    interrupted = False
-    done = 0
+    info.pop("trials", None)
+    runner = planned.executor()
     try:
-        for job, result in runner.run(
-            run_trial, jobs, workers or sweep.workers or os.cpu_count() or 1
-        ):
-            t = by_index[job["index"]]
-            if isinstance(result, BaseException):
-                t.status, t.error = _failure(folder / t.folder, result), describe(result)
-            else:
-                t.status, t.result = result["status"], result
-                t.error = result["message"] if result["status"] == "interrupted" else ""
-                interrupted = interrupted or result["status"] == "interrupted"
-            done += 1
-            _write_sweep(folder, info, trials)
-            if on_trial is not None:
-                on_trial(t, done)
-    except KeyboardInterrupt:
-        interrupted = True
-    for t in trials:
-        if t.status == "pending":
-            t.status, t.error = (
-                "interrupted",
-                "the sweep was interrupted before this trial finished",
-            )
-    info["status"] = "interrupted" if interrupted else "finished"
-    _write_sweep(folder, info, trials)
-    runs = collect_runs([folder])
-    report = summarize(runs, metric, sweep.mode, registry, by=by)
-    write_text(folder / "sweep.csv", report_csv(report))
-    if plots:
-        from deltaw.plots import have_matplotlib
-
-        shown = [r for r in runs if r.history]
-        if have_matplotlib() and shown:
-            from deltaw.plots.curves import learning_curves
-
-            learning_curves(
-                [r.history for r in shown],
-                labels(shown),
-                folder / "curves.png",
-                title=f"{spec.name}: sweep",
-            )
-    return SweepResult(folder, trials, report, interrupted)
+        runner.start(n, planned.requires)
+        text = spec_path.read_text(encoding="utf-8")
+        driver = Driver(folder, info, trials, text, spec_path.suffix, registry, disable, plots)
+        make = source or Planned
+        return driver.run(runner, make(todo), n, sweep, on_trial, on_event, by)
+    finally:
+        runner.close()
 
 
-def _trial_folder(trial: Trial, width: int) -> str:
-    label = ",".join(f"{k.rsplit('.', 1)[-1]}={_short(v)}" for k, v in trial.values.items())
-    safe = "".join(c if c.isalnum() or c in "-_.=," else "-" for c in label)[:80].strip("-")
-    return f"trial-{trial.index:0{width}d}" + (f"-{safe}" if safe else "")
+def with_executor(spec_path: Path, overrides: Sequence[str], executor: str | None) -> list[str]:
+    """The overrides with ``--executor NAME`` as the override it stands for, put first so that
+    ``--set sweep.executor.address=…`` adds to it; none when the spec names that executor
+    already (its parameters stay)."""
+    if not executor:
+        return list(overrides)
+    data = apply_overrides(read_spec_file(spec_path), [parse_override(o) for o in overrides])
+    ref = (data.get("sweep") or {}).get("executor", "local")
+    name = ref.get("name") if isinstance(ref, dict) else ref
+    if name == executor:
+        return list(overrides)
+    return [format_override("sweep.executor", executor), *overrides]
 
 
-def _short(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, separators=(",", ":"))
-    return str(value)
-
-
-def _failure(folder: Path, exc: BaseException) -> str:
-    """The trial's status after an exception: what its run.json says (diverged), else failed."""
-    try:
-        return str(
-            json.loads((folder / "run.json").read_text(encoding="utf-8")).get("status", "failed")
+def read_sweep_info(folder: Path) -> dict[str, Any]:
+    """``sweep.json`` of a sweep folder, or an error saying what a sweep folder is."""
+    path = folder / "sweep.json"
+    if not path.is_file():
+        raise DeltawError(
+            f"--resume {folder}: not a sweep folder (no sweep.json). Give the folder that "
+            f"`deltaw sweep` printed (Sweep folder: …)."
         )
-    except (OSError, json.JSONDecodeError):
-        return "failed"
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        raise DeltawError(f"{path} cannot be read ({exc}).") from None
 
 
-def _write_sweep(folder: Path, info: dict[str, Any], trials: list[Trial]) -> None:
-    write_json(folder / "sweep.json", {**info, "trials": [t.to_json() for t in trials]})
+def _spec_file(folder: Path) -> str:
+    for suffix in SUFFIXES:
+        if (folder / f"spec{suffix}").is_file():
+            return f"spec{suffix}"
+    raise DeltawError(f"{folder}: the sweep folder has no spec.yaml (or .toml, .json).")
+
+
+def _read_overrides(folder: Path) -> list[str]:
+    try:
+        return [str(o) for o in json.loads((folder / "overrides.json").read_text("utf-8"))]
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as exc:
+        raise DeltawError(f"{folder / 'overrides.json'} cannot be read ({exc}).") from None

@@ -7,8 +7,9 @@ cores other processes keep busy. Those are measured, not guessed: on Linux
 from ``/proc/stat`` (busy time of the allowed cores minus this process's own
 CPU time), over 0.2 s before training starts and then about once a second
 between mini-batches, so a run drops to fewer threads as soon as another
-program takes a core and goes back up once it has been gone for three seconds. Elsewhere the load average stands in
-for ``/proc/stat``; without either the count stays at the cap. Why: with 2
+program takes a core and goes back up once it has been gone for three
+seconds. Elsewhere the load average stands in for ``/proc/stat``; without
+either the count stays at the cap. Why: with 2
 threads on 2 cores and one other busy process, every product waits for its
 descheduled second thread and an epoch is 1.5–10 × slower than with 1
 (docs/performance.md, "BLAS threads").

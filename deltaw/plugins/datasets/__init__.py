@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 import deltaw
-from deltaw.plugins.datasets.files import Csv, Npz
+from deltaw.plugins.datasets.csvfile import Csv
+from deltaw.plugins.datasets.files import Npz
 from deltaw.plugins.datasets.mnist import Mnist
 from deltaw.plugins.datasets.synthetic import Blobs, Circles, Moons, Spirals, Xor
 

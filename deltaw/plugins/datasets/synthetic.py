@@ -4,8 +4,8 @@ Every set draws its training, validation and test splits one after another
 from the rng it is given, each split with its classes balanced (counts differ
 by at most one) and its rows shuffled. Inputs are 2-D points roughly inside
 [-1.5, 1.5]² (``blobs`` may have any number of features); targets are one-hot.
-``info`` says what plotting code needs: ``{"kind": "2d", "input_dim": 2,
-"classes": …}``.
+``info`` describes the set (``{"kind": "2d", "input_dim": 2, "classes": …}``);
+a run records it in its environment.json.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import deltaw
 from deltaw.errors import DataError
-from deltaw.plugins.datasets.files import Amount, as_split, count_of, one_hot
+from deltaw.memory import check_fits, many
+from deltaw.plugins.datasets.splits import Amount, as_split, count_of, one_hot
 
 TAU = 2 * np.pi
 
@@ -30,7 +31,8 @@ class SyntheticParams(BaseModel):
     samples: int = Field(1500, ge=2, description="Total number of points, over all splits.")
     validation: Amount = Field(
         0.1,
-        description="Validation points: a fraction of `samples` (below 1) or a count; 0 = no validation split.",
+        description="Validation points: a fraction of `samples` (below 1) or a count; 0 = no "
+        "validation split.",
     )
     test: Amount = Field(
         0.2,
@@ -39,7 +41,8 @@ class SyntheticParams(BaseModel):
 
 
 class Synthetic(deltaw.Dataset):
-    """Base of the synthetic sets: sizes, balanced labels, one-hot targets; subclasses draw the points."""
+    """Base of the synthetic sets: sizes, balanced labels, one-hot targets; subclasses draw the
+    points."""
 
     Params: ClassVar[Any] = SyntheticParams
     name: ClassVar[str] = "synthetic"
@@ -64,14 +67,31 @@ class Synthetic(deltaw.Dataset):
         x = self.points(labels, rng, shared)
         return as_split(x, one_hot(labels, self.n_classes(), dtype), dtype)
 
+    def check_memory(self, samples: int, dtype: np.dtype) -> None:
+        """Refuse, before drawing, a set that cannot fit in memory (the points are drawn in
+        float64, then cast; labels and their permutation are int64; targets one-hot)."""
+        d, k = self.n_features(), self.n_classes()
+        need = samples * (3 * 8 * d + dtype.itemsize * (d + k) + 2 * 8) + 8 * k * d
+        check_fits(
+            need,
+            f"data ({self.name}): samples = {many(samples)} points of {many(d)} features and "
+            f"{many(k)} "
+            f"classes, in {dtype}",
+            "Lower data.samples (a synthetic set learns well from a few thousand points).",
+            DataError,
+        )
+
     def load(self, rng: np.random.Generator, dtype: np.dtype) -> deltaw.DataSplits:
         p, dtype = self.params, np.dtype(dtype)
+        self.check_memory(p.samples, dtype)
         n_val, n_test = count_of(p.validation, p.samples), count_of(p.test, p.samples)
         n_train = p.samples - n_val - n_test
         if n_train < self.n_classes():
             raise DataError(
-                f"data ({self.name}): samples = {p.samples} with validation = {n_val} and test = {n_test} points leaves "
-                f"{max(n_train, 0)} for training, fewer than the {self.n_classes()} classes. Raise data.samples or lower "
+                f"data ({self.name}): samples = {p.samples} with validation = {n_val} and test = "
+                f"{n_test} points leaves "
+                f"{max(n_train, 0)} for training, fewer than the {self.n_classes()} classes. Raise "
+                "data.samples or lower "
                 f"data.validation / data.test."
             )
         shared = self.prepare(rng)
@@ -120,7 +140,8 @@ class Spirals(Synthetic):
         noise: float = Field(
             0.05,
             ge=0,
-            description="Standard deviation of the gaussian noise added to each coordinate (outer radius = 1).",
+            description="Standard deviation of the gaussian noise added to each coordinate (outer "
+            "radius = 1).",
         )
 
     def n_classes(self) -> int:
@@ -227,7 +248,8 @@ class Xor(Synthetic):
         noise: float | None = Field(
             None,
             ge=0,
-            description="Cluster standard deviation (clusters; default 0.15), or noise added to each coordinate (quadrants; default 0).",
+            description="Cluster standard deviation (clusters; default 0.15), or noise added to "
+            "each coordinate (quadrants; default 0).",
         )
 
     def points(

@@ -12,9 +12,17 @@ from deltaw.testing import check_optimizer
 EXAMPLE = Path(__file__).resolve().parent.parent / "example.yaml"
 
 
-def test_lion_keeps_the_optimizer_contract():
-    check_optimizer(Lion)
-    check_optimizer(Lion(lr=0.01, beta1=0.5, beta2=0.9))
+def lion_step(param, grad, state, step, lr, beta1, beta2):
+    """Chen et al. 2023, Algorithm 2, written out plainly (no weight decay: deltaw's own)."""
+    m = state.get("m", np.zeros_like(param))
+    update = np.sign(beta1 * m + (1 - beta1) * grad)
+    state["m"] = beta2 * m + (1 - beta2) * grad
+    return param - lr * update
+
+
+def test_lion_keeps_the_optimizer_contract_and_follows_the_paper():
+    check_optimizer(Lion, reference=lion_step)  # a class: several settings of its Params
+    check_optimizer(Lion(lr=0.01, beta1=0.5, beta2=0.9), reference=lion_step)
 
 
 def test_the_first_step_moves_every_coordinate_by_the_learning_rate_against_the_gradient():

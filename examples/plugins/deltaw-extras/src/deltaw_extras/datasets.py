@@ -49,7 +49,8 @@ class Checkerboard(deltaw.Dataset):
         n_train = p.samples - n_val - n_test
         if n_train < 2:
             raise DataError(
-                f"data (checkerboard): samples = {p.samples} leaves {n_train} training points; raise data.samples."
+                f"data (checkerboard): samples = {p.samples} leaves {n_train} training points;"
+                " raise data.samples."
             )
         splits = [
             self._draw(n, rng, np.dtype(dtype)) if n else None for n in (n_train, n_val, n_test)
